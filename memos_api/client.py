@@ -1,0 +1,230 @@
+"""The MemOS HTTP client: one pooled session, timeouts, bounded retries, typed results."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    AuthError,
+    BadResponseError,
+    MemOSError,
+    RateLimitedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    error_for_code,
+    error_for_status,
+)
+from .models import AddResult, Message, message_from_api
+from .timestamps import BEIJING
+
+DEFAULT_BASE_URL = "https://memos.memtensor.cn/api/openmem/v1"
+GLOBAL_BASE_URL = "https://api.memt.ai/platform/api/openmem/v1"
+SUCCESS_CODES = (0, 200)  # the cloud answers 0; MemOS's open-source server answers 200
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def resolve_base_url(base_url: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
+    """Pick the base URL as MemTensor's SDK does: argument, ``MEMOS_BASE_URL``, then default."""
+    chosen = base_url or environ.get("MEMOS_BASE_URL")
+    if chosen:
+        return chosen
+    is_global = environ.get("MEMOS_IS_GLOBAL", "").strip().lower() in ("1", "true", "yes", "on")
+    return GLOBAL_BASE_URL if is_global else DEFAULT_BASE_URL
+
+
+class MemOSClient:
+    """Calls ``/get/message`` and ``/add/message`` on a MemOS service.
+
+    Read calls retry transient failures (connection errors, 502/503/504, 429) with exponential
+    backoff, never past ``deadline`` seconds in all. Writes retry only when nothing was sent.
+    """
+
+    def __init__(self, api_key: str | None, base_url: str = DEFAULT_BASE_URL, *,
+                 timeout: float = 10.0, connect_timeout: float = 3.05,
+                 deadline: float | None = None, retries: int = 2, backoff: float = 0.2,
+                 max_retry_after: float = 2.0, pool_size: int = 16,
+                 max_response_bytes: int = 16 * 1024 * 1024,
+                 default_tz: tzinfo = BEIJING) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"MemOS base URL must start with http:// or https://: {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (min(connect_timeout, timeout), timeout)
+        self.deadline = deadline if deadline is not None else 2 * timeout + connect_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_retry_after = max_retry_after
+        self.max_response_bytes = max_response_bytes
+        self.default_tz = default_tz
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Content-Type": "application/json",
+                                     "Accept": "application/json"})
+        if api_key:
+            self.session.headers["Authorization"] = f"Token {api_key}"
+
+    def __repr__(self) -> str:  # never show the key
+        return f"MemOSClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> MemOSClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def get_messages(self, user_id: str, conversation_id: str,
+                     limit: int | None = None) -> list[Message]:
+        """Return up to ``limit`` most recent messages, in the order MemOS sent them."""
+        body = {"user_id": user_id, "conversation_id": conversation_id,
+                "message_limit_number": limit}
+        data = self._call("/get/message", body, idempotent=True)
+        items = data.get("message_detail_list") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise BadResponseError("MemOS's answer has no message list.")
+        return [message_from_api(item, self.default_tz) for item in items]
+
+    def add_messages(self, user_id: str, conversation_id: str,
+                     messages: Sequence[Mapping[str, Any]], **options: Any) -> AddResult:
+        """Store ``messages`` (``{"role", "content", "chat_time"?}``) in a conversation."""
+        body = {"user_id": user_id, "conversation_id": conversation_id,
+                "messages": list(messages), **options}
+        data = self._call("/add/message", body, idempotent=False)
+        if not isinstance(data, dict) or not all(k in data for k in ("success", "task_id",
+                                                                       "status")):
+            raise BadResponseError("MemOS's answer to add/message lacks success/task_id/status.")
+        return AddResult(success=bool(data["success"]), task_id=str(data["task_id"]),
+                         status=str(data["status"]))
+
+    def _call(self, path: str, body: dict, *, idempotent: bool) -> Any:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return self._post_once(path, body, started)
+            except MemOSError as error:
+                delay = self._retry_delay(error, attempt, idempotent)
+                if delay is None or time.monotonic() - started + delay >= self.deadline:
+                    raise
+            attempt += 1
+            time.sleep(delay)
+
+    def _retry_delay(self, error: MemOSError, attempt: int, idempotent: bool) -> float | None:
+        """Seconds to wait before retrying ``error``, or None when it must not be retried."""
+        if attempt >= self.retries:
+            return None
+        backoff = self.backoff * 2 ** attempt * (0.5 + random.random() / 2)
+        if isinstance(error, _ConnectFailed):
+            return backoff
+        if not idempotent:
+            return None
+        if isinstance(error, RateLimitedError):
+            hint = error.retry_after if error.retry_after is not None else backoff
+            return min(hint, self.max_retry_after) if hint <= self.max_retry_after else None
+        if isinstance(error, UpstreamUnavailableError) and (
+                error.http_status in RETRY_STATUSES or error.code is None):
+            return backoff
+        return None
+
+    def _post_once(self, path: str, body: dict, started: float) -> Any:
+        try:
+            response = self.session.post(self.base_url + path, data=json.dumps(body),
+                                         timeout=self.timeout, stream=True)
+        except requests.ConnectTimeout as error:
+            raise _ConnectFailed("MemOS could not be reached (connection timed out).") from error
+        except requests.ConnectionError as error:
+            raise _connection_error(error) from error
+        except requests.Timeout as error:
+            raise UpstreamTimeoutError() from error
+        except requests.RequestException as error:
+            raise UpstreamUnavailableError(f"MemOS request failed: {type(error).__name__}.") \
+                from error
+        with response:
+            raw = self._read_body(response, started)
+        return self._unwrap(response, raw)
+
+    def _read_body(self, response: requests.Response, started: float) -> bytes:
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise BadResponseError("MemOS's answer is larger than this app accepts.")
+                if time.monotonic() - started > self.deadline:
+                    raise UpstreamTimeoutError()
+                chunks.append(chunk)
+        except requests.Timeout as error:
+            raise UpstreamTimeoutError() from error
+        except requests.RequestException as error:
+            raise UpstreamUnavailableError("The connection to MemOS broke mid-answer.") \
+                from error
+        return b"".join(chunks)
+
+    def _unwrap(self, response: requests.Response, raw: bytes) -> Any:
+        status = response.status_code
+        try:
+            envelope = json.loads(raw)
+        except ValueError:
+            envelope = None
+        code = _envelope_code(envelope)
+        if code is not None and code not in SUCCESS_CODES:
+            error = error_for_code(code, http_status=status)
+            if isinstance(error, RateLimitedError):
+                error.retry_after = _retry_after(response)
+            raise error
+        if status >= 400:
+            raise error_for_status(status, retry_after=_retry_after(response))
+        if not isinstance(envelope, dict):
+            raise BadResponseError("MemOS's answer is not JSON." if envelope is None
+                                   else "MemOS's answer is not a JSON object.")
+        if code is None:
+            raise BadResponseError("MemOS's answer has no result code.")
+        if envelope.get("data") is None:
+            raise BadResponseError("MemOS's answer has no data.")
+        return envelope["data"]
+
+
+class _ConnectFailed(UpstreamUnavailableError):
+    """No connection was made, so nothing was sent: always safe to retry."""
+
+
+def _connection_error(error: requests.ConnectionError) -> UpstreamUnavailableError:
+    text = str(error)
+    if "NewConnectionError" in text or "Failed to establish" in text or "resolve" in text:
+        return _ConnectFailed("MemOS could not be reached.")
+    return UpstreamUnavailableError("The connection to MemOS was lost.")
+
+
+def _envelope_code(envelope: object) -> int | None:
+    if not isinstance(envelope, dict):
+        return None
+    code = envelope.get("code")
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+        return int(code)
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,135 @@
+"""One exception hierarchy for everything that can go wrong talking to MemOS.
+
+MemOS reports business errors as HTTP 200 with a non-zero ``code``, but gateways also answer
+with plain HTTP errors and HTML pages. Both paths end in the same exception types, carrying our
+own wording: the service's ``message`` may be empty or hold an unfilled placeholder.
+"""
+
+from __future__ import annotations
+
+
+class MemOSError(Exception):
+    """Base class: ``str(error)`` is a sentence fit to show a user (it never holds the API key)."""
+
+    default_message = "MemOS could not answer the request."
+
+    def __init__(self, message: str | None = None, *, code: int | None = None,
+                 http_status: int | None = None) -> None:
+        self.message = message or self.default_message
+        self.code = code
+        self.http_status = http_status
+        super().__init__(self.message)
+
+
+class AuthError(MemOSError):
+    """The API key is missing, malformed, invalid or expired."""
+
+    default_message = "MemOS rejected the API key."
+
+
+class InvalidRequestError(MemOSError):
+    """MemOS refused the request's parameters."""
+
+    default_message = "MemOS refused the request as invalid."
+
+
+class NotFoundError(InvalidRequestError):
+    """The user or conversation does not exist upstream."""
+
+    default_message = "MemOS has no such user or conversation."
+
+
+class RateLimitedError(MemOSError):
+    """Too many requests; ``retry_after`` is the server's hint in seconds, when it gave one."""
+
+    default_message = "MemOS is rate limiting requests."
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None,
+                 **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UpstreamError(MemOSError):
+    """MemOS failed while handling the request (an internal error on its side)."""
+
+    default_message = "MemOS failed to handle the request."
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """MemOS, or a service behind it, cannot be reached right now."""
+
+    default_message = "MemOS is unavailable right now."
+
+
+class UpstreamTimeoutError(MemOSError):
+    """MemOS did not answer within the configured timeout."""
+
+    default_message = "MemOS did not answer in time."
+
+
+class BadResponseError(MemOSError):
+    """MemOS answered with something that is not the documented JSON envelope."""
+
+    default_message = "MemOS sent a response this app cannot read."
+
+
+# Documented MemOS business codes -> (exception class, our wording).
+# 40301/40302 changed meaning between doc versions, so they fall through to the generic mapping.
+_CODES: dict[int, tuple[type[MemOSError], str]] = {
+    40000: (InvalidRequestError, "MemOS refused the request's parameters as invalid."),
+    40001: (NotFoundError, "MemOS found no data for this user and conversation."),
+    40002: (InvalidRequestError, "MemOS says a required field was empty."),
+    40003: (InvalidRequestError, "MemOS says a required field was empty."),
+    40010: (InvalidRequestError, "The user id is longer than MemOS allows (100 characters)."),
+    40011: (InvalidRequestError,
+            "The conversation id is longer than MemOS allows (100 characters)."),
+    40100: (AuthError, "No MemOS API key was sent."),
+    40103: (NotFoundError, "MemOS has no such user."),
+    40130: (AuthError, "MemOS could not read the API key header."),
+    40132: (AuthError, "MemOS rejected the API key: it is invalid or has expired."),
+    40300: (RateLimitedError, "MemOS is rate limiting requests; try again shortly."),
+    40309: (RateLimitedError, "MemOS's token allowance for this period is used up."),
+    50000: (UpstreamError, "MemOS had an internal error."),
+    50002: (UpstreamError, "MemOS could not complete the operation."),
+    50004: (UpstreamUnavailableError, "A service behind MemOS is unavailable right now."),
+    50005: (UpstreamUnavailableError, "A service behind MemOS is unavailable right now."),
+}
+
+
+def error_for_code(code: int, *, http_status: int | None = None) -> MemOSError:
+    """Map a non-zero MemOS business ``code`` to an exception with our own wording."""
+    if code in _CODES:
+        cls, message = _CODES[code]
+        return cls(message, code=code, http_status=http_status)
+    family = code // 1000
+    if family == 40 and 40100 <= code < 40200:
+        cls = AuthError
+    elif family == 40 and 40300 <= code < 40400:
+        cls = RateLimitedError
+    elif family == 40:
+        cls = InvalidRequestError
+    elif family == 50:
+        cls = UpstreamError
+    else:
+        cls = MemOSError
+    return cls(f"MemOS answered with error code {code}.", code=code, http_status=http_status)
+
+
+def error_for_status(status: int, *, retry_after: float | None = None) -> MemOSError:
+    """Map an HTTP error status (with no readable MemOS envelope) to an exception."""
+    if status in (401, 403):
+        return AuthError(http_status=status)
+    if status == 429:
+        return RateLimitedError(retry_after=retry_after, http_status=status)
+    if status == 404:
+        return NotFoundError("MemOS answered 404: the endpoint or conversation was not found.",
+                             http_status=status)
+    if 400 <= status < 500:
+        return InvalidRequestError(f"MemOS refused the request (HTTP {status}).",
+                                   http_status=status)
+    if status in (502, 503, 504):
+        return UpstreamUnavailableError(f"MemOS is unavailable right now (HTTP {status}).",
+                                        http_status=status)
+    return UpstreamError(f"MemOS failed to handle the request (HTTP {status}).",
+                         http_status=status)

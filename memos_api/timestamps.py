@@ -1,0 +1,72 @@
+"""Read MemOS timestamps, whose field names, format and zone are all undocumented.
+
+Accepted: ``YYYY-MM-DD HH:MM:SS`` (optionally with fractions), ISO 8601 with or without an
+offset, and epoch seconds or milliseconds as numbers or numeric strings. Values without a zone
+are taken to be in ``default_tz`` (MemOS's server time is Beijing time, UTC+8).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+
+BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
+
+# Epoch values above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
+_MILLISECONDS_ABOVE = 1e11
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | None:
+    """Return an aware datetime for ``value``, or None when it is missing or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(float(value))
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if _NUMERIC.match(text):
+        return _from_epoch(float(text))
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    return parsed
+
+
+def _from_epoch(seconds: float) -> datetime | None:
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    if seconds > _MILLISECONDS_ABOVE:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_timezone(name: str) -> tzinfo:
+    """Read a zone setting: ``UTC``, an offset such as ``+08:00``, or an IANA name."""
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    match = _OFFSET.match(text)
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta >= timedelta(hours=24):
+            raise ValueError(f"time zone offset out of range: {name!r}")
+        return timezone(-delta if sign == "-" else delta)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone: {name!r}") from error
