@@ -1,0 +1,48 @@
+# Everything a fresh machine needs: `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HTMX := static/vendor/htmx.min.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install install-dev browser clean
+
+run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
+	PORT=$(PORT) $(BIN)/python app.py
+
+test: install-dev browser ## Install everything, then run the whole suite
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.runtime $(HTMX)
+install-dev: $(VENV)/.dev $(HTMX)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+# htmx is pinned in package.json/package-lock.json and served by Flask as a static file.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(HTMX): node_modules/.package-lock.json
+	mkdir -p $(dir $@)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+browser: /usr/bin/chromium
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

@@ -1,0 +1,43 @@
+"""The MemOS chat viewer: ``create_app()`` builds the Flask app from the environment.
+
+Run it with ``make run`` (development) or ``gunicorn 'app:create_app()'`` (production).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from flask import Flask
+
+from viewer import cli, errors, security, templating, views
+from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
+from viewer.source import build_source
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides the environment (tests pass one)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(DEFAULTS)
+    app.config.update(settings_from_env())
+    app.config.update(config or {})
+    check_settings(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.extensions["memos_source"] = build_source(app.config, app.instance_path)
+
+    templating.register(app)
+    security.register(app)
+    errors.register(app)
+    cli.register(app)
+    app.register_blueprint(views.bp)
+    return app
+
+
+if __name__ == "__main__":
+    try:
+        application = create_app()
+    except ConfigError as error:
+        sys.exit(f"Configuration error: {error}")
+    application.run(host=os.environ.get("HOST", "127.0.0.1"),
+                    port=int(os.environ.get("PORT", "5000")))

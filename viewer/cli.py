@@ -1,0 +1,79 @@
+"""``flask import-messages``: load a conversation from a JSON file into the message source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from memos_api import MemOSError
+
+from .validation import MAX_ID_LENGTH
+
+ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
+
+
+def read_messages_file(path: Path) -> list[dict]:
+    """The messages of an ``/add/message``-shaped file (the whole body, or just its list)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text.") from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path} is not valid JSON: {error}.") from None
+    messages = document.get("messages") if isinstance(document, dict) else document
+    if not isinstance(messages, list) or not messages:
+        raise click.ClickException(f"{path} must hold a non-empty list of messages, or an "
+                                   'object with one under "messages".')
+    for number, message in enumerate(messages, start=1):
+        problem = _message_problem(message)
+        if problem:
+            raise click.ClickException(f"Message {number} in {path} {problem}. Nothing imported.")
+    return messages
+
+
+def _message_problem(message: object) -> str | None:
+    if not isinstance(message, dict):
+        return "is not a JSON object"
+    if not isinstance(message.get("role"), str) or not message["role"]:
+        return 'has no "role" string'
+    if not isinstance(message.get("content"), (str, list)):
+        return 'has no "content" (a string or a list of parts)'
+    if message.get("chat_time") is not None and not isinstance(message["chat_time"], str):
+        return 'has a "chat_time" that is not a string'
+    unknown = set(message) - ALLOWED_KEYS
+    if unknown:
+        return f"has unknown fields: {', '.join(sorted(unknown))}"
+    return None
+
+
+def _check_id(value: str, label: str) -> str:
+    if not value or len(value) > MAX_ID_LENGTH:
+        raise click.BadParameter(f"the {label} must be 1 to {MAX_ID_LENGTH} characters.")
+    return value
+
+
+@click.command("import-messages")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "user_id", required=True, help="user_id to store the messages under.")
+@click.option("--conversation", "conversation_id", required=True,
+              help="conversation_id to store the messages under.")
+def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
+    """Import FILE (JSON in the /add/message shape) into a conversation."""
+    _check_id(user_id, "user id")
+    _check_id(conversation_id, "conversation id")
+    messages = read_messages_file(file)
+    try:
+        result = current_app.extensions["memos_source"].add_messages(
+            user_id, conversation_id, messages)
+    except MemOSError as error:
+        raise click.ClickException(f"Import failed: {error}") from None
+    click.echo(f"Imported {len(messages)} messages into {conversation_id!r} for {user_id!r} "
+               f"(task {result.task_id}, {result.status}).")
+
+
+def register(app: Flask) -> None:
+    """Add the commands to ``flask --app app``."""
+    app.cli.add_command(import_messages)

@@ -1,0 +1,71 @@
+"""Settings read from the environment, checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from memos_api import parse_timezone
+
+DEFAULTS: dict[str, Any] = {
+    "MEMOS_API_KEY": "",
+    "MEMOS_BASE_URL": "",
+    "MEMOS_IS_GLOBAL": False,
+    "MEMOS_TIMEOUT": 10.0,        # seconds to wait for MemOS to answer
+    "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
+    "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
+    "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
+    "CHAT_PAGE_SIZE": 6,          # messages on first load and per "load earlier" (API default)
+    "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
+}
+CLOUD_MAX_LIMIT = 50
+EMBEDDED_MAX_LIMIT = 1000
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message names it and says what is expected."""
+
+
+def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The settings given in the environment, as raw strings, for ``app.config``."""
+    return {name: environ[name] for name in DEFAULTS if environ.get(name, "") != ""}
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Normalise settings in ``config`` in place, raising ConfigError for unusable ones."""
+    base_url = str(config["MEMOS_BASE_URL"] or "").strip()
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"MEMOS_BASE_URL must be an http:// or https:// URL, got {base_url!r}.")
+    config["MEMOS_BASE_URL"] = base_url
+    config["MEMOS_IS_GLOBAL"] = _flag(config["MEMOS_IS_GLOBAL"])
+    config["MEMOS_TIMEOUT"] = _number(config, "MEMOS_TIMEOUT", float, minimum=0.1)
+    config["CHAT_PAGE_SIZE"] = _number(config, "CHAT_PAGE_SIZE", int, minimum=1)
+    if config["MEMOS_MAX_LIMIT"] in (None, ""):
+        upstream = config["MEMOS_API_KEY"] or base_url
+        config["MEMOS_MAX_LIMIT"] = CLOUD_MAX_LIMIT if upstream else EMBEDDED_MAX_LIMIT
+    config["MEMOS_MAX_LIMIT"] = _number(config, "MEMOS_MAX_LIMIT", int, minimum=1)
+    for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
+        value = config[name] or config["MEMOS_TIMEZONE"]
+        try:
+            config[name] = value if not isinstance(value, str) else parse_timezone(value)
+        except ValueError as error:
+            raise ConfigError(f"{name}: {error}; use UTC, an offset like +08:00, "
+                              "or a zone name like Asia/Shanghai.") from None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _number(config: dict[str, Any], name: str, kind: type, minimum: float) -> Any:
+    try:
+        value = kind(config[name])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, "
+                          f"got {config[name]!r}.") from None
+    if not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {config[name]!r}.")
+    return value

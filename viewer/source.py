@@ -1,0 +1,36 @@
+"""Where messages come from: the MemOS service, or the embedded local store."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+from memos_api import AddResult, MemOSClient, Message, resolve_base_url
+from memos_api.local import LocalStore
+
+
+class MessageSource(Protocol):
+    """What the views need: MemOSClient and LocalStore both provide it."""
+
+    def get_messages(self, user_id: str, conversation_id: str,
+                     limit: int | None = None) -> list[Message]: ...
+
+    def add_messages(self, user_id: str, conversation_id: str, messages: list[dict],
+                     **options: Any) -> AddResult: ...
+
+
+def build_source(config: dict[str, Any], instance_path: str) -> MessageSource:
+    """A MemOS client when a key or base URL is set; otherwise the seeded embedded store."""
+    if config["MEMOS_API_KEY"] or config["MEMOS_BASE_URL"]:
+        environ = {"MEMOS_IS_GLOBAL": "true" if config["MEMOS_IS_GLOBAL"] else ""}
+        return MemOSClient(
+            config["MEMOS_API_KEY"],
+            resolve_base_url(config["MEMOS_BASE_URL"] or None, environ),
+            timeout=config["MEMOS_TIMEOUT"],
+            default_tz=config["MEMOS_TIMEZONE"],
+        )
+    path = config["MEMOS_LOCAL_DB"] or os.path.join(instance_path, "memos-local.sqlite3")
+    store = LocalStore(path, max_limit=config["MEMOS_MAX_LIMIT"],
+                       default_tz=config["MEMOS_TIMEZONE"])
+    store.seed_demo()
+    return store

@@ -1,0 +1,56 @@
+"""Checks on query-string input; each failure is a 400 that says what was wrong."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from werkzeug.exceptions import BadRequest
+
+MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
+_ANCHOR = re.compile(r"^[1-9]\.[0-9a-f]{16}$")
+
+
+def read_id(args: Mapping[str, str], name: str, label: str) -> str:
+    """A user or conversation id: present, at most 100 characters, no control characters."""
+    value = args.get(name)
+    if value is None or value == "":
+        raise BadRequest(f"The {label} is missing: add ?{name}=… to the address.")
+    if len(value) > MAX_ID_LENGTH:
+        raise BadRequest(f"The {label} is {len(value)} characters long; MemOS allows at most "
+                         f"{MAX_ID_LENGTH}.")
+    if value.strip() == "":
+        raise BadRequest(f"The {label} is blank.")
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+        raise BadRequest(f"The {label} contains control characters.")
+    return value
+
+
+def read_conversation(args: Mapping[str, str]) -> tuple[str, str]:
+    """The ``user_id`` and ``conversation_id`` of a request."""
+    return (read_id(args, "user_id", "user id"),
+            read_id(args, "conversation_id", "conversation id"))
+
+
+def read_count(args: Mapping[str, str], name: str, default: int | None, maximum: int) -> int:
+    """A whole number from 1 up; values above ``maximum`` are clamped to it (documented)."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise BadRequest(f"The {name} parameter is missing.")
+        return min(default, maximum)
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"The {name} must be a whole number from 1 to {maximum}, got {raw!r}.")
+    value = int(raw)
+    if value < 1:
+        raise BadRequest(f"The {name} must be at least 1, got {value}.")
+    return min(value, maximum)
+
+
+def read_anchor(args: Mapping[str, str]) -> str:
+    """The token naming the oldest messages already on screen (see viewer.history)."""
+    value = args.get("anchor", "")
+    if not _ANCHOR.match(value):
+        raise BadRequest("The anchor parameter is missing or malformed; reload the page.")
+    return value
