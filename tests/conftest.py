@@ -3,7 +3,8 @@
 - ``local_store``: an empty LocalStore in a temporary directory.
 - ``memos_server``: that kind of store served over HTTP on 127.0.0.1 (a free port), requiring
   ``Authorization: Token test-key``; yields a ``LocalServer`` with ``.base_url`` (ready for
-  ``MemOSClient(api_key, base_url=...)``), ``.store`` and ``.api_key``.
+  ``MemOSClient(api_key, base_url=...)``), ``.store``, ``.api_key`` and ``.server`` (the
+  http.server instance itself).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from memos_api.local import LocalStore, make_server
+from memos_api.local.server import LocalMemOSServer
 
 TEST_API_KEY = "test-key"
 
@@ -26,6 +28,7 @@ class LocalServer:
     base_url: str
     store: LocalStore
     api_key: str
+    server: LocalMemOSServer
 
 
 @pytest.fixture
@@ -42,7 +45,8 @@ def memos_server(local_store) -> Iterator[LocalServer]:
                               name="memos-local-server", daemon=True)
     thread.start()
     try:
-        yield LocalServer(base_url=server.base_url, store=local_store, api_key=TEST_API_KEY)
+        yield LocalServer(base_url=server.base_url, store=local_store, api_key=TEST_API_KEY,
+                          server=server)
     finally:
         server.shutdown()
         server.server_close()

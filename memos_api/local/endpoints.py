@@ -1,0 +1,37 @@
+"""The two MemOS endpoints as plain functions: a request body in, the envelope's data out.
+
+They know nothing of HTTP; errors are raised as InvalidRequestError carrying MemOS's code.
+JSON ``null`` in any optional field means the field is absent, as the official SDK sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .store import LocalStore
+from .validation import check_limit, invalid
+
+
+def get_message(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
+    """``/get/message``: the newest messages, oldest first; a limit above max is clamped."""
+    limit = check_limit(body.get("message_limit_number"))
+    if limit is not None and limit < 1:  # the store would clamp; the API refuses
+        raise invalid(40000, "message_limit_number must be at least 1")
+    items = store.get_message_dicts(body.get("user_id"), body.get("conversation_id"), limit)
+    return {"message_detail_list": items}
+
+
+def add_message(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
+    """``/add/message``: store all messages or none; always synchronous ("completed")."""
+    options = {key: value for key, value in body.items() if value is not None
+               and key not in ("user_id", "conversation_id", "messages")}
+    result = store.add_messages(body.get("user_id"), body.get("conversation_id"),
+                                body.get("messages"), **options)
+    return {"success": result.success, "task_id": result.task_id, "status": result.status}
+
+
+ROUTES: dict[str, Callable[[LocalStore, dict[str, Any]], dict[str, Any]]] = {
+    "/get/message": get_message,
+    "/add/message": add_message,
+}
