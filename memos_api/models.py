@@ -32,17 +32,13 @@ class Message:
     parts: tuple[ContentPart, ...]
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    edited: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def text(self) -> str:
         """The message's text parts joined; non-text parts are left out."""
         return "\n\n".join(part.text for part in self.parts if part.kind == "text")
-
-    @property
-    def edited(self) -> bool:
-        """True when the message was updated after it was created."""
-        return bool(self.created_at and self.updated_at and self.updated_at != self.created_at)
 
 
 @dataclass(frozen=True)
@@ -65,11 +61,16 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
         if created is not None:
             break
     known = {"role", "content", *CREATED_FIELDS}
+    stored = parse_timestamp(item.get("create_time"), default_tz)
+    updated = parse_timestamp(item.get("update_time"), default_tz)
     return Message(
         role=role if isinstance(role, str) else "" if role is None else str(role),
         parts=parse_content(item.get("content")),
         created_at=created,
-        updated_at=parse_timestamp(item.get("update_time"), default_tz),
+        updated_at=updated,
+        # chat_time is when it was said, create_time when MemOS stored it: only the latter
+        # says whether update_time is a later edit.
+        edited=bool(stored and updated and updated > stored),
         extra={key: value for key, value in item.items() if key not in known},
     )
 

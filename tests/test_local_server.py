@@ -178,16 +178,21 @@ def test_connections_are_kept_alive(memos_server, monkeypatch):
     assert len(accepted) == 1
 
 
-def test_answers_are_not_delayed_by_nagle(memos_server):
-    """Headers and body leave in two writes: without TCP_NODELAY each answer waits ~40 ms."""
-    with requests.Session() as session:
-        post(memos_server, "/get/message", {"user_id": USER, "conversation_id": CHAT},
-             session=session)
-        started = time.perf_counter()
-        for _ in range(20):
-            post(memos_server, "/get/message", {"user_id": USER, "conversation_id": CHAT},
-                 session=session)
-        assert (time.perf_counter() - started) / 20 < 0.02
+def test_answers_are_sent_with_nagle_disabled(memos_server, monkeypatch):
+    """Headers and body leave in two writes: with Nagle on, delayed ACKs stall each ~40 ms.
+
+    Checked on the accepted socket itself rather than timed (the suite has no timing asserts).
+    """
+    handler = memos_server.server.RequestHandlerClass
+    original_setup, options = handler.setup, []
+
+    def recording_setup(self):
+        original_setup(self)
+        options.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(handler, "setup", recording_setup)
+    post(memos_server, "/get/message", {"user_id": USER, "conversation_id": CHAT})
+    assert options and all(options)
 
 
 def test_memos_client_end_to_end(memos_server):
