@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from memos_api import MemOSError
 
@@ -60,6 +61,7 @@ def _check_id(value: str, label: str) -> str:
 @click.option("--user", "user_id", required=True, help="user_id to store the messages under.")
 @click.option("--conversation", "conversation_id", required=True,
               help="conversation_id to store the messages under.")
+@with_appcontext
 def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
     """Import FILE (JSON in the /add/message shape) into a conversation."""
     _check_id(user_id, "user id")
