@@ -11,6 +11,7 @@ from datetime import tzinfo
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import (
@@ -140,9 +141,12 @@ class MemOSClient:
         return None
 
     def _post_once(self, path: str, body: dict, started: float) -> Any:
+        # Never let one attempt's timeouts run past what is left of the whole call's deadline.
+        left = max(self.deadline - (time.monotonic() - started), 0.01)
+        timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         try:
             response = self.session.post(self.base_url + path, data=json.dumps(body),
-                                         timeout=self.timeout, stream=True)
+                                         timeout=timeout, stream=True)
         except requests.ConnectTimeout as error:
             raise _ConnectFailed("MemOS could not be reached (connection timed out).") from error
         except requests.ConnectionError as error:
@@ -157,18 +161,23 @@ class MemOSClient:
         return self._unwrap(response, raw)
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
+        # read1 returns whatever has arrived (iter_content blocks until a whole chunk or EOF),
+        # so a server trickling bytes cannot hold the call past the deadline between checks.
         chunks, size = [], 0
         try:
-            for chunk in response.iter_content(64 * 1024):
+            while True:
+                chunk = response.raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise BadResponseError("MemOS's answer is larger than this app accepts.")
                 if time.monotonic() - started > self.deadline:
                     raise UpstreamTimeoutError()
                 chunks.append(chunk)
-        except requests.Timeout as error:
+        except urllib3.exceptions.ReadTimeoutError as error:  # a stall mid-answer
             raise UpstreamTimeoutError() from error
-        except requests.RequestException as error:
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             raise UpstreamUnavailableError("The connection to MemOS broke mid-answer.") \
                 from error
         return b"".join(chunks)
@@ -177,7 +186,7 @@ class MemOSClient:
         status = response.status_code
         try:
             envelope = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             envelope = None
         code = _envelope_code(envelope)
         if code is not None and code not in SUCCESS_CODES:

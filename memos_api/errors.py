@@ -102,6 +102,10 @@ def error_for_code(code: int, *, http_status: int | None = None) -> MemOSError:
     if code in _CODES:
         cls, message = _CODES[code]
         return cls(message, code=code, http_status=http_status)
+    if 400 <= code < 600:  # MemOS's open-source server echoes the HTTP status: {"code": 500}
+        error = error_for_status(code)
+        error.code, error.http_status = code, http_status
+        return error
     family = code // 1000
     if family == 40 and 40100 <= code < 40200:
         cls = AuthError

@@ -24,7 +24,10 @@ def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | N
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return _from_epoch(float(value))
+        try:
+            return _from_epoch(float(value))
+        except OverflowError:  # an int too large for a float
+            return None
     if not isinstance(value, str):
         return None
     text = value.strip()
