@@ -1,0 +1,282 @@
+"""Server-side Markdown rendering: what is rendered, and that hostile input stays inert."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup
+from pygments.formatters import HtmlFormatter
+
+from viewer.rendering import LIGHT_STYLE, pygments_css, render_markdown, render_plain
+
+PYGMENTS_CSS_PATH = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
+SAFE_HREF = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+
+
+class ElementCollector(HTMLParser):
+    """Every start tag in a fragment, as (tag, {attribute: value}) with values unescaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_startendtag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def parse(html: str) -> ElementCollector:
+    collector = ElementCollector()
+    collector.feed(str(html))  # a Markup would escape what the parser joins to it
+    collector.close()
+    return collector
+
+
+def elements(html: str, tag: str | None = None) -> list[dict[str, str | None]]:
+    return [attrs for name, attrs in parse(html).elements if tag is None or name == tag]
+
+
+def assert_inert(html: str) -> None:
+    """No script or image, no event handler or style attribute, only safe links with safe rel."""
+    for tag, attrs in parse(html).elements:
+        assert tag not in {"script", "img", "svg", "iframe", "object", "embed", "style"}, html
+        for name in attrs:
+            assert not name.startswith("on"), html
+            assert name != "style", html
+        if tag == "a":
+            assert SAFE_HREF.match(attrs.get("href") or ""), html
+            rel = set((attrs.get("rel") or "").split())
+            assert {"noopener", "noreferrer", "nofollow"} <= rel, html
+            assert attrs.get("target") == "_blank", html
+
+
+# Basic Markdown
+
+
+def test_returns_markup_that_is_not_escaped_again():
+    html = render_markdown("*hi*")
+    assert isinstance(html, Markup)
+    assert Markup("{}").format(html) == html
+
+
+def test_emphasis_strikethrough_and_lists():
+    html = render_markdown("*em* **strong** ~~gone~~\n\n- one\n- two\n\n3. three\n4. four")
+    assert "<em>em</em>" in html and "<strong>strong</strong>" in html and "<s>gone</s>" in html
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
+    assert '<ol start="3">' in html
+
+
+def test_tables_with_alignment_as_classes_not_styles():
+    html = render_markdown("| a | b | c | d |\n|:-|:-:|-:|---|\n| 1 | 2 | 3 | 4 |")
+    assert "<table>" in html and "<thead>" in html and "<tbody>" in html
+    assert '<th class="align-left">a</th>' in html
+    assert '<th class="align-center">b</th>' in html
+    assert '<td class="align-right">3</td>' in html
+    assert "<td>4</td>" in html
+    assert_inert(html)
+
+
+def test_fenced_code_is_highlighted_with_classes_and_captioned():
+    html = render_markdown("```python\ndef f(x):\n    return '<b>'\n```")
+    assert html.startswith(
+        '<figure class="code-block"><figcaption class="code-block__lang">Python</figcaption>'
+        '<pre class="highlight"><code class="language-python"><span class="k">def</span>'
+    )
+    assert '<span class="nf">f</span>' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+    assert html.rstrip().endswith("</code></pre></figure>")
+    assert_inert(html)
+
+
+def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
+    html = render_markdown("```nosuchlanguage\n<b>x</b>\n```")
+    assert html == Markup(
+        '<figure class="code-block"><pre class="highlight"><code class="language-nosuchlanguage">'
+        "&lt;b&gt;x&lt;/b&gt;\n</code></pre></figure>\n"
+    )
+
+
+def test_fenced_code_without_a_language_has_no_caption_or_class():
+    html = render_markdown("```\nplain <x>\n```")
+    assert html == Markup(
+        '<figure class="code-block"><pre class="highlight">'
+        "<code>plain &lt;x&gt;\n</code></pre></figure>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "info, language_class",
+    [
+        ('"><script>', "script"),
+        ("python onload=x", "python"),
+        ("C++ x", "c++"),
+        ('py"class=x', "pyclassx"),
+    ],
+)
+def test_fence_info_string_never_reaches_attributes_raw(info, language_class):
+    html = render_markdown(f"```{info}\nx = 1\n```")
+    assert [attrs["class"] for attrs in elements(html, "code")] == [f"language-{language_class}"]
+    assert "<script" not in html and "onload" not in html
+    assert_inert(html)
+
+
+def test_links_get_rel_and_target():
+    text = '[docs](https://example.com/a?b=1&c=2 "The \\"docs\\"") <me@example.org>'
+    html = render_markdown(text)
+    assert (
+        '<a href="https://example.com/a?b=1&amp;c=2" title="The &quot;docs&quot;" target="_blank" '
+        'rel="noopener noreferrer nofollow">docs</a>'
+    ) in html
+    assert (
+        '<a href="mailto:me@example.org" target="_blank" rel="noopener noreferrer nofollow">'
+        "me@example.org</a>"
+    ) in html
+    assert_inert(html)
+
+
+def test_render_plain_escapes_and_keeps_text():
+    assert render_plain("<b>a & b</b>\n*not markdown*") == Markup(
+        "&lt;b&gt;a &amp; b&lt;/b&gt;\n*not markdown*"
+    )
+
+
+# Hostile input
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<div><b>unclosed",
+        '"><svg onload=alert(1)>',
+        "<a href=\"javascript:alert(1)\" onclick='x()'>click</a>",
+        '<p style="color:red" onmouseover="x()">hover</p>',
+        "<!-- comment --><style>*{}</style>",
+    ],
+)
+def test_raw_html_is_shown_as_text(text):
+    html = render_markdown(text)
+    assert parse(html).text.strip() == text
+    assert [tag for tag, _ in parse(html).elements] == ["p"]
+    assert_inert(html)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[x](javascript:alert(1))",
+        "[x](JaVaScRiPt:alert(1))",
+        "[x](  javascript:alert(1))",
+        "[x](java&#115;cript:alert(1))",
+        "[x](&#x6A;avascript:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[x](vbscript:msgbox)",
+        "[x](file:///etc/passwd)",
+        "[x](/relative) [y](#fragment) [z]()",
+        "<javascript:alert(1)>",
+        "<vbscript:msgbox>",
+        "[ref]\n\n[ref]: javascript:alert(1)",
+        "[x](<javascript:alert(1)>)",
+    ],
+)
+def test_links_with_other_schemes_are_not_links(text):
+    html = render_markdown(text)
+    assert elements(html, "a") == []
+    assert_inert(html)
+
+
+def test_https_image_becomes_a_link_not_an_image():
+    html = render_markdown("![a pixel](https://evil.example/pixel.png)")
+    assert html == Markup(
+        '<p><a href="https://evil.example/pixel.png" target="_blank" '
+        'rel="noopener noreferrer nofollow">image: a pixel</a></p>\n'
+    )
+
+
+def test_http_image_is_plain_text():
+    assert render_markdown("![a](http://x/y.png)") == Markup("<p>[image: a]</p>\n")
+
+
+@pytest.mark.parametrize(
+    "text", ["![a](data:image/png;base64,iVBORw0KGgo=)", "![a](/local.png)", "![a](x.png)"]
+)
+def test_images_with_other_urls_stay_as_typed(text):
+    html = render_markdown(text)
+    assert html == Markup(f"<p>{text}</p>\n")  # like a link with such a URL: not Markdown at all
+
+
+def test_image_inside_a_link_does_not_nest_links():
+    html = render_markdown("[![logo](https://example.com/logo.png)](https://example.com)")
+    assert [attrs["href"] for attrs in elements(html, "a")] == ["https://example.com"]
+    assert "[image: logo]" in html
+    assert_inert(html)
+
+
+def test_lone_surrogates_and_nul_do_not_raise():
+    assert render_markdown("a\ud800b\x00c") == Markup("<p>a?b\ufffdc</p>\n")
+
+
+@pytest.mark.parametrize(
+    "text", ["> " * 5000, "[" * 20000, "[a](" * 5000, "*a " * 5000, "`" * 20000, ""]
+)
+def test_pathological_input_renders(text):
+    assert_inert(render_markdown(text))
+
+
+MARKDOWN_FRAGMENTS = [
+    "[", "]", "(", ")", "![", "<", ">", "`", "```", "```python\n", "~~", "*", "_", "|", "|:-|",
+    "\n", "\n\n", "    ", "> ", "- ", "1. ", "#", '"', "'", "&", "&#106;", "\\", "=",
+    "javascript:", "JaVaScRiPt:", "data:", "vbscript:", "https://x.example/", "http://", "mailto:",
+    "<script>", "<img src=x ", " onerror=", " onload=", "style=", "<a href=", "<svg", "\x00", "\t",
+]  # fmt: skip
+markdownish_text = st.one_of(
+    st.text(),
+    st.lists(st.one_of(st.sampled_from(MARKDOWN_FRAGMENTS), st.text(max_size=3))).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(markdownish_text)
+def test_any_text_renders_without_raising_and_stays_inert(text):
+    html = render_markdown(text)
+    assert isinstance(html, Markup)
+    assert "<script" not in html.lower()  # "<" is escaped in text and attribute values alike
+    assert_inert(html)  # attributes parsed: text such as " onload=" may legitimately remain
+
+
+# Code highlighting stylesheet
+
+
+def test_committed_pygments_css_is_up_to_date():
+    assert PYGMENTS_CSS_PATH.read_text(encoding="utf-8") == pygments_css(), (
+        "regenerate with: python -m viewer.rendering > static/pygments.css"
+    )
+
+
+def test_pygments_css_has_light_and_both_kinds_of_dark_rules():
+    css = pygments_css()
+    assert re.search(r"^\.highlight \.k \{", css, re.MULTILINE)
+    assert ':root[data-theme="dark"] .highlight .k {' in css
+    media = css[css.index("@media (prefers-color-scheme: dark) {") :]
+    assert ':root:not([data-theme="light"]) .highlight .k {' in media
+    assert "style=" not in css and "\npre " not in css  # nothing outside .highlight
+
+
+def test_dark_palette_overrides_every_light_token_color():
+    light_rules = HtmlFormatter(style=LIGHT_STYLE).get_token_style_defs(".h")
+    light_classes = {rule.split()[1] for rule in light_rules}
+    css = pygments_css()
+    for token_class in light_classes:
+        assert f':root[data-theme="dark"] .highlight {token_class} {{' in css, token_class
