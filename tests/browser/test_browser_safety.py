@@ -1,0 +1,119 @@
+"""Hostile content stays text, and the page lives within its Content-Security-Policy."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_helpers import MESSAGE, chat_url, load_earlier, load_everything, shown_texts
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+PAYLOADS = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    '"><svg onload=window.__pwned=1>',
+    "javascript:window.__pwned=1",
+]
+HOSTILE_USER = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_CONVERSATION = '"><svg onload=window.__pwned=1><script>window.__pwned=1</script>'
+
+# Records every CSP violation from the very start of each document.
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push({directive: event.violatedDirective, blocked: event.blockedURI,
+                               sample: event.sample});
+}, true);
+"""
+INJECTED = "body script, body img, body svg, body iframe, [onerror], [onload], " \
+           "a[href^='javascript:' i]"
+
+
+def hostile_messages() -> list[dict]:
+    """14 messages: each payload as content, as a part's text, and as a role."""
+    messages = []
+    for n in range(14):
+        payload = PAYLOADS[n % len(PAYLOADS)]
+        if n % 3 == 0:
+            content = [{"type": "text", "text": payload},
+                       {"type": "image_url", "image_url": {"url": PAYLOADS[3]}}]
+        else:
+            content = payload
+        role = PAYLOADS[(n + 1) % len(PAYLOADS)] if n % 2 else "user"
+        messages.append({"role": role, "content": content,
+                         "chat_time": f"2026-03-01 09:00:{n:02d}"})
+    return messages
+
+
+def assert_nothing_ran(page, dialogs):
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert dialogs == []
+    assert page.locator(INJECTED).count() == 0
+    assert page.evaluate("window.__cspViolations") == []  # nothing was even attempted
+
+
+def test_hostile_content_and_ids_are_shown_as_text(live_server, page):
+    server = live_server()
+    messages = hostile_messages()
+    server.store.add_messages(HOSTILE_USER, HOSTILE_CONVERSATION, messages)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.add_init_script(CSP_RECORDER)
+
+    page.goto(chat_url(server.url, HOSTILE_USER, HOSTILE_CONVERSATION))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+    assert_nothing_ran(page, dialogs)
+    expect(page.locator(".topbar__title")).to_have_text(HOSTILE_CONVERSATION)
+    expect(page.locator(".topbar__user")).to_have_text(HOSTILE_USER)
+    # The no-JS link carries the ids back intact.
+    query = parse_qs(urlsplit(page.locator("#load-more").get_attribute("href")).query)
+    assert query["user_id"] == [HOSTILE_USER]
+    assert query["conversation_id"] == [HOSTILE_CONVERSATION]
+
+    load_earlier(page)
+    load_everything(page)
+
+    expect(page.locator(MESSAGE)).to_have_count(14)
+    assert_nothing_ran(page, dialogs)
+    for payload in PAYLOADS:
+        expect(page.locator(".message__body").get_by_text(payload, exact=True).first) \
+            .to_be_visible()
+    texts = shown_texts(page)
+    for message, text in zip(messages, texts):
+        if isinstance(message["content"], str):
+            assert text == message["content"]
+        else:
+            assert text.startswith(message["content"][0]["text"])
+    roles = page.locator(MESSAGE).evaluate_all("els => els.map(e => e.dataset.role)")
+    assert roles == [m["role"] for m in messages]
+    for role in {m["role"] for m in messages} - {"user"}:
+        expect(page.locator(".message__author").get_by_text(role, exact=True).first) \
+            .to_be_visible()
+
+
+def test_no_csp_violations_and_a_strict_policy(live_server, page):
+    server = live_server()
+    page.add_init_script(CSP_RECORDER)
+
+    response = page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+    with page.expect_response(lambda r: "/chat/older" in r.url) as older:
+        load_earlier(page)
+    expect(page.locator(MESSAGE)).to_have_count(12)
+
+    assert page.evaluate("window.__cspViolations") == []
+    for answer in (response, older.value):
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+    # The recorder works: an inline script is blocked and reported.
+    page.evaluate("""() => {
+        const script = document.createElement("script");
+        script.textContent = "window.__inlineRan = 1";
+        document.body.append(script);
+    }""")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__inlineRan") is None
