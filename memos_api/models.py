@@ -100,13 +100,14 @@ def _parse_part(item: object) -> tuple[ContentPart, ...]:
 
 def _part_label(item: dict, kind: str) -> str:
     """A short human label for a non-text part: its file name or URL when it has one."""
-    value = item.get(kind, item)
-    if isinstance(value, dict):
-        for key in ("filename", "file_name", "name", "url", "file_id"):
-            if isinstance(value.get(key), str):
-                return value[key]
-        value = item.get("url", item.get("filename", ""))
-    return value if isinstance(value, str) else ""
+    for source in (item.get(kind), item):  # {"type": "file", "file": {...}} or flat fields
+        if isinstance(source, str) and source:
+            return source
+        if isinstance(source, dict):
+            for key in ("filename", "file_name", "name", "url", "file_id"):
+                if isinstance(source.get(key), str) and source[key]:
+                    return source[key]
+    return ""
 
 
 def _as_text(value: object) -> str:

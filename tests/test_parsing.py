@@ -397,3 +397,10 @@ else:
         for first, second in zip(timed, timed[1:]):  # stable for ties
             if first.created_at == second.created_at:
                 assert int(first.text) < int(second.text)
+
+
+def test_file_part_with_null_payload_falls_back_to_its_url():
+    message = message_from_api({"role": "user", "content": [
+        {"type": "file", "file": None, "url": "https://example.com/report.pdf"}]})
+    assert message.parts[0].kind == "file"
+    assert message.parts[0].text == "https://example.com/report.pdf"
