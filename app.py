@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from viewer import cli, errors, security, templating, views
+from viewer import assets, cli, errors, security, templating, views
 from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
 from viewer.source import build_source
 
@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["memos_source"] = build_source(app.config, app.instance_path)
 
+    assets.register(app)
     templating.register(app)
     security.register(app)
     errors.register(app)

@@ -3,10 +3,7 @@
 import re
 
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
-
-
-def texts(html):
-    return re.findall(r'<p class="message__text">(.*?)</p>', html, re.S)
+from page_text import texts
 
 
 def test_walk_a_conversation_back_to_its_start(app_factory, memos_server):

@@ -34,6 +34,7 @@ class Slice:
     boundary: Boundary
     depth: int     # how far the oldest message sat from the newest end when fetched
     anchor: str    # token naming the oldest messages, for the next "load earlier"
+    after: Message | None = None  # the first dated message below these, if any was fetched
 
 
 class ConversationChanged(Exception):
@@ -69,7 +70,8 @@ def _slice(source, user_id, conversation_id, anchor, depth, count, cap) -> Slice
     else:
         boundary = Boundary.CAPPED if full else Boundary.START
     shown = window[start:end]
-    return Slice(shown, boundary, len(window) - start, anchor_token(shown))
+    after = next((message for message in window[end:] if message.created_at), None)
+    return Slice(shown, boundary, len(window) - start, anchor_token(shown), after)
 
 
 def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,

@@ -90,7 +90,9 @@ def _render_image(renderer, tokens, idx, options, env) -> str:
     return escapeHtml(f"[{label}]")
 
 
-MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# breaks: chat text is written line by line, so a single newline is a line break.
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
+                                     "breaks": True})
 MARKDOWN.enable(["table", "strikethrough"])
 MARKDOWN.validateLink = is_safe_url  # an unsafe link stays as the text that was typed
 MARKDOWN.core.ruler.push("drop_unsafe_links_and_styles", _drop_unsafe_links_and_styles)

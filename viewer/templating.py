@@ -1,13 +1,17 @@
-"""Template helpers: how roles and times are shown."""
+"""Template helpers: how roles, times, days and message bodies are shown."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, g, request
+from werkzeug.exceptions import BadRequest
+
+from . import presentation
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+THEMES = ("light", "dark", "auto")
 
 
 def role_class(role: str) -> str:
@@ -18,6 +22,16 @@ def role_class(role: str) -> str:
 def role_label(role: str) -> str:
     """Who said it, in words; an unknown role is shown as its own (escaped) name."""
     return ROLE_LABELS.get(role) or role or "Unknown role"
+
+
+def requested_theme() -> str | None:
+    """``?theme=light|dark`` forces a theme; ``auto`` or nothing follows the system."""
+    theme = request.args.get("theme")
+    if theme in (None, "", "auto"):
+        return None
+    if theme not in THEMES:
+        raise BadRequest(f"The theme must be light, dark or auto, got {theme[:20]!r}.")
+    return theme
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -38,20 +52,38 @@ def htmx_config(upstream_timeout: float) -> dict:
 
 
 def register(app: Flask) -> None:
-    """Install the filters the templates use."""
+    """Install the filters and globals the templates use."""
     zone = app.config["DISPLAY_TIMEZONE"]
+
+    @app.before_request
+    def read_theme():
+        g.theme = None  # so an error page for a bad theme still renders
+        g.theme = requested_theme()
+
+    @app.context_processor
+    def page_settings():
+        return {"htmx_config": htmx_config(app.config["MEMOS_TIMEOUT"]),
+                "theme": g.get("theme")}
 
     def iso_time(moment: datetime) -> str:
         return moment.astimezone(zone).isoformat(timespec="seconds")
 
-    def display_time(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    def clock_time(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%H:%M")
 
-    @app.context_processor
-    def htmx_settings():
-        return {"htmx_config": htmx_config(app.config["MEMOS_TIMEOUT"])}
+    def full_time(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
-    app.add_template_filter(iso_time)
-    app.add_template_filter(display_time)
-    app.add_template_filter(role_class)
-    app.add_template_filter(role_label)
+    def with_day_breaks(messages):
+        return presentation.day_breaks(messages, zone, presentation.local_today(zone))
+
+    def shared_day(messages, after):
+        return presentation.shared_day(messages, after, zone)
+
+    for function in (iso_time, clock_time, full_time, role_class, role_label):
+        app.add_template_filter(function)
+    app.add_template_global(with_day_breaks)
+    app.add_template_global(shared_day)
+    app.add_template_global(presentation.body_html)
+    app.add_template_global(presentation.is_long)
+    app.add_template_global(presentation.excerpt)

@@ -1,0 +1,89 @@
+"""How messages are laid out: their bodies, day breaks, and what collapses when long."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from markupsafe import Markup
+
+from memos_api import Message
+
+from .rendering import render_markdown, render_plain
+
+MARKDOWN_ROLES = frozenset({"assistant", "system"})  # users' own words are shown as typed
+QUIET_ROLES = frozenset({"system", "tool"})
+LONG_CHARACTERS, LONG_LINES = 3000, 40           # a chat message that collapses
+QUIET_LONG_CHARACTERS, QUIET_LONG_LINES = 400, 8  # a system or tool message that collapses
+EXCERPT_CHARACTERS = 280
+
+
+@dataclass(frozen=True)
+class DayBreak:
+    """A separator above the first message of a calendar day."""
+
+    day: date
+    label: str
+
+    @property
+    def key(self) -> str:
+        return self.day.isoformat()
+
+
+def day_breaks(messages: Iterable[Message], zone: tzinfo,
+               today: date) -> Iterator[tuple[DayBreak | None, Message]]:
+    """Pair each message with the day break to show above it, if any.
+
+    Undated messages belong to the day before them.
+    """
+    current = None
+    for message in messages:
+        day = message.created_at.astimezone(zone).date() if message.created_at else current
+        yield (DayBreak(day, day_label(day, today)) if day and day != current else None), message
+        current = day
+
+
+def day_label(day: date, today: date) -> str:
+    """"Today", "Yesterday", or the date written out."""
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def shared_day(messages: list[Message], after: Message | None, zone: tzinfo) -> str | None:
+    """The day key of ``after`` when the last dated of ``messages`` falls on the same day."""
+    last = next((m for m in reversed(messages) if m.created_at), None)
+    if not (last and after and after.created_at):
+        return None
+    day = last.created_at.astimezone(zone).date()
+    return day.isoformat() if day == after.created_at.astimezone(zone).date() else None
+
+
+def body_html(message: Message, text: str) -> Markup:
+    """One text part as HTML: Markdown for the assistant and system, as typed for others."""
+    if message.role in MARKDOWN_ROLES:
+        return render_markdown(text)
+    return Markup('<p class="message__plain">%s</p>') % render_plain(text)
+
+
+def is_long(message: Message) -> bool:
+    """Whether the message is collapsed behind "Show more"."""
+    text = message.text
+    quiet = message.role in QUIET_ROLES
+    characters = QUIET_LONG_CHARACTERS if quiet else LONG_CHARACTERS
+    lines = QUIET_LONG_LINES if quiet else LONG_LINES
+    return len(text) > characters or text.count("\n") >= lines
+
+
+def excerpt(message: Message) -> str:
+    """The start of a long message, shown while it is collapsed."""
+    text = " ".join(message.text.split())
+    return text if len(text) <= EXCERPT_CHARACTERS else text[:EXCERPT_CHARACTERS].rstrip() + "…"
+
+
+def local_today(zone: tzinfo) -> date:
+    """Today's date in ``zone``."""
+    return datetime.now(zone).date()
