@@ -1,0 +1,107 @@
+"""Layout decisions: day breaks, the seam between batches, collapsing, themes."""
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+from memos_api import ContentPart, Message
+from viewer import presentation
+
+UTC8 = timezone(timedelta(hours=8))
+
+
+def message(text="hi", role="assistant", when=None):
+    return Message(role=role, parts=(ContentPart("text", text),), created_at=when)
+
+
+def at(day, hour=12):
+    return datetime(2026, 3, day, hour, tzinfo=UTC8)
+
+
+def test_day_breaks_mark_each_new_day_once():
+    messages = [message(when=at(1, 9)), message(when=at(1, 23)), message(when=None),
+                message(when=at(3, 1)), message(when=at(3, 2))]
+    breaks = [b for b, _ in presentation.day_breaks(messages, UTC8, today=date(2026, 3, 3))]
+    assert [b.key if b else None for b in breaks] == ["2026-03-01", None, None, "2026-03-03",
+                                                      None]
+    assert breaks[0].label == "Sunday, 1 March 2026" and breaks[3].label == "Today"
+
+
+def test_day_breaks_follow_the_display_zone():
+    late_utc = datetime(2026, 3, 1, 20, tzinfo=timezone.utc)  # already 2 March in UTC+8
+    [(utc_break, _)] = presentation.day_breaks([message(when=late_utc)], timezone.utc,
+                                               date(2026, 3, 2))
+    [(local_break, _)] = presentation.day_breaks([message(when=late_utc)], UTC8,
+                                                 date(2026, 3, 2))
+    assert utc_break.label == "Yesterday" and local_break.label == "Today"
+
+
+def test_shared_day_only_when_the_seam_falls_inside_a_day():
+    batch = [message(when=at(1)), message(when=at(2, 8)), message(when=None)]
+    assert presentation.shared_day(batch, message(when=at(2, 9)), UTC8) == "2026-03-02"
+    assert presentation.shared_day(batch, message(when=at(3)), UTC8) is None
+    assert presentation.shared_day(batch, None, UTC8) is None
+    assert presentation.shared_day([message(when=None)], message(when=at(2)), UTC8) is None
+
+
+def test_long_messages_collapse_sooner_for_system_and_tool():
+    medium = "x" * 1000
+    assert not presentation.is_long(message(medium, "assistant"))
+    assert presentation.is_long(message(medium, "system"))
+    assert presentation.is_long(message("line\n" * 50, "user"))
+    assert presentation.excerpt(message("word " * 200)).endswith("…")
+
+
+def test_bodies_are_markdown_for_the_assistant_and_as_typed_for_users():
+    assert "<strong>bold</strong>" in presentation.body_html(message("**bold**"), "**bold**")
+    typed = presentation.body_html(message(role="user"), "**bold**  <b>")
+    assert typed == '<p class="message__plain">**bold**  &lt;b&gt;</p>'
+
+
+def seed_two_days(store):
+    store.add_messages("u", "c", [
+        {"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}",
+         "chat_time": f"2026-03-0{1 + n // 7} 10:{n:02d}:00"} for n in range(14)])
+
+
+def test_fragment_deletes_the_separator_it_repeats(client, store):
+    seed_two_days(store)  # 7 messages on 1 March, 7 on 2 March; the page shows the last 6
+    page = client.get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
+    assert page.count('class="day-separator"') == 1 and 'id="day-2026-03-02"' in page
+    url = re.search(r'data-hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-hx-swap-oob="delete:#day-2026-03-02"' in fragment
+    assert fragment.index('id="day-2026-03-01"') < fragment.index('id="day-2026-03-02"')
+    assert "Loaded 6 earlier messages." in fragment
+
+
+def test_fragment_keeps_the_separator_when_days_differ(client, store):
+    store.add_messages("u", "c", [
+        {"role": "user", "content": f"m{n}", "chat_time": f"2026-03-0{1 + n // 6} 10:00:0{n % 6}"}
+        for n in range(12)])
+    page = client.get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
+    url = re.search(r'data-hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "delete:" not in fragment and 'id="day-2026-03-01"' in fragment
+
+
+def test_theme_is_forced_kept_in_links_and_checked(client, store):
+    seed_two_days(store)
+    dark = client.get("/chat?user_id=u&conversation_id=c&theme=dark").get_data(as_text=True)
+    assert '<html lang="en" data-theme="dark">' in dark
+    assert re.search(r'id="load-more"[^>]*href="[^"]*theme=dark', dark, re.S)
+    auto = client.get("/chat?user_id=u&conversation_id=c&theme=auto").get_data(as_text=True)
+    assert "data-theme" not in auto and "theme=" not in auto
+    bad = client.get("/chat?user_id=u&conversation_id=c&theme=purple")
+    assert bad.status_code == 400 and "light, dark or auto" in bad.get_data(as_text=True)
+
+
+def test_static_files_are_versioned_cached_and_compressed(client):
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    css = re.search(r'href="(/static/chat\.css\?v=[0-9a-f]{12})"',
+                    client.get("/").get_data(as_text=True)).group(1)
+    response = client.get(css, headers={"Accept-Encoding": "gzip"})
+    assert "immutable" in response.headers["Cache-Control"]
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "max-age=31536000" not in client.get("/static/chat.css").headers.get(
+        "Cache-Control", "")
