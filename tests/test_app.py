@@ -71,7 +71,7 @@ def test_bad_limit_is_400(client, limit, phrase):
     ("conversation_id=c", "user id is missing"),
     ("user_id=u", "conversation id is missing"),
     ("user_id=&conversation_id=c", "user id is missing"),
-    ("user_id=%20%20&conversation_id=c", "user id is blank"),
+    ("user_id=%20%20&conversation_id=c", "user id is unusable: it is blank"),
     ("user_id=" + "x" * 101 + "&conversation_id=c", "at most 100"),
     ("user_id=u&conversation_id=a%00b", "control characters"),
     ("user_id=u%0Ax&conversation_id=c", "control characters"),

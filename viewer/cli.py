@@ -1,4 +1,4 @@
-"""``flask import-messages``: load a conversation from a JSON file into the message source."""
+"""Commands: ``flask import-messages`` loads a conversation; ``flask embed-url`` signs a link."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from memos_api import MemOSError
 
+from .access import sign
 from .validation import MAX_ID_LENGTH
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
@@ -76,6 +77,29 @@ def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
                f"(task {result.task_id}, {result.status}).")
 
 
+@click.command("embed-url")
+@click.argument("user_id")
+@click.argument("conversation_id")
+@click.option("--ttl", type=click.IntRange(1, 366 * 24 * 3600), default=3600, show_default=True,
+              help="Seconds until the link expires.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where this viewer is served.")
+@with_appcontext
+def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str) -> None:
+    """Print a signed /embed link for one conversation (needs EMBED_SECRET)."""
+    secret = current_app.config["EMBED_SECRET"]
+    if not secret:
+        raise click.ClickException("EMBED_SECRET is not set, so the viewer is in open mode and "
+                                   "links need no token. Set it to sign links.")
+    if not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
+    _check_id(user_id, "user id")
+    _check_id(conversation_id, "conversation id")
+    token = sign(user_id, conversation_id, secret, ttl)
+    click.echo(f"{base_url.rstrip('/')}/embed?token={token}")
+
+
 def register(app: Flask) -> None:
     """Add the commands to ``flask --app app``."""
     app.cli.add_command(import_messages)
+    app.cli.add_command(embed_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,11 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
     "CHAT_PAGE_SIZE": 6,          # messages on first load and per "load earlier" (API default)
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
+    "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
+    "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
 }
+_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+MIN_SECRET_BYTES = 32
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
 
@@ -45,6 +50,11 @@ def check_settings(config: dict[str, Any]) -> None:
         upstream = config["MEMOS_API_KEY"] or base_url
         config["MEMOS_MAX_LIMIT"] = CLOUD_MAX_LIMIT if upstream else EMBEDDED_MAX_LIMIT
     config["MEMOS_MAX_LIMIT"] = _number(config, "MEMOS_MAX_LIMIT", int, minimum=1)
+    if config["EMBED_SECRET"] and len(str(config["EMBED_SECRET"]).encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"EMBED_SECRET must be at least {MIN_SECRET_BYTES} bytes (HS256 keys "
+                          "shorter than the hash are guessable); e.g. python -c "
+                          "'import secrets; print(secrets.token_urlsafe(32))'.")
+    config["EMBED_ALLOWED_ORIGINS"] = _frame_ancestors(config["EMBED_ALLOWED_ORIGINS"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
         try:
@@ -52,6 +62,17 @@ def check_settings(config: dict[str, Any]) -> None:
         except ValueError as error:
             raise ConfigError(f"{name}: {error}; use UTC, an offset like +08:00, "
                               "or a zone name like Asia/Shanghai.") from None
+
+
+def _frame_ancestors(value: Any) -> str:
+    """Check a space-separated list of origins (or 'self') that may frame the widget."""
+    sources = str(value or "").split() or ["'self'"]
+    for source in sources:
+        if source == "'self'" or _ORIGIN.match(source):
+            continue
+        raise ConfigError(f"EMBED_ALLOWED_ORIGINS: {source!r} is not an origin like "
+                          "https://app.example.com (or 'self'); separate several with spaces.")
+    return " ".join(sources)
 
 
 def _flag(value: Any) -> bool:

@@ -12,18 +12,29 @@ MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"^[1-9]\.[0-9a-f]{16}$")
 
 
+def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
+    """What is wrong with an id (a phrase), or None when it is usable."""
+    if not isinstance(value, str):
+        return "it is not text"
+    if value == "":
+        return "it is empty"
+    if len(value) > maximum:
+        return f"it is {len(value)} characters long; MemOS allows at most {maximum}"
+    if value.strip() == "":
+        return "it is blank"
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+        return "it contains control characters"
+    return None
+
+
 def read_id(args: Mapping[str, str], name: str, label: str) -> str:
     """A user or conversation id: present, at most 100 characters, no control characters."""
     value = args.get(name)
     if value is None or value == "":
         raise BadRequest(f"The {label} is missing: add ?{name}=… to the address.")
-    if len(value) > MAX_ID_LENGTH:
-        raise BadRequest(f"The {label} is {len(value)} characters long; MemOS allows at most "
-                         f"{MAX_ID_LENGTH}.")
-    if value.strip() == "":
-        raise BadRequest(f"The {label} is blank.")
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
-        raise BadRequest(f"The {label} contains control characters.")
+    problem = check_id(value)
+    if problem:
+        raise BadRequest(f"The {label} is unusable: {problem}.")
     return value
 
 

@@ -1,4 +1,4 @@
-"""The pages: landing, a conversation, its "load earlier" fragment, and health."""
+"""The pages: landing, a conversation (full or as a widget), "load earlier", and health."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 
 from . import history
+from .access import grant
 from .failures import describe
-from .validation import read_anchor, read_conversation, read_count
+from .validation import read_anchor, read_count
 
 bp = Blueprint("chat", __name__)
+LAYOUTS = {"page": ("chat.html", "chat.chat"), "embed": ("embed.html", "chat.embed")}
 
 
 def _source():
     return current_app.extensions["memos_source"]
+
+
+def _access():
+    return grant(request.args, current_app.config["EMBED_SECRET"])
 
 
 @bp.get("/")
@@ -27,48 +33,59 @@ def index():
 
 @bp.get("/chat")
 def chat():
-    """A conversation's newest messages, rendered in full."""
-    user_id, conversation_id = read_conversation(request.args)
+    """A conversation's newest messages, as a page."""
+    return _conversation("page")
+
+
+@bp.get("/embed")
+def embed():
+    """The same conversation, chromeless, for an iframe on another site."""
+    return _conversation("embed")
+
+
+def _conversation(layout: str):
+    template, endpoint = LAYOUTS[layout]
+    access = _access()
     config = current_app.config
     limit = read_count(request.args, "limit", config["CHAT_PAGE_SIZE"], config["MEMOS_MAX_LIMIT"])
-    context = {"user_id": user_id, "conversation_id": conversation_id}
+    context = {"access": access, "layout": layout, "page_endpoint": endpoint}
     try:
-        page = history.latest(_source(), user_id, conversation_id, limit,
+        page = history.latest(_source(), access.user_id, access.conversation_id, limit,
                               config["MEMOS_MAX_LIMIT"])
     except MemOSError as error:
         status, message, headers = describe(error)
-        retry = url_for("chat.chat", **request.args)
-        return render_template("chat.html", error=message, retry_url=retry, **context), \
+        retry = url_for(endpoint, **request.args)
+        return render_template(template, error=message, retry_url=retry, **context), \
             status, headers
-    return render_template("chat.html", page=page, shown=len(page.messages), **context)
+    return render_template(template, page=page, shown=len(page.messages), **context)
 
 
 @bp.get("/chat/older")
 def older():
     """The messages before those on screen, as an htmx fragment to put above them."""
-    user_id, conversation_id = read_conversation(request.args)
+    access = _access()
     config = current_app.config
     cap = config["MEMOS_MAX_LIMIT"]
+    layout = "embed" if request.args.get("layout") == "embed" else "page"
+    endpoint = LAYOUTS[layout][1]
     shown = read_count(request.args, "shown", None, cap)
+    bigger_page = url_for(endpoint, **access.params, limit=min(cap, shown + config["CHAT_PAGE_SIZE"]))
     if "HX-Request" not in request.headers:  # not htmx: the full page does the same job
-        return redirect(url_for("chat.chat", user_id=user_id, conversation_id=conversation_id,
-                                limit=min(cap, shown + config["CHAT_PAGE_SIZE"])))
+        return redirect(bigger_page)
     anchor = read_anchor(request.args)
     depth = read_count(request.args, "depth", None, cap)
-    context = {"user_id": user_id, "conversation_id": conversation_id}
+    context = {"access": access, "layout": layout, "page_endpoint": endpoint, "shown": shown}
     try:
-        page = history.older(_source(), user_id, conversation_id, anchor, depth,
+        page = history.older(_source(), access.user_id, access.conversation_id, anchor, depth,
                              config["CHAT_PAGE_SIZE"], cap)
     except (MemOSError, history.ConversationChanged) as error:
         status, message, headers = describe(error)
         headers.update({"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"})
         retry = {"anchor": anchor, "depth": depth} if status != 409 else None
-        reload_url = url_for("chat.chat", user_id=user_id, conversation_id=conversation_id,
-                             limit=min(cap, shown + config["CHAT_PAGE_SIZE"]))
         return render_template("partials/load_error.html", error=message, retry=retry,
-                               reload_url=reload_url, shown=shown, **context), status, headers
-    return render_template("partials/older.html", page=page,
-                           shown=shown + len(page.messages), **context)
+                               reload_url=bigger_page, **context), status, headers
+    context["shown"] = shown + len(page.messages)
+    return render_template("partials/older.html", page=page, **context)
 
 
 @bp.get("/healthz")

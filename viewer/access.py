@@ -1,0 +1,75 @@
+"""Who may see which conversation: ids in the query string, or a signed token.
+
+Open mode (no ``EMBED_SECRET``) takes ``user_id`` and ``conversation_id`` from the query
+string, for demos and deployments behind the host's own auth. Signed mode takes them only from
+``?token=``: a JWT the host's backend signs with HS256 and ``EMBED_SECRET``, carrying
+``user_id``, ``conversation_id`` and ``exp``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jwt
+from werkzeug.exceptions import Forbidden
+
+from .validation import MAX_ID_LENGTH, check_id, read_conversation
+
+ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
+REQUIRED_CLAIMS = ("exp", "user_id", "conversation_id")
+
+
+@dataclass(frozen=True)
+class Access:
+    """The conversation a request may read, and the query parameters that grant it."""
+
+    user_id: str
+    conversation_id: str
+    params: dict[str, str]
+
+
+def grant(args: Mapping[str, str], secret: str | None) -> Access:
+    """The conversation this request may read; 400 for bad ids, 403 for a bad token."""
+    if not secret:
+        user_id, conversation_id = read_conversation(args)
+        return Access(user_id, conversation_id,
+                      {"user_id": user_id, "conversation_id": conversation_id})
+    token = args.get("token", "")
+    if not token:
+        raise Forbidden("This viewer needs a signed link: the address has no token.")
+    claims = read_token(token, secret)
+    for name in ("user_id", "conversation_id"):
+        if name in args and args[name] != claims[name]:
+            raise Forbidden("The address names a different conversation than its token grants.")
+    return Access(claims["user_id"], claims["conversation_id"], {"token": token})
+
+
+def read_token(token: str, secret: str) -> dict:
+    """The checked claims of ``token``, or Forbidden saying what is wrong with it."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require": list(REQUIRED_CLAIMS)})
+    except jwt.ExpiredSignatureError:
+        raise Forbidden("This link has expired: ask for a new one.") from None
+    except jwt.InvalidSignatureError:
+        raise Forbidden("This link's token is not signed by this viewer.") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise Forbidden(f"This link's token lacks the {error.claim!r} claim.") from None
+    except jwt.InvalidAlgorithmError:
+        raise Forbidden(f"This link's token must be signed with {ALGORITHM}.") from None
+    except jwt.InvalidTokenError:
+        raise Forbidden("This link's token is malformed.") from None
+    for name in ("user_id", "conversation_id"):
+        problem = check_id(claims[name], MAX_ID_LENGTH)
+        if problem:
+            raise Forbidden(f"This link's token has an unusable {name}: {problem}.")
+    return claims
+
+
+def sign(user_id: str, conversation_id: str, secret: str, ttl: int) -> str:
+    """A token granting one conversation for ``ttl`` seconds (what a host's backend does)."""
+    claims = {"user_id": user_id, "conversation_id": conversation_id,
+              "exp": int(time.time()) + ttl}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
