@@ -1,0 +1,155 @@
+"""Signed embedding: every bad token is a 403 that shows nothing; a token grants one chat."""
+
+import base64
+import html as html_lib
+import json
+import re
+import time
+import warnings
+
+import jwt
+import pytest
+
+from page_text import texts
+from viewer.access import sign
+from viewer.settings import ConfigError
+
+SECRET = "an-embed-secret-that-is-long-enough-32b"
+
+
+@pytest.fixture
+def signed_app(app_factory):
+    app = app_factory(EMBED_SECRET=SECRET, EMBED_ALLOWED_ORIGINS="https://host.example")
+    store = app.extensions["memos_source"]
+    store.add_messages("alice", "a", [{"role": "user", "content": f"alice {n}"} for n in range(9)])
+    store.add_messages("bob", "b", [{"role": "user", "content": "bob's secret"}])
+    return app
+
+
+def token(claims, secret=SECRET, algorithm="HS256"):
+    with warnings.catch_warnings():  # HS512 with a 39-byte key is the point of one test
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def claims(**changes):
+    return {"user_id": "alice", "conversation_id": "a", "exp": int(time.time()) + 600, **changes}
+
+
+def unsigned(payload):
+    """An ``alg: none`` token, which PyJWT will not make for us."""
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+
+
+REJECTED = [
+    ("missing", None, "has no token"),
+    ("malformed", "not.a.jwt", "malformed"),
+    ("garbage", "x" * 50, "malformed"),
+    ("expired", token(claims(exp=int(time.time()) - 5)), "expired"),
+    ("wrong secret", token(claims(), secret="another-secret-that-is-also-32-bytes!"),
+     "not signed by this viewer"),
+    ("alg none", unsigned(claims()), "HS256"),
+    ("other algorithm", token(claims(), algorithm="HS512"), "HS256"),
+    ("no exp", token({"user_id": "alice", "conversation_id": "a"}), "'exp'"),
+    ("no conversation", token({"user_id": "alice", "exp": int(time.time()) + 60}),
+     "'conversation_id'"),
+    ("id not text", token(claims(user_id=42)), "unusable user_id"),
+    ("id too long", token(claims(conversation_id="c" * 101)), "unusable conversation_id"),
+]
+
+
+@pytest.mark.parametrize("path", ["/chat", "/embed"])
+@pytest.mark.parametrize("name, value, phrase", REJECTED, ids=[r[0] for r in REJECTED])
+def test_bad_tokens_are_refused(signed_app, path, name, value, phrase):
+    query = f"?token={value}" if value else "?user_id=alice&conversation_id=a"
+    response = signed_app.test_client().get(path + query)
+    html = html_lib.unescape(response.get_data(as_text=True))
+    assert response.status_code == 403
+    assert phrase in html and 'role="alert"' in html
+    assert "alice 8" not in html and 'data-role=' not in html
+
+
+def test_a_token_grants_its_conversation(signed_app):
+    response = signed_app.test_client().get(f"/embed?token={token(claims())}")
+    assert response.status_code == 200
+    assert texts(response.get_data(as_text=True)) == [f"alice {n}" for n in range(3, 9)]
+
+
+def test_query_ids_cannot_change_what_a_token_grants(signed_app):
+    client = signed_app.test_client()
+    for extra in ("&user_id=bob", "&conversation_id=b", "&user_id=bob&conversation_id=b"):
+        response = client.get(f"/chat?token={token(claims())}{extra}")
+        assert response.status_code == 403 and "bob's secret" not in response.get_data(True)
+    same = client.get(f"/chat?token={token(claims())}&user_id=alice&conversation_id=a")
+    assert same.status_code == 200
+
+
+def test_load_more_is_authorized_by_the_same_token(signed_app):
+    client = signed_app.test_client()
+    page = client.get(f"/embed?token={token(claims())}").get_data(as_text=True)
+    href = re.search(r'id="load-more"[^>]*href="([^"]+)"', page, re.S).group(1)
+    fragment_url = re.search(r'data-hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert href.startswith("/embed?") and "token=" in href and "user_id" not in href
+    assert "token=" in fragment_url and "user_id" not in fragment_url
+    fragment = client.get(fragment_url, headers={"HX-Request": "true"})
+    assert texts(fragment.get_data(as_text=True)) == ["alice 0", "alice 1", "alice 2"]
+    forged = re.sub(r"token=[^&]+", f"token={token(claims(user_id='bob', conversation_id='b'))}",
+                    fragment_url)
+    other = client.get(forged, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "bob's secret" not in other  # the anchor is alice's: nothing of bob's lines up
+    expired = re.sub(r"token=[^&]+", f"token={token(claims(exp=int(time.time()) - 1))}",
+                     fragment_url)
+    response = client.get(expired, headers={"HX-Request": "true"})
+    assert response.status_code == 403 and "expired" in response.get_data(as_text=True)
+
+
+def test_open_mode_takes_ids_from_the_query(client):
+    response = client.get("/embed?user_id=demo-user&conversation_id=demo-conversation")
+    assert response.status_code == 200 and 'class="topbar"' not in response.get_data(True)
+
+
+def test_headers_for_the_widget_and_the_pages(signed_app):
+    client = signed_app.test_client()
+    widget = client.get(f"/embed?token={token(claims())}")
+    assert "frame-ancestors https://host.example" in widget.headers["Content-Security-Policy"]
+    assert widget.headers["Cache-Control"] == "no-store"
+    assert "X-Frame-Options" not in widget.headers and "Set-Cookie" not in widget.headers
+    page = client.get(f"/chat?token={token(claims())}")
+    assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+    refused = client.get("/embed")
+    assert refused.headers["Cache-Control"] == "no-store"
+
+
+def test_embed_url_command_prints_a_working_link(signed_app):
+    result = signed_app.test_cli_runner().invoke(
+        args=["embed-url", "alice", "a", "--ttl", "60", "--base-url", "https://viewer.example/"])
+    assert result.exit_code == 0, result.output
+    url = result.output.strip()
+    assert url.startswith("https://viewer.example/embed?token=")
+    granted = jwt.decode(url.split("token=")[1], SECRET, algorithms=["HS256"])
+    assert granted["user_id"] == "alice" and 0 < granted["exp"] - time.time() <= 60
+    path = url.removeprefix("https://viewer.example")
+    assert signed_app.test_client().get(path).status_code == 200
+
+
+def test_embed_url_needs_a_secret(app):
+    result = app.test_cli_runner().invoke(args=["embed-url", "alice", "a"])
+    assert result.exit_code != 0 and "EMBED_SECRET is not set" in result.output
+
+
+@pytest.mark.parametrize("settings, phrase", [
+    ({"EMBED_SECRET": "short"}, "at least 32 bytes"),
+    ({"EMBED_ALLOWED_ORIGINS": "https://ok.example javascript:alert(1)"}, "not an origin"),
+    ({"EMBED_ALLOWED_ORIGINS": "https://a.example; script-src *"}, "not an origin"),
+    ({"EMBED_ALLOWED_ORIGINS": "*"}, "not an origin"),
+])
+def test_unsafe_embed_settings_are_refused(app_factory, settings, phrase):
+    with pytest.raises(ConfigError, match=phrase):
+        app_factory(**settings)
+
+
+def test_sign_round_trips():
+    granted = jwt.decode(sign("u", "c", SECRET, 30), SECRET, algorithms=["HS256"])
+    assert granted["user_id"] == "u" and granted["conversation_id"] == "c"
