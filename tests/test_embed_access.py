@@ -4,8 +4,11 @@ import base64
 import html as html_lib
 import json
 import re
+import shutil
+import subprocess
 import time
 import warnings
+from pathlib import Path
 
 import jwt
 import pytest
@@ -153,3 +156,26 @@ def test_unsafe_embed_settings_are_refused(app_factory, settings, phrase):
 def test_sign_round_trips():
     granted = jwt.decode(sign("u", "c", SECRET, 30), SECRET, algorithms=["HS256"])
     assert granted["user_id"] == "u" and granted["conversation_id"] == "c"
+
+
+def readme_snippet(language):
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    return re.search(rf"```{language}\n(.*?)```", readme[readme.index("## Embedding"):],
+                     re.S).group(1)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_readme_node_snippet_mints_an_accepted_token(signed_app):
+    script = readme_snippet("js") + (
+        f"\nprocess.stdout.write(embedToken('alice', 'a', {json.dumps(SECRET)}, 60));\n")
+    minted = subprocess.run(["node", "-e", script], capture_output=True, text=True,
+                            timeout=30, check=True).stdout
+    response = signed_app.test_client().get(f"/embed?token={minted}")
+    assert response.status_code == 200 and "alice 8" in response.get_data(as_text=True)
+
+
+def test_readme_python_snippet_mints_an_accepted_token(signed_app):
+    scope = {"user_id": "alice", "conversation_id": "a", "EMBED_SECRET": SECRET}
+    exec(readme_snippet("python"), scope)  # noqa: S102 - our own README's example
+    response = signed_app.test_client().get(f"/embed?token={scope['token']}")
+    assert response.status_code == 200
