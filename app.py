@@ -10,8 +10,10 @@ import sys
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from viewer import assets, cli, errors, security, templating, views
+from viewer import assets, cli, errors, observability, security, templating, views
+from viewer.readiness import ReadinessCheck
 from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
 from viewer.source import build_source
 
@@ -24,8 +26,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     check_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
-    app.extensions["memos_source"] = build_source(app.config, app.instance_path)
+    source = observability.TimedSource(build_source(app.config, app.instance_path))
+    app.extensions["memos_source"] = source
+    app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:  # behind a reverse proxy: take scheme, host and client from its headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
+                                x_prefix=proxies)
 
+    observability.register(app)
     assets.register(app)
     templating.register(app)
     security.register(app)

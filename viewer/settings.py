@@ -14,6 +14,8 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_BASE_URL": "",
     "MEMOS_IS_GLOBAL": False,
     "MEMOS_TIMEOUT": 10.0,        # seconds to wait for MemOS to answer
+    "MEMOS_DEADLINE": None,       # seconds one page may spend on MemOS; None: 2 x timeout + 3
+    "MEMOS_POOL_SIZE": 16,        # kept-alive connections to MemOS; match the server's threads
     "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
     "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
@@ -21,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
+    "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
+    "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
+    "LOG_LEVEL": "INFO",
 }
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
 MIN_SECRET_BYTES = 32
@@ -45,6 +50,16 @@ def check_settings(config: dict[str, Any]) -> None:
     config["MEMOS_BASE_URL"] = base_url
     config["MEMOS_IS_GLOBAL"] = _flag(config["MEMOS_IS_GLOBAL"])
     config["MEMOS_TIMEOUT"] = _number(config, "MEMOS_TIMEOUT", float, minimum=0.1)
+    if config["MEMOS_DEADLINE"] in (None, ""):
+        config["MEMOS_DEADLINE"] = 2 * config["MEMOS_TIMEOUT"] + 3
+    config["MEMOS_DEADLINE"] = _number(config, "MEMOS_DEADLINE", float, minimum=0.1)
+    config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
+    config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
+    config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
+                          f"got {config['LOG_LEVEL']!r}.")
     config["CHAT_PAGE_SIZE"] = _number(config, "CHAT_PAGE_SIZE", int, minimum=1)
     if config["MEMOS_MAX_LIMIT"] in (None, ""):
         upstream = config["MEMOS_API_KEY"] or base_url

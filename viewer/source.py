@@ -27,6 +27,8 @@ def build_source(config: dict[str, Any], instance_path: str) -> MessageSource:
             config["MEMOS_API_KEY"],
             resolve_base_url(config["MEMOS_BASE_URL"] or None, environ),
             timeout=config["MEMOS_TIMEOUT"],
+            deadline=config["MEMOS_DEADLINE"],
+            pool_size=config["MEMOS_POOL_SIZE"],
             default_tz=config["MEMOS_TIMEZONE"],
         )
     path = config["MEMOS_LOCAL_DB"] or os.path.join(instance_path, "memos-local.sqlite3")

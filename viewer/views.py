@@ -92,3 +92,11 @@ def older():
 def healthz():
     """Liveness: the process answers."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the message source answers (checked at most every few seconds)."""
+    ready, detail = current_app.extensions["readiness"]()
+    body = {"status": "ready" if ready else "unavailable", "detail": detail}
+    return body, 200 if ready else 503, {"Cache-Control": "no-store"}

@@ -1,0 +1,26 @@
+"""Gunicorn settings for an I/O-bound proxy: `make serve`, or `gunicorn 'app:create_app()'`.
+
+Almost all of a request's time is spent waiting for MemOS, so each worker runs many threads
+(gthread): a thread waiting on a socket releases the GIL. Measured against gevent in
+docs/benchmarks.md. Every value can be overridden from the environment.
+"""
+
+import os
+
+_cores = os.cpu_count() or 1
+
+bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
+threads = int(os.environ.get("GUNICORN_THREADS", 48))  # concurrent upstream waits per worker
+keepalive = 5
+# A page may wait for MemOS up to MEMOS_DEADLINE (default 2 x MEMOS_TIMEOUT + 3 = 23 s), and
+# one more call may already be running when that passes: stay above twice the deadline.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
+graceful_timeout = 15
+max_requests = 20000  # recycle workers now and then; jitter keeps them from restarting together
+max_requests_jitter = 2000
+accesslog = None  # the app logs one JSON line per request (viewer/observability.py)
+errorlog = "-"
+# One kept-alive MemOS connection per thread, so no thread waits for a connection.
+raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}"]

@@ -1,0 +1,127 @@
+"""What operators rely on: request logs, readiness, the request deadline, proxies."""
+
+import json
+import logging
+import time
+
+import pytest
+from werkzeug import Response
+
+API_KEY = "sk-operations-secret"
+PATH = "/api/openmem/v1/get/message"
+
+
+def log_records(caplog):
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "viewer.requests"]
+
+
+@pytest.fixture
+def captured(caplog):
+    logger = logging.getLogger("viewer.requests")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="viewer.requests")
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def test_each_request_logs_one_json_line_without_secrets(app_factory, captured):
+    secret = "x" * 40
+    app = app_factory(EMBED_SECRET=secret)
+    from viewer.access import sign
+
+    token = sign("demo-user", "demo-conversation", secret, 60)
+    app.test_client().get(f"/chat?token={token}&limit=3")
+    [record] = log_records(captured)
+    assert record["method"] == "GET" and record["path"] == "/chat" and record["status"] == 200
+    assert record["upstream_calls"] == 1 and record["duration_ms"] >= record["upstream_ms"] >= 0
+    assert token not in captured.text and "demo-user" not in captured.text
+
+
+def test_upstream_time_is_logged_and_key_never(httpserver, app_factory, captured):
+    def slow(request):
+        time.sleep(0.05)
+        return Response(json.dumps({"code": 0, "message": "ok",
+                                    "data": {"message_detail_list": []}}), 200)
+
+    httpserver.expect_request(PATH).respond_with_handler(slow)
+    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY)
+    app.test_client().get("/chat?user_id=u&conversation_id=c")
+    [record] = log_records(captured)
+    assert record["upstream_ms"] >= 50
+    assert API_KEY not in captured.text
+
+
+def test_readyz_on_the_embedded_store(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json["status"] == "ready"
+
+
+def test_readyz_reports_a_rejected_key_and_caches(httpserver, app_factory):
+    httpserver.expect_request(PATH).respond_with_json({"code": 40132, "message": "", "data": None})
+    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY,
+                      READYZ_CACHE_SECONDS=60)
+    client = app.test_client()
+    first = client.get("/readyz")
+    assert first.status_code == 503 and "rejected the API key" in first.json["detail"]
+    client.get("/readyz")
+    assert len(httpserver.log) == 1  # the second answer came from the cache
+    assert API_KEY not in first.get_data(as_text=True)
+
+
+def test_readyz_counts_a_refused_probe_as_reachable(httpserver, app_factory):
+    httpserver.expect_request(PATH).respond_with_json({"code": 40103, "message": "", "data": None})
+    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY)
+    assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_readyz_when_upstream_is_down(app_factory, unused_port):
+    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}", MEMOS_API_KEY=API_KEY,
+                      MEMOS_TIMEOUT=0.3)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.json["status"] == "unavailable"
+
+
+def test_request_deadline_stops_further_upstream_calls(app_factory):
+    app = app_factory(MEMOS_DEADLINE=0.2)
+    source = app.extensions["memos_source"]
+    calls = []
+    real = source.source.get_messages
+
+    def slow(*args, **kwargs):
+        calls.append(args)
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    source.source.get_messages = slow
+    source.add_messages("u", "c", [{"role": "user", "content": f"m{n}"} for n in range(30)])
+    page = app.test_client().get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
+    url = page.split('data-hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    source.add_messages("u", "c", [{"role": "user", "content": f"new {n}"} for n in range(20)])
+    calls.clear()
+    response = app.test_client().get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 504 and len(calls) == 1  # no second call past the deadline
+
+
+def test_proxy_headers_are_trusted_only_when_configured(app_factory):
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chat.example.com"}
+    from flask import url_for
+
+    app = app_factory(TRUSTED_PROXIES=1)
+    environ_seen = {}
+
+    @app.get("/_where")
+    def where():
+        environ_seen["url"] = url_for("chat.index", _external=True)
+        return "ok"
+
+    app.test_client().get("/_where", headers=headers)
+    assert environ_seen["url"] == "https://chat.example.com/"
+    plain = app_factory()
+
+    @plain.get("/_where")
+    def where_plain():
+        environ_seen["plain"] = url_for("chat.index", _external=True)
+        return "ok"
+
+    plain.test_client().get("/_where", headers=headers)
+    assert environ_seen["plain"] == "http://localhost/"

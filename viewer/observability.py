@@ -1,0 +1,78 @@
+"""Request logs (one JSON line each) and the time spent waiting for MemOS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+from memos_api import UpstreamTimeoutError
+
+log = logging.getLogger("viewer.requests")
+
+
+class TimedSource:
+    """Wraps a message source: times each call, and stops starting new ones past the
+    request's deadline (one page may need several calls while a conversation grows)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def get_messages(self, *args: Any, **kwargs: Any):
+        return self._timed(self.source.get_messages, *args, **kwargs)
+
+    def add_messages(self, *args: Any, **kwargs: Any):
+        return self._timed(self.source.add_messages, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def _timed(self, call, *args, **kwargs):
+        if not has_request_context():
+            return call(*args, **kwargs)
+        if time.monotonic() > g.get("deadline", float("inf")):
+            raise UpstreamTimeoutError()
+        started = time.monotonic()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
+            g.upstream_calls = g.get("upstream_calls", 0) + 1
+
+
+def register(app: Flask) -> None:
+    """Log every request as JSON: method, path (never the query string), status, timings."""
+    if not any(getattr(handler, "is_request_log", False) for handler in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.is_request_log = True
+        log.addHandler(handler)
+    log.propagate = False  # bare JSON lines, not re-formatted by the root logger
+    log.setLevel(app.config["LOG_LEVEL"])
+    deadline = app.config["MEMOS_DEADLINE"]
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.monotonic()
+        g.deadline = g.started + deadline
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        if request.endpoint == "static":
+            return response
+        record = {
+            "method": request.method,
+            "path": request.path,  # query strings carry ids and tokens: never logged
+            "status": response.status_code,
+            "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1),
+            "upstream_ms": round(g.get("upstream_seconds", 0.0) * 1000, 1),
+            "upstream_calls": g.get("upstream_calls", 0),
+        }
+        if request.headers.get("HX-Request"):
+            record["htmx"] = True
+        log.info(json.dumps(record))
+        return response
