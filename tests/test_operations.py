@@ -102,26 +102,23 @@ def test_request_deadline_stops_further_upstream_calls(app_factory):
     assert response.status_code == 504 and len(calls) == 1  # no second call past the deadline
 
 
-def test_proxy_headers_are_trusted_only_when_configured(app_factory):
-    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chat.example.com"}
+def external_home_url(app, headers):
+    """The absolute URL the app builds for "/" when a request arrives with ``headers``."""
     from flask import url_for
 
-    app = app_factory(TRUSTED_PROXIES=1)
-    environ_seen = {}
+    seen = {}  # a real request, so it passes through ProxyFix (a request context would not)
 
     @app.get("/_where")
     def where():
-        environ_seen["url"] = url_for("chat.index", _external=True)
+        seen["url"] = url_for("chat.index", _external=True)
         return "ok"
 
     app.test_client().get("/_where", headers=headers)
-    assert environ_seen["url"] == "https://chat.example.com/"
-    plain = app_factory()
+    return seen["url"]
 
-    @plain.get("/_where")
-    def where_plain():
-        environ_seen["plain"] = url_for("chat.index", _external=True)
-        return "ok"
 
-    plain.test_client().get("/_where", headers=headers)
-    assert environ_seen["plain"] == "http://localhost/"
+def test_proxy_headers_are_trusted_only_when_configured(app_factory):
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chat.example.com"}
+    assert external_home_url(app_factory(TRUSTED_PROXIES=1), headers) == \
+        "https://chat.example.com/"
+    assert external_home_url(app_factory(), headers) == "http://localhost/"
