@@ -179,3 +179,12 @@ def test_readme_python_snippet_mints_an_accepted_token(signed_app):
     exec(readme_snippet("python"), scope)  # noqa: S102 - our own README's example
     response = signed_app.test_client().get(f"/embed?token={scope['token']}")
     assert response.status_code == 200
+
+
+def test_widget_errors_stay_chromeless_and_framable(signed_app):
+    response = signed_app.test_client().get("/embed?token=expired.or.bad")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403 and 'role="alert"' in html
+    assert 'class="topbar"' not in html and 'href="/"' not in html
+    assert "widget.js" in html  # still reports its height to the host page
+    assert "frame-ancestors https://host.example" in response.headers["Content-Security-Policy"]

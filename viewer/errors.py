@@ -28,4 +28,7 @@ def _render(status: int, title: str, message: str):
         headers = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"}
         return render_template("partials/load_error.html", error=message, retry=None,
                                reload_url=""), status, headers
-    return render_template("error.html", status=status, title=title, error=message), status
+    # Inside a host's iframe: no site chrome, and no link to pages the host may not frame.
+    embedded = request.endpoint == "chat.embed"
+    return render_template("error.html", status=status, title=title, error=message,
+                           embedded=embedded), status
