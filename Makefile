@@ -7,12 +7,12 @@ PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser clean
+.PHONY: run test install install-dev browser java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
 
-test: install-dev browser ## Install everything, then run the whole suite
+test: install-dev browser java ## Install everything, then run the whole suite
 	$(BIN)/python -m pytest
 
 install: $(VENV)/.runtime $(HTMX)
@@ -43,6 +43,11 @@ browser: /usr/bin/chromium
 /usr/bin/chromium:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+# The HTML validity test runs vnu.jar (pinned in package.json) on Java: Debian's JRE if none.
+java:
+	command -v java >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless; }
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache

@@ -1,0 +1,219 @@
+"""Every kind of page the viewer serves is valid HTML, per the Nu Html Checker (vnu).
+
+The pages are rendered with Flask's test client, written to temporary files and checked in one
+``java -jar vnu.jar`` run (the jar comes from the ``vnu-jar`` npm dev dependency; ``make test``
+installs it and, if ``java`` is missing, Debian's headless JRE). Without Java or the jar the test
+is skipped locally, but fails under CI (``CI=true``), where a missing tool must not pass silently.
+
+``MARKDOWN_USER``/``MARKDOWN_CONVERSATION``/``MARKDOWN_MESSAGES`` (a conversation exercising
+everything the Markdown renderer produces) are shared with ``browser/test_accessibility.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+VNU_TIMEOUT_S = 120
+CANARY = "canary-invalid"
+
+DEMO_USER, DEMO_CONVERSATION = "demo-user", "demo-conversation"
+MARKDOWN_USER, MARKDOWN_CONVERSATION = "md-user", "markdown-heavy"
+LONG_URL = ("https://example.com/a/very/long/path/that/keeps/going/" + "segment/" * 12
+            + "?query=" + "x" * 80)
+LONG_CODE_LINE = ("const report = rows.map((row) => `${row.date} ${row.category ?? 'Uncategorized'}"
+                  " ${row.amount}`).join('\\n');  // a line wider than the message bubble")
+LONG_WORD = "Donaudampfschifffahrtsgesellschaftskapitänswitwe" * 3
+
+MARKDOWN_MESSAGES = [
+    {"role": "user", "chat_time": "2026-03-01 09:00:00",
+     "content": f"Can you format this nicely? Source: {LONG_URL}\nAnd why is {LONG_WORD} so long?"},
+    {"role": "assistant", "chat_time": "2026-03-01 09:00:30", "content": """\
+# Summary
+
+Here is **everything**, with *emphasis*, ~~strikethrough~~ and `inline code`.
+
+## Steps
+
+1. Read the [documentation](https://example.com/docs "The docs").
+2. Install the tools:
+   - `pip install -r requirements.txt`
+   - `npm ci`
+3. Run it.
+
+### Comparison
+
+| Tool | Language | Stars |
+|:-----|:--------:|------:|
+| flask | Python | 68000 |
+| htmx | JavaScript | 40000 |
+
+> A quote, with a [link inside](https://example.org/quoted).
+>
+> > And a nested one.
+"""},
+    {"role": "assistant", "chat_time": "2026-03-01 09:01:00", "content": f"""\
+The code, in two languages:
+
+```python
+def total(rows: list[dict]) -> int:
+    \"\"\"Sum the amounts.\"\"\"
+    return sum(int(row["amount"]) for row in rows if row.get("amount"))
+```
+
+```js
+const total = rows.reduce((sum, row) => sum + Number(row.amount ?? 0), 0);
+console.log(`total: ${{total}}`);
+{LONG_CODE_LINE}
+```
+
+```
+plain fenced block without a language
+```
+
+A bare long URL: {LONG_URL}
+
+A long word: {LONG_WORD}
+
+---
+
+An image becomes a link: ![a diagram](https://example.com/diagram.png)
+"""},
+    {"role": "user", "chat_time": "2026-03-02 10:00:00",
+     "content": "<b>not bold</b> & *not markdown* for users"},
+    {"role": "assistant", "chat_time": "2026-03-02 10:01:00",
+     "content": "A long answer, collapsed behind a toggle:\n\n"
+                + "\n".join(f"- point {n}: {'detail ' * 6}" for n in range(45))},
+    {"role": "system", "chat_time": "2026-03-02 10:02:00",
+     "content": "You are a helpful assistant. " * 20},
+    {"role": "tool", "chat_time": "2026-03-02 10:02:30",
+     "content": '{"result": "ok", "rows": 3}'},
+]
+
+
+def chat_path(user: str, conversation: str, **extra) -> str:
+    return "/chat?" + urlencode({"user_id": user, "conversation_id": conversation, **extra})
+
+
+def as_document(fragment: str, title: str) -> str:
+    """An htmx fragment inside the smallest valid document, so vnu can check it."""
+    title = html.escape(title)
+    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n"
+            f"<main>\n{fragment}\n</main>\n</body>\n</html>\n")
+
+
+def fetch(client, path: str, status: int, **options) -> str:
+    response = client.get(path, **options)
+    assert response.status_code == status, f"GET {path}: {response.status_code}, not {status}"
+    return response.get_data(as_text=True)
+
+
+def collect_pages(client, store, upstream_down_client) -> dict[str, str]:
+    """name -> HTML of every kind of page (and fragment, wrapped) the viewer serves."""
+    store.add_messages(MARKDOWN_USER, MARKDOWN_CONVERSATION, MARKDOWN_MESSAGES)
+    demo = fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION), 200)
+    pages = {
+        "landing": fetch(client, "/", 200),
+        "demo-chat": demo,
+        "markdown-chat": fetch(client, chat_path(MARKDOWN_USER, MARKDOWN_CONVERSATION,
+                                                 limit=len(MARKDOWN_MESSAGES)), 200),
+        "error-400": fetch(client, chat_path("", "x"), 400),
+        "error-404": fetch(client, "/no/such/page", 404),
+        "empty-conversation": fetch(client, chat_path("nobody", "nothing-here"), 200),
+    }
+    older = re.search(r'id="load-more"[^>]*?(?:data-)?hx-get="([^"]+)"', demo, re.S)
+    assert older, "the demo conversation has no #load-more with an htmx GET"
+    fragment = fetch(client, html.unescape(older.group(1)), 200, headers={"HX-Request": "true"})
+    pages["older-fragment"] = as_document(fragment, "older fragment")
+
+    down = upstream_down_client.get(chat_path("u", "c"))
+    assert down.status_code in (502, 503, 504), f"MemOS unreachable gave {down.status_code}"
+    pages[f"upstream-{down.status_code}"] = down.get_data(as_text=True)
+
+    # Forced themes, once the app has them (they change <html> and <meta name=color-scheme>).
+    themed = client.get(chat_path(DEMO_USER, DEMO_CONVERSATION, theme="dark"))
+    if themed.status_code == 200:
+        pages["demo-chat-theme-dark"] = themed.get_data(as_text=True)
+        pages["landing-theme-light"] = fetch(client, "/?theme=light", 200)
+    return pages
+
+
+def vnu_command() -> list[str]:
+    java = shutil.which("java")
+    missing = [what for what, there in (("java", java), (str(VNU_JAR), VNU_JAR.is_file()))
+               if not there]
+    if missing:
+        reason = (f"HTML validity check needs {' and '.join(missing)}: run `make test` "
+                  "(npm ci installs vnu-jar; `make java` installs default-jre-headless)")
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"under CI: {reason}")
+        pytest.skip(reason)
+    return [java, "-jar", str(VNU_JAR), "--format", "json", "--stdout", "--exit-zero-always"]
+
+
+def describe(message: dict, names: dict[str, str]) -> str:
+    where = names.get(message.get("url", ""), message.get("url", "?"))
+    line = message.get("lastLine", message.get("firstLine", "?"))
+    column = message.get("firstColumn", "?")
+    kind = "/".join(filter(None, [message.get("type"), message.get("subType")]))
+    extract = " ".join(message.get("extract", "").split())
+    return f"{where}:{line}:{column} [{kind}] {message.get('message')}\n    near: {extract!r}"
+
+
+@pytest.fixture
+def upstream_down_client(app_factory, unused_port):
+    """The viewer in front of a MemOS base URL where nothing listens."""
+    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
+                      MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1)
+    return app.test_client()
+
+
+def test_every_page_is_valid_html(client, store, upstream_down_client, tmp_path):
+    command = vnu_command()
+    pages = collect_pages(client, store, upstream_down_client)
+    # A known-bad document proves that vnu really parsed the files it was given.
+    canary = as_document("<p>canary</span>", "canary")
+    names: dict[str, str] = {}
+    for name, text in [*pages.items(), (CANARY, canary)]:
+        path = tmp_path / f"{name}.html"
+        path.write_text(text, encoding="utf-8")
+        names[path.as_uri()] = name
+        names[f"file:{path}"] = name  # vnu writes file:/tmp/..., not file:///tmp/...
+
+    done = subprocess.run([*command, *(tmp_path / f"{n}.html" for n in [*pages, CANARY])],
+                          capture_output=True, text=True, timeout=VNU_TIMEOUT_S, check=False)
+    try:
+        messages = json.loads(done.stdout)["messages"]
+    except (ValueError, KeyError) as error:
+        pytest.fail(f"vnu gave no JSON report ({error}); exit {done.returncode}\n"
+                    f"stdout: {done.stdout[:2000]}\nstderr: {done.stderr[:2000]}")
+
+    assert any(names.get(m.get("url")) == CANARY and m.get("type") == "error"
+               for m in messages), f"vnu did not flag the canary's stray </span>: {messages}"
+    messages = [m for m in messages if names.get(m.get("url")) != CANARY]
+    errors = [m for m in messages if m.get("type") in ("error", "non-document-error")]
+    assert not errors, (
+        f"{len(errors)} HTML error(s) in {len(pages)} pages ({', '.join(pages)}):\n"
+        + "\n".join(describe(m, names) for m in errors)
+        + summarize_warnings([m for m in messages if m not in errors], names))
+
+
+def summarize_warnings(messages: list[dict], names: dict[str, str]) -> str:
+    """Warnings and info do not fail the test; list each kind once, with where it occurs."""
+    seen: dict[str, set[str]] = {}
+    for message in messages:
+        where = names.get(message.get("url", ""), "?")
+        seen.setdefault(message.get("message", "?"), set()).add(where)
+    return "".join(f"\n(not failing) {text} [{', '.join(sorted(pages))}]"
+                   for text, pages in seen.items())
