@@ -87,12 +87,20 @@
 
   function enhance(root) {
     if (!root.querySelectorAll) return;
-    root.querySelectorAll(".message:not([data-enhanced])").forEach(function (message) {
+    // htmx:load comes for each swapped-in element, so root may itself be a message.
+    within(root, ".message:not([data-enhanced])").forEach(function (message) {
       message.setAttribute("data-enhanced", "");
       addCopyButtons(message);
     });
-    root.querySelectorAll("time.message__time").forEach(localizeTime);
-    root.querySelectorAll(".day-separator time").forEach(localizeDay);
+    within(root, "time.message__time").forEach(localizeTime);
+    within(root, ".day-separator time").forEach(localizeDay);
+  }
+
+  // The elements matching selector in root, root itself included.
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches && root.matches(selector)) found.unshift(root);
+    return found;
   }
 
   // A failed request that brought no page of ours (network down, timeout): say so in place

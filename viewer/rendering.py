@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 SAFE_URL = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 LINK_REL = "noopener noreferrer nofollow"
+URL_SCHEMES = {"http", "https", "mailto"}
 TABLE_ALIGNMENT = re.compile(r"text-align:(left|center|right)")
 NOT_CLASS_CHARACTER = re.compile(r"[^a-z0-9_+-]")
 LIGHT_STYLE, DARK_STYLE = "default", "github-dark"
@@ -39,8 +40,17 @@ CODE_FORMATTER = HtmlFormatter(nowrap=True)
 
 
 def is_safe_url(url: str) -> bool:
-    """Whether a (normalized) link target uses http, https or mailto; relative URLs are not."""
-    return SAFE_URL.match(url.strip()) is not None
+    """Whether a (normalized) link target uses http, https or mailto; relative URLs are not.
+
+    It must also be one the sanitizer keeps: it drops URLs it cannot parse (``http:`` with no
+    host), which would leave an ``<a>`` without an href instead of the text that was typed.
+    """
+    if SAFE_URL.match(url.strip()) is None:
+        return False
+    kept = nh3.clean(f'<a href="{escapeHtml(url)}"></a>', tags={"a"},
+                     attributes={"a": {"href"}}, url_schemes=URL_SCHEMES,
+                     url_relative="deny", link_rel=None)
+    return "href=" in kept
 
 
 def _drop_unsafe_links_and_styles(state: StateCore) -> None:
@@ -104,7 +114,7 @@ def sanitize_html(html: str) -> str:
     """The last line of defense: only the tags, attributes, classes and URLs we emit survive."""
     return nh3.clean(
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
-        url_schemes={"http", "https", "mailto"}, url_relative="deny",
+        url_schemes=URL_SCHEMES, url_relative="deny",
         link_rel=LINK_REL, set_tag_attribute_values={"a": {"target": "_blank"}},
     )  # fmt: skip
 

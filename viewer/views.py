@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
@@ -69,7 +69,8 @@ def older():
     layout = "embed" if request.args.get("layout") == "embed" else "page"
     endpoint = LAYOUTS[layout][1]
     shown = read_count(request.args, "shown", None, cap)
-    bigger_page = url_for(endpoint, **access.params, limit=min(cap, shown + config["CHAT_PAGE_SIZE"]))
+    bigger_page = url_for(endpoint, **access.params, theme=g.theme,
+                          limit=min(cap, shown + config["CHAT_PAGE_SIZE"]))
     if "HX-Request" not in request.headers:  # not htmx: the full page does the same job
         return redirect(bigger_page)
     anchor = read_anchor(request.args)
