@@ -91,7 +91,7 @@ def test_fenced_code_is_highlighted_with_classes_and_captioned():
     html = render_markdown("```python\ndef f(x):\n    return '<b>'\n```")
     assert html.startswith(
         '<figure class="code-block"><figcaption class="code-block__lang">Python</figcaption>'
-        '<pre class="highlight"><code class="language-python"><span class="k">def</span>'
+        '<pre class="highlight" tabindex="0"><code class="language-python"><span class="k">def</span>'
     )
     assert '<span class="nf">f</span>' in html
     assert "&lt;b&gt;" in html and "<b>" not in html
@@ -102,7 +102,7 @@ def test_fenced_code_is_highlighted_with_classes_and_captioned():
 def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
     html = render_markdown("```nosuchlanguage\n<b>x</b>\n```")
     assert html == Markup(
-        '<figure class="code-block"><pre class="highlight"><code class="language-nosuchlanguage">'
+        '<figure class="code-block"><pre class="highlight" tabindex="0"><code class="language-nosuchlanguage">'
         "&lt;b&gt;x&lt;/b&gt;\n</code></pre></figure>\n"
     )
 
@@ -110,7 +110,7 @@ def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
 def test_fenced_code_without_a_language_has_no_caption_or_class():
     html = render_markdown("```\nplain <x>\n```")
     assert html == Markup(
-        '<figure class="code-block"><pre class="highlight">'
+        '<figure class="code-block"><pre class="highlight" tabindex="0">'
         "<code>plain &lt;x&gt;\n</code></pre></figure>\n"
     )
 

@@ -23,7 +23,8 @@ LINK_REL = "noopener noreferrer nofollow"
 URL_SCHEMES = {"http", "https", "mailto"}
 TABLE_ALIGNMENT = re.compile(r"text-align:(left|center|right)")
 NOT_CLASS_CHARACTER = re.compile(r"[^a-z0-9_+-]")
-LIGHT_STYLE, DARK_STYLE = "default", "github-dark"
+# The palettes whose every token colour keeps WCAG AA contrast (4.5:1) on our code backgrounds.
+LIGHT_STYLE, DARK_STYLE = "xcode", "lightbulb"
 
 ALLOWED_TAGS = set(
     "p br hr h1 h2 h3 h4 h5 h6 strong em del s code pre blockquote ul ol li a"
@@ -115,7 +116,9 @@ def sanitize_html(html: str) -> str:
     return nh3.clean(
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
         url_schemes=URL_SCHEMES, url_relative="deny",
-        link_rel=LINK_REL, set_tag_attribute_values={"a": {"target": "_blank"}},
+        link_rel=LINK_REL,
+        # Code blocks scroll sideways: tabindex lets keyboard users focus and scroll them.
+        set_tag_attribute_values={"a": {"target": "_blank"}, "pre": {"tabindex": "0"}},
     )  # fmt: skip
 
 
