@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
@@ -31,6 +33,7 @@ DEFAULT_BASE_URL = "https://memos.memtensor.cn/api/openmem/v1"
 GLOBAL_BASE_URL = "https://api.memt.ai/platform/api/openmem/v1"
 SUCCESS_CODES = (0, 200)  # the cloud answers 0; MemOS's open-source server answers 200
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_CODE_TEXT = re.compile(r"-?[0-9]{1,18}")  # a code sent as text: ASCII digits only
 
 
 def resolve_base_url(base_url: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
@@ -225,8 +228,8 @@ def _envelope_code(envelope: object) -> int | None:
         return None
     if isinstance(code, int):
         return code
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-        return int(code)
+    if isinstance(code, str) and _CODE_TEXT.fullmatch(code.strip()):
+        return int(code.strip())
     return None
 
 
@@ -236,4 +239,4 @@ def _retry_after(response: requests.Response) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds < math.inf else None  # "inf" and "nan" are no hint

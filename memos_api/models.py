@@ -53,7 +53,7 @@ class AddResult:
 def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
     """Build a Message from one ``message_detail_list`` item, whatever its shape."""
     if not isinstance(item, dict):
-        return Message(role="", parts=parse_content(item))
+        return Message(role="", parts=_encodable_parts(parse_content(item)))
     role = item.get("role")
     created = None
     for name in CREATED_FIELDS:
@@ -64,8 +64,8 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
     stored = parse_timestamp(item.get("create_time"), default_tz)
     updated = parse_timestamp(item.get("update_time"), default_tz)
     return Message(
-        role=role if isinstance(role, str) else "" if role is None else str(role),
-        parts=parse_content(item.get("content")),
+        role=_encodable(role if isinstance(role, str) else "" if role is None else str(role)),
+        parts=_encodable_parts(parse_content(item.get("content"))),
         created_at=created,
         updated_at=updated,
         # chat_time is when it was said, create_time when MemOS stored it: only the latter
@@ -73,6 +73,19 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
         edited=bool(stored and updated and updated > stored),
         extra={key: value for key, value in item.items() if key not in known},
     )
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (JSON can escape them, UTF-8 cannot hold them) as "?"."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _encodable_parts(parts: tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
+    return tuple(ContentPart(_encodable(part.kind), _encodable(part.text)) for part in parts)
 
 
 def parse_content(content: object) -> tuple[ContentPart, ...]:

@@ -17,6 +17,9 @@ BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
 _MILLISECONDS_ABOVE = 1e11
 _NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+# A time must stay a valid datetime in any zone it is shown in (offsets are under a day).
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1)
 
 
 def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | None:
@@ -41,7 +44,7 @@ def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | N
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
-    return parsed
+    return parsed if _EARLIEST <= parsed <= _LATEST else None
 
 
 def _from_epoch(seconds: float) -> datetime | None:
@@ -50,9 +53,10 @@ def _from_epoch(seconds: float) -> datetime | None:
     if seconds > _MILLISECONDS_ABOVE:
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
+    return moment if moment <= _LATEST else None
 
 
 def parse_timezone(name: str) -> tzinfo:

@@ -20,7 +20,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         log.exception("unhandled error on %s", request.path)
-        return _render(500, InternalServerError.name, InternalServerError.description)
+        return _render(500, InternalServerError().name, InternalServerError.description)
 
 
 def _render(status: int, title: str, message: str):

@@ -17,6 +17,9 @@ QUIET_ROLES = frozenset({"system", "tool"})
 LONG_CHARACTERS, LONG_LINES = 3000, 40           # a chat message that collapses
 QUIET_LONG_CHARACTERS, QUIET_LONG_LINES = 400, 8  # a system or tool message that collapses
 EXCERPT_CHARACTERS = 280
+# Longer texts are shown as typed: Markdown with tables and highlighted code costs up to
+# ~40 us a character, so one megabyte-long upstream message would hold a worker for 40 s.
+MARKDOWN_CHARACTERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ def shared_day(messages: list[Message], after: Message | None, zone: tzinfo) -> 
 
 
 def body_html(message: Message, text: str) -> Markup:
-    """One text part as HTML: Markdown for the assistant and system, as typed for others."""
-    if message.role in MARKDOWN_ROLES:
+    """One text part as HTML: Markdown for the assistant and system (up to
+    ``MARKDOWN_CHARACTERS``), as typed for others."""
+    if message.role in MARKDOWN_ROLES and len(text) <= MARKDOWN_CHARACTERS:
         return render_markdown(text)
     return Markup('<p class="message__plain">%s</p>') % render_plain(text)
 
