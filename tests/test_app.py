@@ -197,3 +197,10 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MEMOS_LOCAL_DB", str(tmp_path / "env.db"))
     app = create_app()
     assert app.config["CHAT_PAGE_SIZE"] == 3 and app.config["MEMOS_MAX_LIMIT"] == 1000
+
+
+def test_anchor_with_trailing_newline_is_400(client, store):
+    seed(store, 20)
+    url = fragment_url(client.get(chat_url("u", "c")).get_data(as_text=True))
+    url = re.sub(r"anchor=([^&]+)", r"anchor=\1%0A", url)
+    assert client.get(url, headers=HX).status_code == 400

@@ -103,3 +103,10 @@ def test_request_carries_token_and_body(httpserver, upstream_app):
     result = upstream_app.test_client().get("/chat?user_id=u&conversation_id=c")
     assert result.status_code == 200
     assert 'datetime="2026-01-02T03:04:05+08:00"' in result.get_data(as_text=True)
+
+
+def test_absurd_retry_after_is_capped(httpserver, upstream_app):
+    httpserver.expect_request(PATH).respond_with_response(
+        Response("", 429, headers={"Retry-After": "1e300"}))
+    result = upstream_app.test_client().get("/chat?user_id=u&conversation_id=c")
+    assert result.status_code == 503 and result.headers.get("Retry-After") in (None, "86400")

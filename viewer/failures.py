@@ -16,6 +16,7 @@ from .history import ConversationChanged
 
 log = logging.getLogger(__name__)
 
+MAX_RETRY_AFTER = 86400
 # Most specific first: subclasses must come before their bases.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (UpstreamTimeoutError, 504),
@@ -34,7 +35,8 @@ def describe(error: Exception) -> tuple[int, str, dict[str, str]]:
     status = next(code for kind, code in _STATUS_BY_ERROR if isinstance(error, kind))
     headers: dict[str, str] = {}
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        # A day at most: an upstream's absurd hint should not become ours.
+        headers["Retry-After"] = str(min(MAX_RETRY_AFTER, max(1, round(error.retry_after))))
     if isinstance(error, ConversationChanged):
         return status, CHANGED_MESSAGE, headers
     log.warning("upstream failure: %s (code=%s, http_status=%s) -> %s",

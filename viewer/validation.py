@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from werkzeug.exceptions import BadRequest
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
-_ANCHOR = re.compile(r"^[1-9]\.[0-9a-f]{16}$")
+_ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
 
 
 def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
@@ -62,6 +62,6 @@ def read_count(args: Mapping[str, str], name: str, default: int | None, maximum:
 def read_anchor(args: Mapping[str, str]) -> str:
     """The token naming the oldest messages already on screen (see viewer.history)."""
     value = args.get("anchor", "")
-    if not _ANCHOR.match(value):
+    if not _ANCHOR.fullmatch(value):
         raise BadRequest("The anchor parameter is missing or malformed; reload the page.")
     return value
