@@ -7,13 +7,16 @@ PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser java clean
+.PHONY: run test bench install install-dev browser java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
 
 test: install-dev browser java ## Install everything, then run the whole suite
 	$(BIN)/python -m pytest
+
+bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run
 
 install: $(VENV)/.runtime $(HTMX)
 install-dev: $(VENV)/.dev $(HTMX)
@@ -39,10 +42,11 @@ $(HTMX): node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
-browser: /usr/bin/chromium
-/usr/bin/chromium:
+# The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
+browser: /usr/bin/chromium /usr/bin/wrk
+/usr/bin/chromium /usr/bin/wrk:
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(notdir $@)
 
 # The HTML validity test runs vnu.jar (pinned in package.json) on Java: Debian's JRE if none.
 java:
