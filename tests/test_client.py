@@ -788,3 +788,14 @@ def test_resolve_base_url_precedence(argument, environ, expected):
 def test_base_urls_are_https():
     assert DEFAULT_BASE_URL == "https://memos.memtensor.cn/api/openmem/v1"
     assert GLOBAL_BASE_URL == "https://api.memt.ai/platform/api/openmem/v1"
+
+
+def test_proxy_settings_are_read_once_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    client = MemOSClient("k", "https://memos.example/api/openmem/v1")
+    assert client.session.proxies.get("https") == "http://proxy.internal:3128"
+    assert client.session.trust_env is False
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert "http" not in MemOSClient("k", "http://127.0.0.1:9/api").session.proxies

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
+    "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
 }
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
 MIN_SECRET_BYTES = 32
@@ -56,6 +57,7 @@ def check_settings(config: dict[str, Any]) -> None:
     config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["RENDERED_MESSAGE_CACHE"] = _number(config, "RENDERED_MESSAGE_CACHE", int, minimum=0)
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from flask import Flask, g, request
+from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
+
+from memos_api import Message
 
 from . import presentation
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 THEMES = ("light", "dark", "auto")
+CACHED_MESSAGE_CHARACTERS = 8000
 
 
 def role_class(role: str) -> str:
@@ -80,10 +85,23 @@ def register(app: Flask) -> None:
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
+    # A stored message never changes, and its HTML depends only on it and this app's settings,
+    # so each is rendered once (Markdown, highlighting, sanitizing) and reused on every page.
+    def render_message(message: Message) -> Markup:
+        return Markup(app.jinja_env.get_template("partials/message.html").render(message=message))
+
+    cached_message = lru_cache(maxsize=app.config["RENDERED_MESSAGE_CACHE"])(render_message)
+
+    def rendered_message(message: Message) -> Markup:
+        if sum(len(part.text) for part in message.parts) > CACHED_MESSAGE_CHARACTERS:
+            return render_message(message)  # keeps the cache's memory bounded
+        return cached_message(message)
+
     for function in (iso_time, clock_time, full_time, role_class, role_label):
         app.add_template_filter(function)
     app.add_template_global(with_day_breaks)
     app.add_template_global(shared_day)
+    app.add_template_global(rendered_message)
     app.add_template_global(presentation.body_html)
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)
