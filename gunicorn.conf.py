@@ -22,5 +22,8 @@ max_requests = 20000  # recycle workers now and then; jitter keeps them from res
 max_requests_jitter = 2000
 accesslog = None  # the app logs one JSON line per request (viewer/observability.py)
 errorlog = "-"
+# gunicorn 27's runtime control socket defaults to one path per user: several instances on one
+# host would collide, and the app does not need it.
+control_socket_disable = True
 # One kept-alive MemOS connection per thread, so no thread waits for a connection.
 raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}"]

@@ -11,6 +11,7 @@ from .timestamps import BEIJING, parse_timestamp
 
 # Field names MemOS has used for a message's time, most specific first (see shared docs).
 CREATED_FIELDS = ("chat_time", "create_time", "update_time")
+KNOWN_FIELDS = frozenset({"role", "content", *CREATED_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,9 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
     if not isinstance(item, dict):
         return Message(role="", parts=_encodable_parts(parse_content(item)))
     role = item.get("role")
-    created = None
-    for name in CREATED_FIELDS:
-        created = parse_timestamp(item.get(name), default_tz)
-        if created is not None:
-            break
-    known = {"role", "content", *CREATED_FIELDS}
-    stored = parse_timestamp(item.get("create_time"), default_tz)
-    updated = parse_timestamp(item.get("update_time"), default_tz)
+    times = [parse_timestamp(item.get(name), default_tz) for name in CREATED_FIELDS]
+    created = next((moment for moment in times if moment is not None), None)
+    stored, updated = times[1], times[2]  # create_time, update_time
     return Message(
         role=_encodable(role if isinstance(role, str) else "" if role is None else str(role)),
         parts=_encodable_parts(parse_content(item.get("content"))),
@@ -71,7 +67,7 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
         # chat_time is when it was said, create_time when MemOS stored it: only the latter
         # says whether update_time is a later edit.
         edited=bool(stored and updated and updated > stored),
-        extra={key: value for key, value in item.items() if key not in known},
+        extra={key: value for key, value in item.items() if key not in KNOWN_FIELDS},
     )
 
 

@@ -8,6 +8,7 @@ are taken to be in ``default_tz`` (MemOS's server time is Beijing time, UTC+8).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 
@@ -31,8 +32,13 @@ def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | N
             return _from_epoch(float(value))
         except OverflowError:  # an int too large for a float
             return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         return None
+    return _parse_text(value, default_tz)
+
+
+@lru_cache(maxsize=8192)  # a message's times repeat across its fields and across page loads
+def _parse_text(value: str, default_tz: tzinfo) -> datetime | None:
     text = value.strip()
     if not text:
         return None
