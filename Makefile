@@ -7,10 +7,13 @@ PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench install install-dev browser java clean
+.PHONY: run serve test bench install install-dev browser java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
+
+serve: install ## Production server: gunicorn with gunicorn.conf.py on http://127.0.0.1:$${PORT:-8000}
+	$(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
 test: install-dev browser java ## Install everything, then run the whole suite
 	$(BIN)/python -m pytest
