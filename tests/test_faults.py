@@ -30,6 +30,8 @@ import requests
 from werkzeug import Response
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from raw_server import RawServer, read_request
+
 from page_text import texts
 
 API_KEY = "sk-fault-injection-key-0123456789"
@@ -238,87 +240,6 @@ def test_failures_then_recovery_on_the_same_app(httpserver, fault_app):
 # --- transport faults (socket servers) -----------------------------------------------------
 
 
-class FaultServer:
-    """A TCP server on 127.0.0.1 running ``handler(conn, server)`` for each connection.
-
-    Bounded: the accept loop ends after ``lifetime`` seconds, sockets time out, stalling
-    handlers wait on ``release`` (set on exit), and every thread is joined on exit.
-    """
-
-    def __init__(self, handler, lifetime: float = 20.0) -> None:
-        self.handler = handler
-        self.lifetime = lifetime
-        self.accepted = 0
-        self.release = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._conns: list[socket.socket] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}{PREFIX}"
-        self._acceptor = threading.Thread(target=self._serve, name="fault-server", daemon=True)
-
-    def __enter__(self) -> FaultServer:
-        self._acceptor.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self.release.set()
-        self._acceptor.join(2)
-        self.sock.close()
-        for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in self._threads:
-            thread.join(2)
-
-    def _serve(self) -> None:
-        ends = time.monotonic() + self.lifetime
-        while not self._stop.is_set() and time.monotonic() < ends:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._conns.append(conn)
-            conn.settimeout(5)
-            thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            self.handler(conn, self)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-
-def read_request(conn: socket.socket) -> bytes:
-    """Read one HTTP request, headers and Content-Length body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1)) \
-        if re.search(rb"(?i)content-length:", head) else 0
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
-
-
 OK_BODY = envelope(conversation(3)).encode()
 
 
@@ -402,10 +323,10 @@ TRANSPORT_FAULTS = [
 @pytest.mark.parametrize("handler, status, phrase", TRANSPORT_FAULTS,
                          ids=[fault[0].__name__ for fault in TRANSPORT_FAULTS])
 def test_transport_fault_is_shown_in_place(fault_app, handler, status, phrase):
-    with FaultServer(handler) as server:
+    with RawServer(handler) as server:
         # A trickle is only ever stopped by the deadline: keep that one short.
         deadline = 0.8 if handler is trickle else DEADLINE
-        app = fault_app(server.base_url, MEMOS_DEADLINE=deadline)
+        app = fault_app(server.url, MEMOS_DEADLINE=deadline)
         assert_fails_cleanly(app, status, phrase, bound=deadline + 2.0)
         assert server.accepted <= 3 * 3  # each view: one call and at most two retries
 

@@ -58,3 +58,14 @@ def load_everything(page: Page) -> int:
             return clicks
         load_earlier(page)
     raise AssertionError(f"#load-more still there after {MAX_CLICKS} clicks")
+
+
+# Records every CSP violation from the very start of each document (frames included);
+# install with page.add_init_script(CSP_RECORDER), read window.__cspViolations.
+CSP_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push({directive: event.violatedDirective, blocked: event.blockedURI,
+                               sample: event.sample});
+}, true);
+"""

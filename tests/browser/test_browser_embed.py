@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from browser_helpers import MESSAGE, load_earlier, seed
+from browser_helpers import CSP_RECORDER, MESSAGE, load_earlier, seed
 from playwright.sync_api import Frame, Page, expect
 
 from viewer.access import sign
@@ -31,14 +31,6 @@ WIDGET = "[data-memos-chat] > iframe"  # the iframe embed.js creates
 INITIAL_HEIGHT = 320  # embed.js's height before the widget reports its own
 SETTLE_TIMEOUT_S = 5.0
 
-# Records every CSP violation from the very start of each document (frames included).
-CSP_RECORDER = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push({directive: event.violatedDirective, blocked: event.blockedURI,
-                               sample: event.sample});
-}, true);
-"""
 
 # Counts, on the host page, the height messages delivered to it. Registered after embed.js
 # has mounted, so for any message it runs after embed.js's own listener has handled it.

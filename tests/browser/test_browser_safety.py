@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser_helpers import MESSAGE, chat_url, load_earlier, load_everything, shown_texts
+from browser_helpers import CSP_RECORDER, MESSAGE, chat_url, load_earlier, load_everything, shown_texts
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,14 +19,6 @@ PAYLOADS = [
 HOSTILE_USER = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_CONVERSATION = '"><svg onload=window.__pwned=1><script>window.__pwned=1</script>'
 
-# Records every CSP violation from the very start of each document.
-CSP_RECORDER = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push({directive: event.violatedDirective, blocked: event.blockedURI,
-                               sample: event.sample});
-}, true);
-"""
 INJECTED = "body script, body img, body svg, body iframe, [onerror], [onload], " \
            "a[href^='javascript:' i]"
 
