@@ -61,7 +61,7 @@ def test_non_utf8_file_is_refused(app, store, tmp_path):
 
 def test_too_long_ids_are_refused(app, store, tmp_path):
     result = run_import(app, write(tmp_path, MESSAGES), user="u" * 101)
-    assert result.exit_code != 0 and "1 to 100 characters" in result.output
+    assert result.exit_code != 0 and "MemOS allows at most 100" in result.output
     assert store.count("u" * 101, "imported") == 0
 
 
@@ -77,3 +77,9 @@ def test_upstream_rejection_is_reported(app_factory, memos_server, tmp_path):
     result = run_import(app, write(tmp_path, MESSAGES))
     assert result.exit_code != 0 and "Import failed: MemOS rejected the API key" in result.output
     assert "wrong-key" not in result.output
+
+
+def test_control_characters_in_ids_are_refused(app, store, tmp_path):
+    result = run_import(app, write(tmp_path, MESSAGES), conversation="bad\nid")
+    assert result.exit_code != 0 and "control characters" in result.output
+    assert store.count("alice", "bad\nid") == 0

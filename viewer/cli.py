@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from memos_api import MemOSError
 
 from .access import sign
-from .validation import MAX_ID_LENGTH
+from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
 
@@ -52,8 +52,9 @@ def _message_problem(message: object) -> str | None:
 
 
 def _check_id(value: str, label: str) -> str:
-    if not value or len(value) > MAX_ID_LENGTH:
-        raise click.BadParameter(f"the {label} must be 1 to {MAX_ID_LENGTH} characters.")
+    problem = check_id(value)
+    if problem:
+        raise click.BadParameter(f"the {label} is unusable: {problem}.")
     return value
 
 
