@@ -65,10 +65,11 @@ def register(app: Flask) -> None:
         g.theme = None  # so an error page for a bad theme still renders
         g.theme = requested_theme()
 
+    settings = htmx_config(app.config["MEMOS_TIMEOUT"])  # fixed for the app's lifetime
+
     @app.context_processor
     def page_settings():
-        return {"htmx_config": htmx_config(app.config["MEMOS_TIMEOUT"]),
-                "theme": g.get("theme")}
+        return {"htmx_config": settings, "theme": g.get("theme")}
 
     def iso_time(moment: datetime) -> str:
         return moment.astimezone(zone).isoformat(timespec="seconds")
@@ -97,6 +98,7 @@ def register(app: Flask) -> None:
             return render_message(message)  # keeps the cache's memory bounded
         return cached_message(message)
 
+    rendered_message.cache_info = cached_message.cache_info
     for function in (iso_time, clock_time, full_time, role_class, role_label):
         app.add_template_filter(function)
     app.add_template_global(with_day_breaks)
