@@ -7,6 +7,8 @@ import logging
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .failures import FRAGMENT_ERROR_HEADERS
+
 log = logging.getLogger(__name__)
 
 
@@ -25,9 +27,8 @@ def register(app: Flask) -> None:
 
 def _render(status: int, title: str, message: str):
     if "HX-Request" in request.headers:
-        headers = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"}
         return render_template("partials/load_error.html", error=message, retry=None,
-                               reload_url=""), status, headers
+                               reload_url=""), status, FRAGMENT_ERROR_HEADERS
     # Inside a host's iframe: no site chrome, and no link to pages the host may not frame.
     embedded = request.endpoint == "chat.embed"
     return render_template("error.html", status=status, title=title, error=message,

@@ -17,6 +17,8 @@ from .history import ConversationChanged
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 86400
+# An error answering "load earlier" replaces the control above the messages, not the log.
+FRAGMENT_ERROR_HEADERS = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"}
 # Most specific first: subclasses must come before their bases.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (UpstreamTimeoutError, 504),

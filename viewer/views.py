@@ -9,7 +9,7 @@ from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 
 from . import history
 from .access import grant
-from .failures import describe
+from .failures import FRAGMENT_ERROR_HEADERS, describe
 from .validation import read_anchor, read_count
 
 bp = Blueprint("chat", __name__)
@@ -81,7 +81,7 @@ def older():
                              config["CHAT_PAGE_SIZE"], cap)
     except (MemOSError, history.ConversationChanged) as error:
         status, message, headers = describe(error)
-        headers.update({"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"})
+        headers.update(FRAGMENT_ERROR_HEADERS)
         retry = {"anchor": anchor, "depth": depth} if status != 409 else None
         return render_template("partials/load_error.html", error=message, retry=retry,
                                reload_url=bigger_page, **context), status, headers
