@@ -54,25 +54,30 @@ class AddResult:
 def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
     """Build a Message from one ``message_detail_list`` item, whatever its shape."""
     if not isinstance(item, dict):
-        return Message(role="", parts=_encodable_parts(parse_content(item)))
+        return Message(role="", parts=parse_content(item))
     role = item.get("role")
-    times = [parse_timestamp(item.get(name), default_tz) for name in CREATED_FIELDS]
-    created = next((moment for moment in times if moment is not None), None)
-    stored, updated = times[1], times[2]  # create_time, update_time
+    if not isinstance(role, str):
+        role = "" if role is None else str(role)
+    said = parse_timestamp(item.get("chat_time"), default_tz)
+    stored = parse_timestamp(item.get("create_time"), default_tz)
+    updated = parse_timestamp(item.get("update_time"), default_tz)
     return Message(
-        role=_encodable(role if isinstance(role, str) else "" if role is None else str(role)),
-        parts=_encodable_parts(parse_content(item.get("content"))),
-        created_at=created,
+        role=_encodable(role),
+        parts=parse_content(item.get("content")),
+        created_at=said or stored or updated,  # CREATED_FIELDS' order
         updated_at=updated,
         # chat_time is when it was said, create_time when MemOS stored it: only the latter
         # says whether update_time is a later edit.
         edited=bool(stored and updated and updated > stored),
-        extra={key: value for key, value in item.items() if key not in KNOWN_FIELDS},
+        extra={} if item.keys() <= KNOWN_FIELDS
+        else {key: value for key, value in item.items() if key not in KNOWN_FIELDS},
     )
 
 
 def _encodable(text: str) -> str:
     """``text`` with lone surrogates (JSON can escape them, UTF-8 cannot hold them) as "?"."""
+    if text.isascii():  # O(1) in CPython, and most text is
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -80,16 +85,13 @@ def _encodable(text: str) -> str:
     return text
 
 
-def _encodable_parts(parts: tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
-    return tuple(ContentPart(_encodable(part.kind), _encodable(part.text)) for part in parts)
-
-
 def parse_content(content: object) -> tuple[ContentPart, ...]:
-    """Turn a string, a list of OpenAI-style parts, or any odd value into content parts."""
+    """Turn a string, a list of OpenAI-style parts, or any odd value into content parts,
+    every text UTF-8 encodable."""
+    if isinstance(content, str):
+        return (ContentPart("text", _encodable(content)),)
     if content is None:
         return ()
-    if isinstance(content, str):
-        return (ContentPart("text", content),)
     if isinstance(content, list):
         return tuple(part for item in content for part in _parse_part(item))
     return tuple(_parse_part(content))
@@ -97,14 +99,14 @@ def parse_content(content: object) -> tuple[ContentPart, ...]:
 
 def _parse_part(item: object) -> tuple[ContentPart, ...]:
     if isinstance(item, str):
-        return (ContentPart("text", item),)
+        return (ContentPart("text", _encodable(item)),)
     if not isinstance(item, dict):
-        return (ContentPart("text", _as_text(item)),) if item is not None else ()
+        return (ContentPart("text", _encodable(_as_text(item))),) if item is not None else ()
     kind = item.get("type")
     kind = kind if isinstance(kind, str) and kind else "text" if "text" in item else "data"
     if kind == "text":
-        return (ContentPart("text", _as_text(item.get("text"))),)
-    return (ContentPart(kind, _part_label(item, kind)),)
+        return (ContentPart("text", _encodable(_as_text(item.get("text")))),)
+    return (ContentPart(_encodable(kind), _encodable(_part_label(item, kind))),)
 
 
 def _part_label(item: dict, kind: str) -> str:

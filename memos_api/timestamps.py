@@ -25,6 +25,8 @@ _LATEST = datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1)
 
 def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | None:
     """Return an aware datetime for ``value``, or None when it is missing or unreadable."""
+    if type(value) is str and len(value) <= 64:  # the usual case first
+        return _parse_text(value, default_tz)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

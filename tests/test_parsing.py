@@ -404,3 +404,20 @@ def test_file_part_with_null_payload_falls_back_to_its_url():
         {"type": "file", "file": None, "url": "https://example.com/report.pdf"}]})
     assert message.parts[0].kind == "file"
     assert message.parts[0].text == "https://example.com/report.pdf"
+
+
+def test_lone_surrogates_become_question_marks_wherever_text_is_read():
+    item = {"role": "us\ud800er", "content": [
+        "plain \udc00", {"type": "text", "text": "part \ud800"},
+        {"type": "fi\udfffle", "filename": "r\ud800.pdf"}]}
+    message = message_from_api(item)
+    assert message.role == "us?er"
+    assert message.parts == (ContentPart("text", "plain ?"), ContentPart("text", "part ?"),
+                             ContentPart("fi?le", "r?.pdf"))
+    assert parse_content("a\ud800b") == (ContentPart("text", "a?b"),)
+
+
+def test_non_ascii_text_is_kept_exactly():
+    text = "你好, señor 👋 — ünïcödé"
+    message = message_from_api({"role": "用户", "content": text})
+    assert (message.role, message.text) == ("用户", text)
