@@ -1,0 +1,131 @@
+"""The latency sections: Fake upstream, Overhead and Render cost.
+
+Each times single requests, paired with the direct upstream call they make, and compares the
+medians with a target; a page over target is profiled (benchmarks/profiling.py).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shlex
+from urllib.parse import urlsplit
+
+import requests
+
+from benchmarks.config import CONVERSATION, PAGE_SIZE, USER, Profile
+from benchmarks.measure import (direct_call, median, page_load, page_url, paired_samples,
+                                percentile)
+from benchmarks.profiling import profile_page, report_profile
+from benchmarks.report import Report, met, ms
+from benchmarks.servers import Fake, Gunicorn, cpu_seconds
+
+
+def section_fake(report: Report, session: requests.Session, fakes: dict, profile: Profile) -> None:
+    report.section("Fake upstream", "benchmarks/fake_upstream.py on its own: POSTs of "
+                   "`/get/message` for 7 messages (what a 6-message page asks for) on a kept-alive "
+                   "connection, straight to it. The fake's own figure uses `http.client`, the "
+                   "lightest client, so it shows what the fake adds over its configured latency "
+                   "(target: latency + 1 ms; TCP_NODELAY, answers serialised once). The "
+                   "`requests.Session` rows are the client the overhead section uses on both "
+                   "sides of its subtraction, for reference.")
+    rows = []
+    for latency in (0.0, 0.05):
+        fake = fakes[latency]
+        connection = http.client.HTTPConnection("127.0.0.1", urlsplit(fake.base_url).port,
+                                                timeout=30)
+        body = json.dumps({"user_id": USER, "conversation_id": CONVERSATION,
+                           "message_limit_number": PAGE_SIZE + 1}).encode()
+
+        def light_call() -> None:
+            connection.request("POST", urlsplit(fake.base_url).path + "/get/message", body=body,
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"the fake upstream answered {response.status}")
+
+        try:
+            light, heavy = paired_samples(
+                light_call, lambda: direct_call(session, fake.base_url, PAGE_SIZE + 1),
+                profile.fake_samples, profile.overhead_budget / 2, profile.warmup_pairs)
+        finally:
+            connection.close()
+        value, target = median(light), f"≤ {latency * 1000 + 1:.0f} ms"
+        ok = value <= latency + 0.001
+        rows.append((f"{latency * 1000:.0f} ms", "http.client (the fake's own)", len(light),
+                     ms(value), ms(percentile(light, 0.9)), ms(min(light)), target, met(ok)))
+        rows.append((f"{latency * 1000:.0f} ms", "requests.Session", len(heavy),
+                     ms(median(heavy)), ms(percentile(heavy, 0.9)), ms(min(heavy)), "—", "—"))
+        report.target(f"fake upstream median at {latency * 1000:.0f} ms latency", target,
+                      ms(value), ok)
+    report.table(("latency knob", "client", "samples", "median", "p90", "min", "target", "met"),
+                 rows)
+
+
+def section_overhead(report: Report, session: requests.Session, app: Gunicorn, fakes: dict,
+                     profile: Profile) -> None:
+    report.section("Overhead", "What the app adds to a page over the MemOS call it makes: the "
+                   f"median time of `GET /chat?user_id&conversation_id` ({PAGE_SIZE} messages, "
+                   "browser `Accept-Encoding`, kept-alive connection, body read as sent) minus "
+                   "the median time of the same upstream call made directly, both against the "
+                   "fake at 50 ms, sampled alternately. App: gunicorn with gunicorn.conf.py "
+                   f"(`{shlex.join(app.command[1:])}`).")
+    upstream = fakes[0.05].base_url
+    url = page_url(app.url)
+    for _ in range(5):  # templates compiled, connections made, before counting CPU
+        page_load(session, url)
+    workers = app.workers()
+    cpu_before = cpu_seconds(workers)
+    pages, direct = paired_samples(lambda: page_load(session, url),
+                                   lambda: direct_call(session, upstream, PAGE_SIZE + 1),
+                                   profile.overhead_samples, profile.overhead_budget,
+                                   profile.warmup_pairs)
+    cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
+    overhead = median(pages) - median(direct)
+    ok = overhead <= 0.002
+    report.table(("measure", "samples", "median", "p90", "min"), [
+        ("page `GET /chat` (via the app)", len(pages), ms(median(pages)),
+         ms(percentile(pages, 0.9)), ms(min(pages))),
+        ("direct upstream call", len(direct), ms(median(direct)), ms(percentile(direct, 0.9)),
+         ms(min(direct))),
+    ])
+    report.table(("overhead (median page − median direct)", "target", "met",
+                  "workers' CPU per page (user+sys, less sensitive to noise)"),
+                 [(ms(overhead), "≤ 2 ms", met(ok), ms(cpu_per_page))])
+    report.target("overhead of a 6-message page at 50 ms upstream", "≤ 2 ms", ms(overhead), ok)
+    if not ok:
+        report_profile(report, profile_page(fakes[0.0].base_url, PAGE_SIZE,
+                                            profile.profile_requests * 10))
+
+
+def section_render(report: Report, session: requests.Session, app: Gunicorn, fake: Fake,
+                   profile: Profile) -> None:
+    report.section("Render cost", "A 1000-message page (`MEMOS_MAX_LIMIT=1000`, `limit=1000`, "
+                   "upstream latency 0) over the direct upstream call for the same 1000 "
+                   "messages: medians of alternating samples. Messages are 200–600 characters; "
+                   "assistant answers are Markdown (lists, inline code, some fenced Python).")
+    url = page_url(app.url, limit=1000)
+    page_load(session, url)  # templates compiled, connections made, before counting CPU
+    workers = app.workers()
+    cpu_before = cpu_seconds(workers)
+    pages, direct = paired_samples(lambda: page_load(session, url),
+                                   lambda: direct_call(session, fake.base_url, 1000),
+                                   profile.render_samples, profile.render_budget,
+                                   profile.warmup_pairs)
+    cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
+    cost = median(pages) - median(direct)
+    ok = cost <= 0.015
+    report.table(("measure", "samples", "median", "p90", "min"), [
+        ("1000-message page (via the app)", len(pages), ms(median(pages)),
+         ms(percentile(pages, 0.9)), ms(min(pages))),
+        ("direct upstream call, 1000 messages", len(direct), ms(median(direct)),
+         ms(percentile(direct, 0.9)), ms(min(direct))),
+    ])
+    report.table(("render cost (median page − median direct)", "per message", "target", "met",
+                  "workers' CPU per page (user+sys)"),
+                 [(ms(cost), f"{cost * 1e6 / 1000:.0f} µs", "≤ 15 ms", met(ok),
+                   ms(cpu_per_page))])
+    report.target("render cost of a 1000-message page", "≤ 15 ms", ms(cost), ok)
+    if not ok:
+        report_profile(report, profile_page(fake.base_url, 1000, profile.profile_requests))
