@@ -82,6 +82,7 @@ class MemOSClient:
                                      "Accept": "application/json"})
         if api_key:
             self.session.headers["Authorization"] = f"Token {api_key}"
+        self._requests: dict[str, requests.PreparedRequest] = {}
 
     def __repr__(self) -> str:  # never show the key
         return f"MemOSClient(base_url={self.base_url!r})"
@@ -153,9 +154,10 @@ class MemOSClient:
         # Never let one attempt's timeouts run past what is left of the whole call's deadline.
         left = max(self.deadline - (time.monotonic() - started), 0.01)
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
+        request = self._prepared(path).copy()
+        request.prepare_body(data=json.dumps(body).encode(), files=None)
         try:
-            response = self.session.post(self.base_url + path, data=json.dumps(body),
-                                         timeout=timeout, stream=True)
+            response = self.session.send(request, timeout=timeout, stream=True)
         except requests.ConnectTimeout as error:
             raise _ConnectFailed("MemOS could not be reached (connection timed out).") from error
         except requests.ConnectionError as error:
@@ -168,6 +170,14 @@ class MemOSClient:
         with response:
             raw = self._read_body(response, started)
         return self._unwrap(response, raw)
+
+    def _prepared(self, path: str) -> requests.PreparedRequest:
+        """The session's URL and headers for ``path``, merged once: ``Session.post`` would
+        merge them on every call (a third of the client's CPU time for a small page)."""
+        if path not in self._requests:
+            self._requests[path] = self.session.prepare_request(
+                requests.Request("POST", self.base_url + path))
+        return self._requests[path]
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         # read1 returns whatever has arrived (iter_content blocks until a whole chunk or EOF),
