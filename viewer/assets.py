@@ -11,9 +11,10 @@ import gzip
 import hashlib
 import os
 import threading
+from functools import lru_cache
 
 import brotli
-from flask import Flask, Response, request
+from flask import Flask, Response, request, url_for
 from flask_compress import Compress
 
 LONG_CACHE = "public, max-age=31536000, immutable"
@@ -53,6 +54,17 @@ def register(app: Flask) -> None:
             version = version_of(values["filename"])
             if version:
                 values["v"] = version
+
+    # A page links five static files; building each URL through the router cost a tenth of
+    # a small page's CPU. The URL depends only on the file and where the app is mounted.
+    @lru_cache(maxsize=256)
+    def versioned_url(script_root: str, filename: str) -> str:
+        return url_for("static", filename=filename)
+
+    @app.template_global()
+    def static_url(filename: str) -> str:
+        """``url_for("static", filename=...)`` with its content version, built once."""
+        return versioned_url(request.script_root, filename)
 
     # Registered after Compress, so it runs first; a Content-Encoding set here makes
     # Flask-Compress leave the response alone.

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from flask import Flask, g, request
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
@@ -65,7 +66,8 @@ def register(app: Flask) -> None:
         g.theme = None  # so an error page for a bad theme still renders
         g.theme = requested_theme()
 
-    settings = htmx_config(app.config["MEMOS_TIMEOUT"])  # fixed for the app's lifetime
+    # Fixed for the app's lifetime, so serialised once.
+    settings = htmlsafe_json_dumps(htmx_config(app.config["MEMOS_TIMEOUT"]), dumps=app.json.dumps)
 
     @app.context_processor
     def page_settings():
