@@ -122,3 +122,15 @@ def test_proxy_headers_are_trusted_only_when_configured(app_factory):
     assert external_home_url(app_factory(TRUSTED_PROXIES=1), headers) == \
         "https://chat.example.com/"
     assert external_home_url(app_factory(), headers) == "http://localhost/"
+
+
+def test_static_urls_follow_the_mount_point_a_trusted_proxy_names(app_factory, store):
+    app = app_factory(TRUSTED_PROXIES=1)
+    client = app.test_client()
+    store.add_messages("u", "c", [{"role": "user", "content": "hi"}])
+    page = "/chat?user_id=u&conversation_id=c"
+    mounted = client.get(page, headers={"X-Forwarded-Prefix": "/history"}).text
+    plain = client.get(page).text
+    assert 'href="/history/static/chat.css?v=' in mounted
+    assert 'src="/history/static/chat.js?v=' in mounted
+    assert 'href="/static/chat.css?v=' in plain and "/history/" not in plain
