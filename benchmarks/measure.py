@@ -70,17 +70,24 @@ def paired_samples(first, second, count: int, budget: float,
                    warmup: int) -> tuple[list[float], list[float]]:
     """Time ``first`` and ``second`` alternately (so noise hits both alike): at most ``count``
     pairs, and none started after ``budget`` seconds, after ``warmup`` untimed pairs."""
+    a, b = interleaved_samples((first, second), count, budget, warmup)
+    return a, b
+
+
+def interleaved_samples(calls, count: int, budget: float, warmup: int) -> list[list[float]]:
+    """Time each of ``calls`` in turn, round after round: at most ``count`` rounds, none
+    started after ``budget`` seconds, after ``warmup`` untimed rounds."""
     for _ in range(warmup):  # connections, caches
-        first()
-        second()
-    a, b = [], []
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
     deadline = time.monotonic() + budget
     for _ in range(count):
         if time.monotonic() > deadline:
             break
-        a.append(timed(first))
-        b.append(timed(second))
-    return a, b
+        for call, times in zip(calls, samples):
+            times.append(timed(call))
+    return samples
 
 
 WRK_LATENCY = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)

@@ -65,7 +65,10 @@ def run(profile: Profile, command: str) -> Report:
 
         section_fake(report, session, fakes, profile)
         shipped = app("gthread (shipped), 50 ms upstream", 0.05)
-        section_overhead(report, session, shipped, fakes, profile)
+        floor = app("stack floor (benchmarks/floor_app.py), 50 ms upstream", 0.05,
+                    target="benchmarks.floor_app:create_app()")
+        section_overhead(report, session, shipped, floor, fakes, profile)
+        floor.close()
         section_bytes(report, session, shipped)
         big = app("gthread (shipped), 1000-message page", 0.0, env={"MEMOS_MAX_LIMIT": "1000"})
         section_render(report, session, big, fakes[0.0], profile)

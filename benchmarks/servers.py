@@ -57,7 +57,7 @@ class Gunicorn:
     """The app under gunicorn with gunicorn.conf.py, as a subprocess on 127.0.0.1."""
 
     def __init__(self, label: str, upstream: str, log_dir: Path, *, args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, target: str = "app:create_app()") -> None:
         self.label = label
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -70,7 +70,7 @@ class Gunicorn:
         # No control socket: the default (~/.gunicorn/gunicorn.ctl) is one path for every
         # gunicorn on the machine, and these are throwaway instances.
         self.command = [str(gunicorn), "--config", "gunicorn.conf.py", "--no-control-socket",
-                        *args, "app:create_app()"]
+                        *args, target]
         self.log_path = log_dir / f"gunicorn-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=environ,
