@@ -33,6 +33,8 @@ def register(app: Flask) -> None:
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
     app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4
     app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
+    # Pages are no-store and carry no ETag: a conditional check per response would find none.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     Compress(app)
     versions: dict[str, str] = {}
     encoded: dict[tuple[str, str, str], bytes] = {}
