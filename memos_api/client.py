@@ -17,7 +17,6 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from .errors import (
-    AuthError,
     BadResponseError,
     MemOSError,
     RateLimitedError,

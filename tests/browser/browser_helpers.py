@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 MESSAGE = "#messages > [data-role]"
 MAX_CLICKS = 20  # no test conversation needs more "load earlier" clicks than this
