@@ -2,10 +2,13 @@
 
 import json
 import logging
+import threading
 import time
 
 import pytest
+import requests
 from werkzeug import Response
+from werkzeug.serving import make_server
 
 API_KEY = "sk-operations-secret"
 PATH = "/api/openmem/v1/get/message"
@@ -30,7 +33,7 @@ def test_each_request_logs_one_json_line_without_secrets(app_factory, captured):
     from viewer.access import sign
 
     token = sign("demo-user", "demo-conversation", secret, 60)
-    app.test_client().get(f"/chat?token={token}&limit=3")
+    app.test_client().get(f"/chat?token={token}&limit=3").close()  # as a server closes it
     [record] = log_records(captured)
     assert record["method"] == "GET" and record["path"] == "/chat" and record["status"] == 200
     assert record["upstream_calls"] == 1 and record["duration_ms"] >= record["upstream_ms"] >= 0
@@ -45,10 +48,32 @@ def test_upstream_time_is_logged_and_key_never(httpserver, app_factory, captured
 
     httpserver.expect_request(PATH).respond_with_handler(slow)
     app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY)
-    app.test_client().get("/chat?user_id=u&conversation_id=c")
+    app.test_client().get("/chat?user_id=u&conversation_id=c").close()
     [record] = log_records(captured)
     assert record["upstream_ms"] >= 50
     assert API_KEY not in captured.text
+
+
+def test_the_log_line_is_written_once_a_real_server_has_sent_the_page(app, captured):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        page = requests.get(f"http://127.0.0.1:{server.port}/chat?user_id=u&conversation_id=c",
+                            headers={"HX-Request": "true"}, timeout=10)
+        deadline = time.monotonic() + 5
+        while not log_records(captured) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server closes the response just after its last byte
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert page.status_code == 200
+    [record] = log_records(captured)
+    assert record == {"method": "GET", "path": "/chat", "status": 200,
+                      "duration_ms": record["duration_ms"], "upstream_ms": record["upstream_ms"],
+                      "upstream_calls": 1, "htmx": True}
+    assert record["duration_ms"] >= record["upstream_ms"] >= 0
 
 
 def test_readyz_on_the_embedded_store(client):

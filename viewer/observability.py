@@ -64,15 +64,27 @@ def register(app: Flask) -> None:
     def log_request(response: Response) -> Response:
         if request.endpoint == "static":
             return response
-        record = {
-            "method": request.method,
-            "path": request.path,  # query strings carry ids and tokens: never logged
-            "status": response.status_code,
-            "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1),
-            "upstream_ms": round(g.get("upstream_seconds", 0.0) * 1000, 1),
-            "upstream_calls": g.get("upstream_calls", 0),
-        }
-        if request.headers.get("HX-Request"):
-            record["htmx"] = True
-        log.info(json.dumps(record))
+        method, path, status = request.method, request.path, response.status_code
+        started = g.get("started", time.monotonic())
+        upstream_ms = round(g.get("upstream_seconds", 0.0) * 1000, 1)
+        upstream_calls = g.get("upstream_calls", 0)
+        htmx = bool(request.headers.get("HX-Request"))
+
+        # Written when the server closes the response, after its last byte is sent: the
+        # line (~0.2 ms on a cold CPU) is then off the page's latency, and the duration
+        # covers sending it too, as an access log's does.
+        def write_line() -> None:
+            record = {
+                "method": method,
+                "path": path,  # query strings carry ids and tokens: never logged
+                "status": status,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "upstream_ms": upstream_ms,
+                "upstream_calls": upstream_calls,
+            }
+            if htmx:
+                record["htmx"] = True
+            log.info(json.dumps(record))
+
+        response.call_on_close(write_line)
         return response
