@@ -27,3 +27,24 @@ errorlog = "-"
 control_socket_disable = True
 # One kept-alive MemOS connection per thread, so no thread waits for a connection.
 raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}"]
+
+# glibc hands a freed buffer of more than ~1 MB back to the OS, and the next request's buffer of
+# the same size page-faults back in: a 1000-message page (800 KB of HTML, copied a few times)
+# took ~500 faults, 1.5 ms. Keeping up to 8 MB free per arena for reuse costs that much memory
+# at most per arena and removes the faults (docs/benchmarks.md). glibc only; a MALLOC_*_
+# environment variable set by the operator wins.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def post_fork(server, worker):
+    if any(name.startswith("MALLOC_") for name in os.environ):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024)
+        libc.mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        pass
