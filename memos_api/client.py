@@ -32,6 +32,9 @@ DEFAULT_BASE_URL = "https://memos.memtensor.cn/api/openmem/v1"
 GLOBAL_BASE_URL = "https://api.memt.ai/platform/api/openmem/v1"
 SUCCESS_CODES = (0, 200)  # the cloud answers 0; MemOS's open-source server answers 200
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# A retry needs at least this long before the deadline: an attempt given a few milliseconds
+# would only time out, and hide the real error (a 503, say) behind a timeout.
+MIN_ATTEMPT_SECONDS = 0.1
 _CODE_TEXT = re.compile(r"-?[0-9]{1,18}")  # a code sent as text: ASCII digits only
 
 
@@ -127,7 +130,8 @@ class MemOSClient:
                 return self._post_once(path, body, started)
             except MemOSError as error:
                 delay = self._retry_delay(error, attempt, idempotent)
-                if delay is None or time.monotonic() - started + delay >= self.deadline:
+                if delay is None or (time.monotonic() - started + delay + MIN_ATTEMPT_SECONDS
+                                     >= self.deadline):
                     raise
             attempt += 1
             time.sleep(delay)

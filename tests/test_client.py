@@ -600,6 +600,17 @@ def test_retries_stop_at_the_deadline(httpserver, base_url):
     assert 1 < requests_seen(httpserver) < 101
 
 
+def test_no_retry_is_started_without_time_left_to_answer(httpserver, base_url):
+    # After a 503 and its backoff, less than MIN_ATTEMPT_SECONDS would be left: the 503 is
+    # the answer, not a timeout from an attempt that had no chance.
+    httpserver.expect_request(GET).respond_with_data(GATEWAY_HTML, status=503)
+    with make_client(base_url, retries=5, backoff=0.05, deadline=0.12) as memos:
+        with pytest.raises(UpstreamUnavailableError) as raised:
+            memos.get_messages("u", "c")
+    assert not isinstance(raised.value, UpstreamTimeoutError)
+    assert requests_seen(httpserver) == 1
+
+
 def test_default_deadline_bounds_retries_and_timeouts():
     memos = MemOSClient(None, "http://127.0.0.1:9", timeout=1.0, connect_timeout=0.5)
     assert memos.deadline == pytest.approx(2 * 1.0 + 0.5)
