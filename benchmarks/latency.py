@@ -21,6 +21,14 @@ from benchmarks.report import Report, met, ms
 from benchmarks.servers import Fake, Gunicorn, cpu_seconds
 
 
+SAMPLE_COLUMNS = ("measure", "samples", "median", "p90", "min")
+
+
+def sample_row(label: str, samples: list[float]) -> tuple[str, int, str, str, str]:
+    """A row of SAMPLE_COLUMNS: how many samples, their median, p90 and fastest."""
+    return label, len(samples), ms(median(samples)), ms(percentile(samples, 0.9)), ms(min(samples))
+
+
 def section_fake(report: Report, session: requests.Session, fakes: dict, profile: Profile) -> None:
     report.section("Fake upstream", "benchmarks/fake_upstream.py on its own: POSTs of "
                    "`/get/message` for 7 messages (what a 6-message page asks for) on a kept-alive "
@@ -90,13 +98,10 @@ def section_overhead(report: Report, session: requests.Session, app: Gunicorn, f
     overhead = median(pages) - median(direct)
     floor_overhead = median(floors) - median(direct)
     ok = overhead <= 0.002
-    report.table(("measure", "samples", "median", "p90", "min"), [
-        ("page `GET /chat` (via the app)", len(pages), ms(median(pages)),
-         ms(percentile(pages, 0.9)), ms(min(pages))),
-        ("floor `GET /chat` (benchmarks/floor_app.py)", len(floors), ms(median(floors)),
-         ms(percentile(floors, 0.9)), ms(min(floors))),
-        ("direct upstream call", len(direct), ms(median(direct)), ms(percentile(direct, 0.9)),
-         ms(min(direct))),
+    report.table(SAMPLE_COLUMNS, [
+        sample_row("page `GET /chat` (via the app)", pages),
+        sample_row("floor `GET /chat` (benchmarks/floor_app.py)", floors),
+        sample_row("direct upstream call", direct),
     ])
     report.table(("overhead (median page − median direct)", "target", "met",
                   "the stack's floor (median floor − median direct)",
@@ -129,11 +134,9 @@ def section_render(report: Report, session: requests.Session, app: Gunicorn, fak
     cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
     cost = median(pages) - median(direct)
     ok = cost <= 0.015
-    report.table(("measure", "samples", "median", "p90", "min"), [
-        ("1000-message page (via the app)", len(pages), ms(median(pages)),
-         ms(percentile(pages, 0.9)), ms(min(pages))),
-        ("direct upstream call, 1000 messages", len(direct), ms(median(direct)),
-         ms(percentile(direct, 0.9)), ms(min(direct))),
+    report.table(SAMPLE_COLUMNS, [
+        sample_row("1000-message page (via the app)", pages),
+        sample_row("direct upstream call, 1000 messages", direct),
     ])
     report.table(("render cost (median page − median direct)", "per message", "target", "met",
                   "workers' CPU per page (user+sys)"),
