@@ -76,10 +76,13 @@ def profile_page(upstream: str, limit: int, requests_count: int) -> dict[str, An
 def component_times(app, client, path: str, headers: dict[str, str], upstream: str, limit: int,
                     repeats: int) -> list[tuple[str, float]]:
     """CPU time per page of each step, measured without a profiler: the whole page, then each
-    step run on its own over the same messages; the rest is Flask, Jinja and compression."""
+    step the page takes run on its own over the same messages; the rest is Flask, the page's
+    templates, history and the security and log hooks. A first view also renders each
+    message's body (Markdown, sanitizing), shown last: later pages take it from the cache."""
+    import brotli
+
     from memos_api import message_from_api
     from viewer.presentation import body_html
-    from viewer.rendering import MARKDOWN, sanitize_html
 
     def cpu(call) -> float:
         started = time.process_time()
@@ -87,37 +90,33 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
             call()
         return (time.process_time() - started) / repeats
 
-    session = requests.Session()
+    source = app.extensions["memos_source"]
+    zone = app.config["MEMOS_TIMEZONE"]
     body = json.dumps({"user_id": USER, "conversation_id": CONVERSATION,
                        "message_limit_number": limit})
-
-    def fetch_json() -> list:
-        response = session.post(upstream + "/get/message", data=body, timeout=30,
-                                headers={"Content-Type": "application/json"})
-        return json.loads(response.content)["data"]["message_detail_list"]
-
-    items = fetch_json()
-    zone = app.config["MEMOS_TIMEZONE"]
+    items = json.loads(requests.post(upstream + "/get/message", data=body, timeout=30).content)[
+        "data"]["message_detail_list"]
     messages = [message_from_api(item, zone) for item in items]
-    texts = [(message, message.text) for message in messages]
-    markdown = [text for message, text in texts if message.role in ("assistant", "system")]
-    html = [MARKDOWN.render(text) for text in markdown]
-    whole = cpu(lambda: client.get(path, headers=headers))
-    fetch = cpu(fetch_json)
-    parse = cpu(lambda: [message_from_api(item, zone) for item in items])
-    bodies = cpu(lambda: [body_html(message, text) for message, text in texts])
-    session.close()
+    page = client.get(path).get_data()  # as rendered, before compression
+    with app.test_request_context(path):
+        message_list = app.jinja_env.globals["message_list"]
+        whole = cpu(lambda: client.get(path, headers=headers))
+        fetch = cpu(lambda: source.get_messages(USER, CONVERSATION, limit))
+        parse = cpu(lambda: [message_from_api(item, zone) for item in items])
+        listing = cpu(lambda: message_list(messages))
+        compress = cpu(lambda: brotli.compress(page, quality=app.config["COMPRESS_BR_LEVEL"]))
+        first_view = cpu(lambda: [body_html(message, message.text) for message in messages])
     return [
         ("whole page, in-process (test client)", whole),
-        ("upstream fetch: requests POST + json.loads", fetch),
-        (f"parse: message_from_api × {len(items)}", parse),
-        (f"message bodies: body_html × {len(texts)}", bodies),
-        (f"    markdown-it render alone × {len(markdown)} (assistant)",
-         cpu(lambda: [MARKDOWN.render(text) for text in markdown])),
-        (f"    nh3 sanitize alone × {len(html)}",
-         cpu(lambda: [sanitize_html(fragment) for fragment in html])),
-        ("the rest: Flask, Jinja templates and filters, sorting, compression",
-         whole - fetch - parse - bodies),
+        ("upstream call through the app's client (HTTP, JSON, parsing)", fetch),
+        (f"    of which parsing: message_from_api × {len(items)}", parse),
+        (f"message list: {len(messages)} cached message HTMLs and day separators", listing),
+        (f"compression: brotli quality {app.config['COMPRESS_BR_LEVEL']} of "
+         f"{len(page):,} bytes", compress),
+        ("the rest: Flask, page templates, history, security and log hooks",
+         whole - fetch - listing - compress),
+        (f"(first view only, not in the page above: body_html × {len(messages)} uncached)",
+         first_view),
     ]
 
 
@@ -128,9 +127,11 @@ HOTSPOTS = {
     "upstream call (HTTP, JSON, message_from_api)": [("memos_api/client.py", "get_messages")],
     "  of which message_from_api (parsing each message)": [("memos_api/models.py",
                                                             "message_from_api")],
-    "  of which requests' proxy lookup in os.environ": [("requests/sessions.py",
-                                                        "merge_environment_settings")],
+    "  of which requests' Session.send (pool, HTTP, headers)": [("requests/sessions.py",
+                                                               "send")],
     "Jinja templates in all": [("jinja2/environment.py", "render")],
+    "  message list (cached HTML, day separators)": [("viewer/templating.py",
+                                                      "message_list")],
     "  message bodies: render_markdown (assistant, system)": [("viewer/rendering.py",
                                                                "render_markdown")],
     "    markdown-it parse + render (Pygments included)": [("markdown_it/main.py", "render")],
