@@ -102,6 +102,9 @@ class Gunicorn:
         return children(self.process.pid)
 
     def close(self) -> None:
+        """Stop it; again is a no-op (its process group id may belong to others by then)."""
+        if self.log.closed:
+            return
         stop_process(self.process, 20)
         self.log.close()
 
