@@ -141,7 +141,7 @@ HOTSPOTS = {
         ("viewer/templating.py", name) for name in ("iso_time", "clock_time", "full_time")],
     "  include/import lookups (get_template, per message)": [("jinja2/environment.py",
                                                               "get_template")],
-    "  day breaks (with_day_breaks)": [("viewer/presentation.py", "day_breaks")],
+    "  day breaks (presentation.day_breaks)": [("viewer/presentation.py", "day_breaks")],
     "anchor digests (history)": [("viewer/history.py", "anchor_token")],
     "compression (Flask-Compress)": [("flask_compress/flask_compress.py", "after_request")],
 }

@@ -114,5 +114,5 @@ def test_rendered_messages_are_reused_and_big_ones_are_not_cached(app, store):
     first = client.get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
     second = client.get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
     assert first == second and "<strong>same</strong>" in first
-    cache_info = [app.jinja_env.globals["rendered_message"].cache_info()]
+    cache_info = [app.jinja_env.globals["message_list"].cache_info()]
     assert cache_info and cache_info[0].hits >= 1 and cache_info[0].currsize == 1

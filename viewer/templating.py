@@ -82,9 +82,6 @@ def register(app: Flask) -> None:
     def full_time(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
-    def with_day_breaks(messages):
-        return presentation.day_breaks(messages, zone, presentation.local_today(zone))
-
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
@@ -96,13 +93,9 @@ def register(app: Flask) -> None:
     cached_message = lru_cache(maxsize=app.config["RENDERED_MESSAGE_CACHE"])(render_message)
 
     def rendered_message(message: Message) -> Markup:
-        parts = message.parts
-        size = len(parts[0].text) if len(parts) == 1 else sum(len(part.text) for part in parts)
-        if size > CACHED_MESSAGE_CHARACTERS:
+        if sum(len(part.text) for part in message.parts) > CACHED_MESSAGE_CHARACTERS:
             return render_message(message)  # keeps the cache's memory bounded
         return cached_message(message)
-
-    rendered_message.cache_info = cached_message.cache_info
 
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
     # escaping cost ~3 us a message, 3 ms of a 1000-message page (docs/benchmarks.md).
@@ -110,17 +103,17 @@ def register(app: Flask) -> None:
         """The messages' HTML, oldest first, with a day separator above each new day."""
         separator = app.jinja_env.get_template("partials/day_separator.html")
         html = []
-        for day_break, message in with_day_breaks(messages):
+        today = presentation.local_today(zone)
+        for day_break, message in presentation.day_breaks(messages, zone, today):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             html.append(rendered_message(message))
         return Markup("\n".join(html))
 
+    message_list.cache_info = cached_message.cache_info  # the message cache's hits and size
     for function in (iso_time, clock_time, full_time, role_class, role_label):
         app.add_template_filter(function)
-    app.add_template_global(with_day_breaks)
     app.add_template_global(shared_day)
-    app.add_template_global(rendered_message)
     app.add_template_global(message_list)
     app.add_template_global(presentation.body_html)
     app.add_template_global(presentation.is_long)
