@@ -5,6 +5,10 @@
   ``Authorization: Token test-key``; yields a ``LocalServer`` with ``.base_url`` (ready for
   ``MemOSClient(api_key, base_url=...)``), ``.store``, ``.api_key`` and ``.server`` (the
   http.server instance itself).
+- ``live_server``: a factory; ``live_server(**settings)`` builds an app with ``app_factory``
+  (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
+  thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
+  app's message source) and ``.app``. Every server is shut down after the test.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server as make_wsgi_server
 
 from memos_api.local import LocalStore, make_server
 from memos_api.local.server import LocalMemOSServer
@@ -94,3 +101,37 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running app, as handed to tests."""
+
+    url: str
+    store: Any
+    app: Flask
+
+
+@pytest.fixture
+def live_server(app_factory) -> Iterator:
+    """Serve apps over real HTTP on 127.0.0.1; each is shut down when the test ends."""
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def serve(app: Flask | None = None, **settings: Any) -> LiveServer:
+        if app is None:
+            app = app_factory(**settings)
+        elif settings:
+            raise TypeError("pass either a ready app or settings, not both")
+        server = make_wsgi_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="live-server", daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return LiveServer(url=f"http://127.0.0.1:{server.server_port}",
+                          store=app.extensions["memos_source"], app=app)
+
+    yield serve
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -2,13 +2,11 @@
 
 import json
 import logging
-import threading
 import time
 
 import pytest
 import requests
 from werkzeug import Response
-from werkzeug.serving import make_server
 
 API_KEY = "sk-operations-secret"
 PATH = "/api/openmem/v1/get/message"
@@ -54,20 +52,13 @@ def test_upstream_time_is_logged_and_key_never(httpserver, app_factory, captured
     assert API_KEY not in captured.text
 
 
-def test_the_log_line_is_written_once_a_real_server_has_sent_the_page(app, captured):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        page = requests.get(f"http://127.0.0.1:{server.port}/chat?user_id=u&conversation_id=c",
-                            headers={"HX-Request": "true"}, timeout=10)
-        deadline = time.monotonic() + 5
-        while not log_records(captured) and time.monotonic() < deadline:
-            time.sleep(0.01)  # the server closes the response just after its last byte
-    finally:
-        server.shutdown()
-        thread.join(5)
+def test_the_log_line_is_written_once_a_real_server_has_sent_the_page(live_server, captured):
+    server = live_server()
+    page = requests.get(f"{server.url}/chat?user_id=u&conversation_id=c",
+                        headers={"HX-Request": "true"}, timeout=10)
+    deadline = time.monotonic() + 5
+    while not log_records(captured) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server closes the response just after its last byte
     assert page.status_code == 200
     [record] = log_records(captured)
     assert record == {"method": "GET", "path": "/chat", "status": 200,

@@ -2,10 +2,7 @@
 
 - ``browser`` (session): one Chromium for the whole run (``/usr/bin/chromium``; Playwright
   cannot download its own browser here).
-- ``live_server``: a factory; ``live_server(**settings)`` builds an app with ``app_factory``
-  (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
-  thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
-  app's message source) and ``.app``. Every server is shut down after the test.
+- ``live_server`` (tests/conftest.py): the app over real HTTP on 127.0.0.1.
 - ``new_context``: a factory for fresh browser contexts (``new_context(java_script_enabled=
   False)`` for the no-JavaScript fallback); ``context`` and ``page`` are the default ones.
 
@@ -15,16 +12,12 @@ Waits are bounded: Playwright actions and ``expect`` give up after a few seconds
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,15 +27,6 @@ ACTION_TIMEOUT_MS = 5_000
 NAVIGATION_TIMEOUT_MS = 10_000
 
 expect.set_options(timeout=ACTION_TIMEOUT_MS)
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    """A running app, as handed to tests."""
-
-    url: str
-    store: Any
-    app: Flask
 
 
 @pytest.fixture(scope="session")
@@ -59,31 +43,6 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
-
-
-@pytest.fixture
-def live_server(app_factory) -> Iterator:
-    """Serve apps over real HTTP on 127.0.0.1; each is shut down when the test ends."""
-    running: list[tuple[Any, threading.Thread]] = []
-
-    def serve(app: Flask | None = None, **settings: Any) -> LiveServer:
-        if app is None:
-            app = app_factory(**settings)
-        elif settings:
-            raise TypeError("pass either a ready app or settings, not both")
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name="live-server", daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return LiveServer(url=f"http://127.0.0.1:{server.server_port}",
-                          store=app.extensions["memos_source"], app=app)
-
-    yield serve
-    for server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
