@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
+    "RENDERED_MESSAGE_CACHE_BYTES": 32 * 1024 * 1024,  # ... and the memory they may take
 }
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
 MIN_SECRET_BYTES = 32
@@ -58,6 +59,8 @@ def check_settings(config: dict[str, Any]) -> None:
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
     config["RENDERED_MESSAGE_CACHE"] = _number(config, "RENDERED_MESSAGE_CACHE", int, minimum=0)
+    config["RENDERED_MESSAGE_CACHE_BYTES"] = _number(config, "RENDERED_MESSAGE_CACHE_BYTES", int,
+                                                     minimum=0)
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "

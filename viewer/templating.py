@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 from flask import Flask, g, request
 from jinja2.utils import htmlsafe_json_dumps
@@ -13,11 +12,11 @@ from werkzeug.exceptions import BadRequest
 from memos_api import Message
 
 from . import presentation
+from .message_cache import MessageCache
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 THEMES = ("light", "dark", "auto")
-CACHED_MESSAGE_CHARACTERS = 8000
 
 
 def role_class(role: str) -> str:
@@ -85,17 +84,16 @@ def register(app: Flask) -> None:
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
-    # A stored message never changes, and its HTML depends only on it and this app's settings,
-    # so each is rendered once (Markdown, highlighting, sanitizing) and reused on every page.
-    def render_message(message: Message) -> Markup:
-        return Markup(app.jinja_env.get_template("partials/message.html").render(message=message))
-
-    cached_message = lru_cache(maxsize=app.config["RENDERED_MESSAGE_CACHE"])(render_message)
+    cache = MessageCache(app.config["RENDERED_MESSAGE_CACHE"],
+                         app.config["RENDERED_MESSAGE_CACHE_BYTES"])
 
     def rendered_message(message: Message) -> Markup:
-        if sum(len(part.text) for part in message.parts) > CACHED_MESSAGE_CHARACTERS:
-            return render_message(message)  # keeps the cache's memory bounded
-        return cached_message(message)
+        html = cache.get(message)
+        if html is None:
+            template = app.jinja_env.get_template("partials/message.html")
+            html = Markup(template.render(message=message))
+            cache.put(message, html)
+        return html
 
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
     # escaping cost ~3 us a message, 3 ms of a 1000-message page (docs/benchmarks.md).
@@ -110,7 +108,7 @@ def register(app: Flask) -> None:
             html.append(rendered_message(message))
         return Markup("\n".join(html))
 
-    message_list.cache_info = cached_message.cache_info  # the message cache's hits and size
+    message_list.cache_info = cache.info  # the message cache's hits and size
     for function in (iso_time, clock_time, full_time, role_class, role_label):
         app.add_template_filter(function)
     app.add_template_global(shared_day)

@@ -1,0 +1,67 @@
+"""Rendered messages kept for reuse, bounded in entries and in bytes.
+
+A stored message never changes, and its HTML depends only on it and the app's settings, so each
+is formatted once and its HTML reused on every page that shows it. The bound in bytes matters:
+one message's HTML can be a few hundred kilobytes, so a bound in entries alone could let a
+worker's cache grow to gigabytes.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
+
+from markupsafe import Markup
+
+from memos_api import Message
+
+
+class CacheInfo(NamedTuple):
+    """How the cache has done: hits, misses, and what it holds now."""
+
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+
+
+class MessageCache:
+    """A least-recently-used map from messages to their HTML, safe to share between threads."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Message, tuple[Markup, int]] = OrderedDict()
+        self._bytes = self._hits = self._misses = 0
+        self._lock = threading.Lock()
+
+    def get(self, message: Message) -> Markup | None:
+        """The HTML kept for ``message``, or None."""
+        try:  # each step is atomic under the GIL; a concurrent eviction reads as a miss
+            self._items.move_to_end(message)
+            html = self._items[message][0]
+        except KeyError:
+            self._misses += 1
+            return None
+        self._hits += 1
+        return html
+
+    def put(self, message: Message, html: Markup) -> None:
+        """Keep ``html`` for ``message``, evicting the least recently used beyond the bounds."""
+        # What it costs to keep: the HTML and the key's text (the message holds it).
+        size = sys.getsizeof(html) + sum(sys.getsizeof(part.text) for part in message.parts)
+        if self.max_entries < 1 or size > self.max_bytes // 8:  # no entry may crowd out the rest
+            return
+        with self._lock:
+            if message in self._items:
+                return
+            self._items[message] = (html, size)
+            self._bytes += size
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                self._bytes -= self._items.popitem(last=False)[1][1]
+
+    def info(self) -> CacheInfo:
+        """Hits, misses, entries and bytes held."""
+        return CacheInfo(self._hits, self._misses, len(self._items), self._bytes)
