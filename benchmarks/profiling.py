@@ -82,7 +82,7 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
     import brotli
 
     from memos_api import message_from_api
-    from viewer.presentation import body_html
+    from viewer.formatting import PageBudget, message_body
 
     def cpu(call) -> float:
         started = time.process_time()
@@ -105,7 +105,8 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
         parse = cpu(lambda: [message_from_api(item, zone) for item in items])
         listing = cpu(lambda: message_list(messages))
         compress = cpu(lambda: brotli.compress(page, quality=app.config["COMPRESS_BR_LEVEL"]))
-        first_view = cpu(lambda: [body_html(message, message.text) for message in messages])
+        first_view = cpu(lambda: [message_body(message, PageBudget(60.0))
+                                  for message in messages])
     return [
         ("whole page, in-process (test client)", whole),
         ("upstream call through the app's client (HTTP, JSON, parsing)", fetch),
@@ -115,7 +116,7 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
          f"{len(page):,} bytes", compress),
         ("the rest: Flask, page templates, history, security and log hooks",
          whole - fetch - listing - compress),
-        (f"(first view only, not in the page above: body_html × {len(messages)} uncached)",
+        (f"(first view only, not in the page above: message_body × {len(messages)} uncached)",
          first_view),
     ]
 
@@ -132,11 +133,10 @@ HOTSPOTS = {
     "Jinja templates in all": [("jinja2/environment.py", "render")],
     "  message list (cached HTML, day separators)": [("viewer/templating.py",
                                                       "message_list")],
-    "  message bodies: render_markdown (assistant, system)": [("viewer/rendering.py",
-                                                               "render_markdown")],
-    "    markdown-it parse + render (Pygments included)": [("markdown_it/main.py", "render")],
-    "    Pygments (fenced code)": [("pygments/__init__.py", "highlight")],
-    "    nh3 sanitizer": [("viewer/rendering.py", "sanitize_html")],
+    "  message bodies (first view only)": [("viewer/formatting.py", "message_body")],
+    "    Markdown: pulldown-cmark events to HTML": [("viewer/markdown.py", "render_markdown")],
+    "    nh3 sanitizer": [("viewer/markdown.py", "sanitize_html")],
+    "    Pygments (fenced code)": [("viewer/highlight.py", "highlight")],
     "  time filters (iso_time, clock_time, full_time)": [
         ("viewer/templating.py", name) for name in ("iso_time", "clock_time", "full_time")],
     "  include/import lookups (get_template, per message)": [("jinja2/environment.py",

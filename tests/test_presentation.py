@@ -51,12 +51,6 @@ def test_long_messages_collapse_sooner_for_system_and_tool():
     assert presentation.excerpt(message("word " * 200)).endswith("…")
 
 
-def test_bodies_are_markdown_for_the_assistant_and_as_typed_for_users():
-    assert "<strong>bold</strong>" in presentation.body_html(message("**bold**"), "**bold**")
-    typed = presentation.body_html(message(role="user"), "**bold**  <b>")
-    assert typed == '<p class="message__plain">**bold**  &lt;b&gt;</p>'
-
-
 def seed_two_days(store):
     store.add_messages("u", "c", [
         {"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}",

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
-from viewer.rendering import LIGHT_STYLE, pygments_css, render_markdown, render_plain
+from memos_api import ContentPart, Message
+from viewer.formatting import PageBudget, message_body, plain_html
+from viewer.highlight import LIGHT_STYLE, pygments_css
 
 PYGMENTS_CSS_PATH = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
 SAFE_HREF = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
@@ -41,6 +43,11 @@ def parse(html: str) -> ElementCollector:
     collector.feed(str(html))  # a Markup would escape what the parser joins to it
     collector.close()
     return collector
+
+
+def render_markdown(text: str) -> Markup:
+    """An assistant message's body (Markdown), formatted on a page of its own."""
+    return message_body(Message("assistant", (ContentPart("text", text),)), PageBudget()).html
 
 
 def elements(html: str, tag: str | None = None) -> list[dict[str, str | None]]:
@@ -145,9 +152,9 @@ def test_links_get_rel_and_target():
     assert_inert(html)
 
 
-def test_render_plain_escapes_and_keeps_text():
-    assert render_plain("<b>a & b</b>\n*not markdown*") == Markup(
-        "&lt;b&gt;a &amp; b&lt;/b&gt;\n*not markdown*"
+def test_plain_text_is_escaped_and_kept_as_typed():
+    assert plain_html((ContentPart("text", "<b>a & b</b>\n*not markdown*"),)) == Markup(
+        '<p class="message__plain">&lt;b&gt;a &amp; b&lt;/b&gt;\n*not markdown*</p>'
     )
 
 
@@ -261,7 +268,7 @@ def test_any_text_renders_without_raising_and_stays_inert(text):
 
 def test_committed_pygments_css_is_up_to_date():
     assert PYGMENTS_CSS_PATH.read_text(encoding="utf-8") == pygments_css(), (
-        "regenerate with: python -m viewer.rendering > static/pygments.css"
+        "regenerate with: python -m viewer.highlight > static/pygments.css"
     )
 
 

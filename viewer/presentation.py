@@ -1,4 +1,4 @@
-"""How messages are laid out: their bodies, day breaks, and what collapses when long."""
+"""How messages are laid out: day breaks, and what collapses when long."""
 
 from __future__ import annotations
 
@@ -6,20 +6,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from markupsafe import Markup
-
 from memos_api import Message
 
-from .rendering import render_markdown, render_plain
-
-MARKDOWN_ROLES = frozenset({"assistant", "system"})  # users' own words are shown as typed
 QUIET_ROLES = frozenset({"system", "tool"})
 LONG_CHARACTERS, LONG_LINES = 3000, 40           # a chat message that collapses
 QUIET_LONG_CHARACTERS, QUIET_LONG_LINES = 400, 8  # a system or tool message that collapses
 EXCERPT_CHARACTERS = 280
-# Longer texts are shown as typed: Markdown with tables and highlighted code costs up to
-# ~40 us a character, so one megabyte-long upstream message would hold a worker for 40 s.
-MARKDOWN_CHARACTERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -63,14 +55,6 @@ def shared_day(messages: list[Message], after: Message | None, zone: tzinfo) -> 
         return None
     day = last.created_at.astimezone(zone).date()
     return day.isoformat() if day == after.created_at.astimezone(zone).date() else None
-
-
-def body_html(message: Message, text: str) -> Markup:
-    """One text part as HTML: Markdown for the assistant and system (up to
-    ``MARKDOWN_CHARACTERS``), as typed for others."""
-    if message.role in MARKDOWN_ROLES and len(text) <= MARKDOWN_CHARACTERS:
-        return render_markdown(text)
-    return Markup('<p class="message__plain">%s</p>') % render_plain(text)
 
 
 def is_long(message: Message) -> bool:

@@ -12,6 +12,8 @@ from werkzeug.exceptions import BadRequest
 from memos_api import Message
 
 from . import presentation
+from .formatting import PageBudget, message_body
+from .highlight import prepare
 from .message_cache import MessageCache
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
@@ -84,15 +86,18 @@ def register(app: Flask) -> None:
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
+    prepare()  # Pygments' lexers compile now, at start, rather than on somebody's page
     cache = MessageCache(app.config["RENDERED_MESSAGE_CACHE"],
                          app.config["RENDERED_MESSAGE_CACHE_BYTES"])
 
-    def rendered_message(message: Message) -> Markup:
+    def rendered_message(message: Message, budget: PageBudget) -> Markup:
         html = cache.get(message)
         if html is None:
+            body = message_body(message, budget)
             template = app.jinja_env.get_template("partials/message.html")
-            html = Markup(template.render(message=message))
-            cache.put(message, html)
+            html = Markup(template.render(message=message, body=body))
+            if body.cacheable:
+                cache.put(message, html)
         return html
 
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
@@ -102,10 +107,11 @@ def register(app: Flask) -> None:
         separator = app.jinja_env.get_template("partials/day_separator.html")
         html = []
         today = presentation.local_today(zone)
+        budget = PageBudget()  # formatting time for the messages of this page
         for day_break, message in presentation.day_breaks(messages, zone, today):
             if day_break:
                 html.append(separator.render(day_break=day_break))
-            html.append(rendered_message(message))
+            html.append(rendered_message(message, budget))
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size
@@ -113,6 +119,5 @@ def register(app: Flask) -> None:
         app.add_template_filter(function)
     app.add_template_global(shared_day)
     app.add_template_global(message_list)
-    app.add_template_global(presentation.body_html)
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)

@@ -109,3 +109,35 @@ def test_no_csp_violations_and_a_strict_policy(live_server, page):
     }""")
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.__inlineRan") is None
+
+
+def test_content_over_the_formatting_limits_still_shows_with_a_quiet_note(live_server, page):
+    """What a reader sees of crafted content (benchmarks/corpus.py): every character, plainly,
+    and a note saying why it is not formatted; the page stays quick and scripts run."""
+    from benchmarks.corpus import HOSTILE, hostile_message
+
+    server = live_server()
+    chosen = dict(HOSTILE)
+    picks = ["```autoit + slow code", "```java + slow code", "40 text parts of `![`",
+             "reference link reused 3,300 times", "wide table, short rows (padding)"]
+    server.store.add_messages("mallory", "crafted", [hostile_message(chosen[name])
+                                                    for name in picks])
+    page.goto(chat_url(server.url, "mallory", "crafted", limit=5))
+    messages = page.locator(MESSAGE)
+    expect(messages).to_have_count(5)
+    notes = page.locator(".message__note")
+    # autoit is simply not highlighted, and the references stay within bounds: no note.
+    expect(notes).to_have_count(3)
+    expect(notes.nth(0)).to_have_text("Part of the code is shown without highlighting, to keep "
+                                      "this page quick.")
+    expect(notes.nth(1)).to_have_text("Shown as plain text: this message is too long to format.")
+    expect(notes.nth(2)).to_have_text("Shown as plain text: this message is too complex to "
+                                      "format.")
+    java = messages.nth(1)
+    java.locator("summary").click()  # long: collapsed behind "Show full message"
+    expect(java.locator("pre.highlight span.p").first).to_be_visible()  # highlighted at first
+    assert java.locator("code").inner_text().count("\n") >= 9_900  # ...and then all of it
+    autoit = messages.nth(0)
+    expect(autoit.locator("code.language-autoit")).to_have_count(1)
+    expect(autoit.locator("code span")).to_have_count(0)
+    expect(page.locator(".message__meta .copy-button").first).to_be_visible()  # scripts ran

@@ -1,0 +1,132 @@
+"""Hostile content costs bounded time and HTML, and still shows (benchmarks/corpus.py).
+
+Each crafted message must format within about 50 ms of CPU (guarded here at 10x that, in wall
+time, against regressions on a busy machine) into at most 20 times its stored size in HTML
+plus a small constant; a limit hit shows the message plainly with a quiet note.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from benchmarks.corpus import HOSTILE, hostile_message
+from memos_api import ContentPart, Message, message_from_api
+from viewer import formatting
+from viewer.formatting import PageBudget, message_body
+
+MESSAGE_GUARD = 0.5      # seconds: 10x the ~50 ms a message may cost
+PAGE_GUARD = 10.0        # seconds: a page of 50 such messages renders in well under one
+SIZE_RATIO, SIZE_EXTRA = 20, 8192  # HTML per stored character, plus the article around it
+# Active markup, event handlers, and link targets other than http(s) and mailto.
+FORBIDDEN = re.compile(r"<(?:script|img|iframe|object|embed|svg|style)\b|\son\w+="
+                       r"|\s(?:href|src)=\"(?!https?://|mailto:)", re.IGNORECASE)
+
+
+def stored_size(item: dict) -> int:
+    return len(json.dumps(item, ensure_ascii=False))
+
+
+@pytest.fixture
+def message_list(app):
+    """The app's own list renderer (each call is one page: its own formatting budget)."""
+    return app.jinja_env.globals["message_list"]
+
+
+@pytest.mark.parametrize("name, content", HOSTILE, ids=[name for name, _ in HOSTILE])
+def test_each_hostile_message_is_shown_quickly_and_within_its_size(message_list, name,
+                                                                   content):
+    item = hostile_message(content)
+    message = message_from_api(item)
+    started = time.monotonic()
+    html = str(message_list([message]))
+    elapsed = time.monotonic() - started
+    assert elapsed < MESSAGE_GUARD, f"{name}: {elapsed:.3f} s"
+    assert len(html) <= SIZE_RATIO * stored_size(item) + SIZE_EXTRA, (name, len(html))
+    assert html.count("<article") == 1 and 'data-role="assistant"' in html
+    assert FORBIDDEN.search(html) is None, name
+
+
+def test_a_page_of_the_worst_content_renders_in_well_under_a_second(app_factory):
+    app = app_factory(RENDERED_MESSAGE_CACHE=0, MEMOS_MAX_LIMIT=50)
+    store = app.extensions["memos_source"]
+    items = [hostile_message(content) for _, content in HOSTILE]
+    items = (items * 2)[:50]
+    store.add_messages("mallory", "worst", items)
+    client = app.test_client()
+    client.get("/chat?user_id=demo-user&conversation_id=demo-conversation")  # warm
+    started = time.monotonic()
+    page = client.get("/chat?user_id=mallory&conversation_id=worst&limit=50")
+    elapsed = time.monotonic() - started
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count('<article class="message') == 50
+    assert elapsed < PAGE_GUARD, f"{elapsed:.2f} s"
+    assert len(html) <= sum(SIZE_RATIO * stored_size(item) + SIZE_EXTRA for item in items)
+
+
+def assistant(*texts: str) -> Message:
+    return Message("assistant", tuple(ContentPart("text", text) for text in texts))
+
+
+def test_the_markdown_limit_counts_every_part_of_a_message():
+    half = "*a* " * (formatting.MARKDOWN_CHARACTERS // 8 + 1)  # over half the limit each
+    body = message_body(assistant(half, half), PageBudget())
+    assert body.note == formatting.TOO_LONG and body.cacheable
+    assert "<em>" not in body.html and body.html.count('class="message__plain"') == 2
+    single = message_body(assistant(half), PageBudget())
+    assert "<em>a</em>" in single.html and single.note == ""
+
+
+def test_amplifying_markdown_is_shown_plain_with_a_note():
+    padded = "|" + "a|" * 2000 + "\n|" + "-|" * 2000 + "\n" + "|x|\n" * 2500
+    body = message_body(assistant(padded), PageBudget())
+    assert body.note == formatting.TOO_COSTLY and body.cacheable
+    assert "<table" not in body.html and "|x|" in body.html
+
+
+def test_deep_nesting_is_flattened_not_refused():
+    body = message_body(assistant("> " * 5000 + "deep"), PageBudget())
+    assert body.note == "" and "deep" in body.html
+    assert body.html.count("<blockquote>") == 8
+
+
+def test_slow_code_is_highlighted_up_to_the_budget_then_plain():
+    code = "{" + "\n" * 19_000 + "int x;"
+    started = time.monotonic()
+    body = message_body(assistant(f"```c\n{code}\n```"), PageBudget())
+    assert time.monotonic() - started < MESSAGE_GUARD
+    assert body.note == formatting.CODE_PLAIN and body.cacheable
+    assert body.html.endswith("int x;\n</code></pre></figure>\n")  # all of the code shows
+
+
+def test_languages_outside_the_allowlist_are_plain_code_without_a_note():
+    body = message_body(assistant("```autoit\n" + " " * 19_000 + "x\n```"), PageBudget())
+    assert body.note == "" and "<span" not in body.html and 'class="language-autoit"' in body.html
+
+
+def test_code_beyond_the_highlight_cap_is_plain():
+    block = "```python\n" + "x = 1\n" * 1000 + "```\n\n"  # 6,000 characters each
+    body = message_body(assistant(block + block), PageBudget())
+    assert body.note == formatting.CODE_PLAIN
+    first, second = body.html.split("</figure>")[:2]
+    assert '<span class="n">x</span>' in first and "<span" not in second
+
+
+def test_a_spent_page_budget_shows_plain_and_keeps_nothing():
+    body = message_body(assistant("**bold**"), PageBudget(0.0))
+    assert body.note == formatting.PAGE_FULL and not body.cacheable
+    assert "**bold**" in body.html
+    users_words = message_body(Message("user", (ContentPart("text", "**hi**"),)), PageBudget(0))
+    assert users_words.note == "" and users_words.cacheable  # never Markdown: nothing spent
+
+
+def test_plain_fallback_keeps_every_character(message_list):
+    text = "<b>" + "汉字 & \"quotes\" 'single'\n" * 1000
+    html = str(message_list([message_from_api(hostile_message(text * 2))]))
+    assert formatting.TOO_LONG in html
+    content = html[html.index('<div class="message__content">'):]
+    assert content.count("汉字 &amp; &#34;quotes&#34; &#39;single&#39;") == 2000

@@ -1,0 +1,159 @@
+"""Code highlighting with Pygments, bounded: an allowlist of lexers, a size cap and a CPU budget.
+
+Many Pygments lexers take time quadratic in crafted input (autoit on a run of spaces: 34 s for
+20 KB; C and Java on a run of newlines after ``<a``), and one message's code can be anything.
+So only the common languages in ``LANGUAGES`` are highlighted, each checked by
+``benchmarks/lexer_scan.py`` against adversarial input; lexing stops at a deadline (thread CPU
+time, checked every few tokens) and the rest of the block is shown as plain text.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_all_lexers, get_lexer_by_name
+from pygments.token import STANDARD_TYPES, Token, _TokenType
+
+# Languages people paste into chats, by Pygments' main alias; every alias of each is accepted
+# (``py``, ``js``, ``sh``, ``c++`` ...). Each one is scanned by benchmarks/lexer_scan.py.
+LANGUAGES = (
+    "bash", "c", "cpp", "csharp", "css", "dart", "diff", "docker", "go", "graphql", "haskell",
+    "html", "java", "javascript", "json", "jsx", "kotlin", "lua", "markdown", "perl",
+    "php", "powershell", "python", "ruby", "rust", "scss", "splus", "sql",
+    "swift", "text", "toml", "tsx", "typescript", "xml", "yaml",
+)  # fmt: skip
+# The palettes whose every token colour keeps WCAG AA contrast (4.5:1) on our code backgrounds.
+LIGHT_STYLE, DARK_STYLE = "xcode", "lightbulb"
+
+
+def escape_code(text: str) -> str:
+    """``text`` escaped for an HTML text node (never an attribute value)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _aliases() -> dict[str, str]:
+    """Every alias of the allowed lexers, mapped to the lexer's main alias."""
+    found = {}
+    for _, aliases, _, _ in get_all_lexers(plugins=False):
+        if aliases and aliases[0] in LANGUAGES:
+            found.update((alias, aliases[0]) for alias in aliases)
+    return found
+
+
+ALIASES = _aliases()
+
+
+@lru_cache(maxsize=None)  # one lexer per language, shared: lexers keep no state between calls
+def lexer_for(language: str) -> Lexer | None:
+    """The lexer for a fence's language (any case), or None when it is not allowed."""
+    main = ALIASES.get(language.lower())
+    # stripnl off: the block is shown with its blank lines, as typed.
+    return get_lexer_by_name(main, stripnl=False) if main else None
+
+
+@lru_cache(maxsize=None)  # once per process
+def prepare() -> None:
+    """Load every allowed lexer now.
+
+    Pygments compiles a lexer's patterns when it is first used (Python: ~15 ms; all of them
+    ~0.3 s), which must not fall on a page, inside its formatting budget.
+    """
+    for language in LANGUAGES:
+        lexer_for(language)
+
+
+_CLASSES: dict[_TokenType, str] = {}  # filled by highlight() as token types come up
+
+
+def _css_class(token_type: _TokenType) -> str:
+    """The class Pygments' HtmlFormatter gives a token type (its nearest standard ancestor);
+    none for whitespace, which has no colour to show."""
+    if token_type in Token.Text.Whitespace:
+        return ""
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent or Token
+    return STANDARD_TYPES[token_type]
+
+
+@dataclass(frozen=True)
+class Highlighted:
+    """A code block's HTML (the inside of ``<code>``) and whether all of it is highlighted."""
+
+    html: str
+    complete: bool
+
+
+def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highlighted:
+    """``code`` as Pygments class spans, until thread CPU time reaches ``deadline`` or the
+    HTML passes ``max_html`` characters; whatever is left is shown as escaped plain text."""
+    code = normalize_newlines(code)
+    html: list[str] = []
+    size = position = 0
+    last_class, run = "", ""  # consecutive tokens of one class share a span, as Pygments does
+    classes = _CLASSES
+    # Some lexers take time quadratic in crafted input, a millisecond or more per token, so
+    # the clock is read after every token: the wall clock (~50 ns), and this thread's CPU
+    # time (~500 ns) only once the wall clock says the budget may be spent.
+    wall_deadline = time.perf_counter() + deadline - time.thread_time()
+    for position, token_type, value in lexer.get_tokens_unprocessed(code):
+        css_class = classes.get(token_type)
+        if css_class is None:
+            css_class = classes[token_type] = _css_class(token_type)
+        if css_class != last_class:
+            if run:
+                html.append(_span(last_class, run))
+                size += len(html[-1])
+                if size > max_html:
+                    run = ""
+                    break
+            last_class, run = css_class, value
+        else:
+            run += value
+        if time.perf_counter() > wall_deadline:
+            left = deadline - time.thread_time()
+            if left <= 0:
+                run = run[:-len(value)] if value else run  # this token and the rest: plain
+                break
+            wall_deadline = time.perf_counter() + left
+    else:
+        position = len(code)
+    if run:
+        html.append(_span(last_class, run))
+    if position < len(code):
+        html.append(escape_code(code[position:]))
+    return Highlighted("".join(html), complete=position >= len(code))
+
+
+def _span(css_class: str, text: str) -> str:
+    if "&" in text or "<" in text or ">" in text:  # rarely: escaping costs three passes
+        text = escape_code(text)
+    return f'<span class="{css_class}">{text}</span>' if css_class else text
+
+
+def normalize_newlines(code: str) -> str:
+    """Code with its line ends as ``\\n``, as Pygments lexes it."""
+    return code.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _highlight_rules(style: str, selector: str) -> list[str]:
+    formatter = HtmlFormatter(style=style)
+    return formatter.get_background_style_defs(selector) + formatter.get_token_style_defs(selector)
+
+
+def pygments_css() -> str:
+    """CSS for ``.highlight``: a light palette, and a dark one for the dark theme (set or auto)."""
+    auto_dark = _highlight_rules(DARK_STYLE, ':root:not([data-theme="light"]) .highlight')
+    return "\n".join([
+        "/* Generated by `python -m viewer.highlight > static/pygments.css`; do not edit. */",
+        *_highlight_rules(LIGHT_STYLE, ".highlight"),
+        *_highlight_rules(DARK_STYLE, ':root[data-theme="dark"] .highlight'),
+        "@media (prefers-color-scheme: dark) {", *("  " + rule for rule in auto_dark), "}",
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    print(pygments_css(), end="")
