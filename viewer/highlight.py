@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
+from pygments.lexer import Lexer, RegexLexer
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 from pygments.token import STANDARD_TYPES, Token, _TokenType
+
+from . import lexing
 
 # Languages people paste into chats, by Pygments' main alias; every alias of each is accepted
 # (``py``, ``js``, ``sh``, ``c++`` ...). Each one is scanned by benchmarks/lexer_scan.py.
@@ -57,13 +59,17 @@ def lexer_for(language: str) -> Lexer | None:
 
 @lru_cache(maxsize=None)  # once per process
 def prepare() -> None:
-    """Load every allowed lexer now.
+    """Load every allowed lexer now, and lex with viewer/lexing.py's loop.
 
-    Pygments compiles a lexer's patterns when it is first used (Python: ~15 ms; all of them
-    ~0.3 s), which must not fall on a page, inside its formatting budget.
+    Pygments compiles a lexer's patterns when it is first used, and viewer/lexing.py reads
+    them (Python: ~45 ms; all languages ~0.4 s): that must not fall on a page, inside its
+    formatting budget.
     """
+    lexing.install()
     for language in LANGUAGES:
-        lexer_for(language)
+        lexer = lexer_for(language)
+        if isinstance(lexer, RegexLexer):
+            lexing.states(lexer)
 
 
 _CLASSES: dict[_TokenType, str] = {}  # filled by highlight() as token types come up

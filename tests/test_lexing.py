@@ -1,0 +1,90 @@
+"""viewer/lexing.py gives exactly Pygments' own tokens, for every language highlighted."""
+
+from __future__ import annotations
+
+import html
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pygments.lexer import RegexLexer
+
+from benchmarks.corpus import SLOWEST_CODE
+from benchmarks.lexer_scan import adversarial
+from viewer import lexing
+from viewer.highlight import LANGUAGES, highlight, lexer_for, prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = [ROOT / name for name in ("viewer/markdown.py", "static/chat.js", "static/chat.css",
+                                    "templates/base.html", "README.md", "Makefile",
+                                    "pyproject.toml", "package-lock.json", ".ci/run")]
+PIECES = ["def ", "if x:", "return", " ", "\n", "\t", '"a"', "'b'", "/*", "*/", "//", "#", "--",
+          "<a>", "</a>", "{{", "}}", "${x}", "0x1f", "1e5", "\\", "\\n", "(", ")", "[", "]", "{",
+          "}", ";", ":", ".", ",", "=", "+", "<<", "@", "$", "%", "&", "é", "ſ", "\u212a", "中",
+          "SELECT ", "ſelect", "class ", "fn ", "let ", "`", "~", "|", "^"]
+code_like = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
+
+
+@contextmanager
+def pygments_own_loop():
+    """Pygments as shipped, for comparison (the suite runs tests one at a time)."""
+    RegexLexer.get_tokens_unprocessed = lexing.ORIGINAL
+    try:
+        yield
+    finally:
+        lexing.install()
+
+
+def both(language: str, text: str) -> tuple[list, list]:
+    prepare()
+    lexer = lexer_for(language)
+    ours = list(lexer.get_tokens_unprocessed(text))
+    with pygments_own_loop():
+        theirs = list(lexer.get_tokens_unprocessed(text))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_tokens_are_pygments_own_on_real_files_and_adversarial_runs(language):
+    texts = [path.read_text(encoding="utf-8") for path in SAMPLES]
+    texts += [adversarial(prefix, unit, 300) for prefix in ("", "<a ", 'x = "')
+              for unit in ("\n", " ", "a.", '"\\', "_", "&", "中", "ſ", "/*", "{{")]
+    for text in texts:
+        ours, theirs = both(language, text)
+        assert ours == theirs, (language, text[:80])
+
+
+@settings(max_examples=150, deadline=None)
+@given(language=st.sampled_from(LANGUAGES), text=code_like)
+def test_tokens_are_pygments_own_on_any_code_like_text(language, text):
+    ours, theirs = both(language, text)
+    assert ours == theirs
+
+
+def test_the_loop_is_installed_and_skips_rules_that_cannot_match():
+    prepare()
+    assert RegexLexer.get_tokens_unprocessed is lexing.get_tokens_unprocessed
+    root = lexing.states(lexer_for("python"))["root"]
+    assert len(root["#"]) < len(root.rules) / 4  # a comment does not try 50 patterns
+    assert root[lexing.NON_ASCII]  # names may start with any letter
+
+
+@pytest.mark.parametrize("language", sorted(SLOWEST_CODE))
+def test_every_highlighted_language_stops_at_its_budget(language):
+    """A generous guard: the slowest input the scan found (docs/lexer-scan.md) at the cap."""
+    import time
+
+    from viewer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
+
+    prefix, unit = SLOWEST_CODE[language]
+    code = adversarial(prefix, unit, HIGHLIGHT_CHARACTERS)
+    prepare()
+    started = time.monotonic()
+    result = highlight(code, lexer_for(language), time.thread_time() + MESSAGE_SECONDS,
+                       10 * HIGHLIGHT_CHARACTERS)
+    assert time.monotonic() - started < 10 * MESSAGE_SECONDS
+    shown = html.unescape(re.sub(r"<[^>]+>", "", result.html))
+    assert shown == code  # nothing lost, highlighted or not
