@@ -9,6 +9,7 @@ Nagle is off, connections are kept alive (HTTP/1.1), and every connection gets i
 thread, so 64+ slow requests wait side by side.
 
     .venv/bin/python -m benchmarks.fake_upstream --latency 0.2 [--jitter 0.05] [--messages 2000]
+        [--rich]
 
 prints its base URL (``http://127.0.0.1:PORT/api/openmem/v1``) on the first line of stdout once it
 is listening, and serves until interrupted. ``FakeUpstream`` does the same in a thread.
@@ -94,6 +95,38 @@ def make_messages(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return messages
 
 
+_LIBRARIES = ["requests", "flask", "redis", "celery", "sqlalchemy", "httpx", "pydantic"]
+
+
+def rich_messages(count: int, seed: int = 11) -> list[dict[str, Any]]:
+    """``count`` assistant answers, each with two links, a fenced Python block and a table
+    (~350 characters), no two alike: what a first view formats when nothing is cached."""
+    rng = random.Random(seed)
+    when = FIRST_CHAT_TIME
+    messages = []
+    for index in range(count):
+        when += timedelta(minutes=rng.randint(1, 12), seconds=rng.randint(0, 59))
+        topic, library = rng.choice(_TOPICS), rng.choice(_LIBRARIES)
+        content = f"""For {topic}, see [the {library} docs](https://docs.example.com/{library}/\
+{index}) and [issue #{index}](https://github.com/example/{library}/issues/{index}):
+
+```python
+def retry_{index}(call, attempts={rng.randint(2, 9)}):
+    for attempt in range(attempts):
+        if call():
+            return attempt
+```
+
+| step | minutes |
+|---|--:|
+| build | {rng.randint(1, 20)} |
+| deploy | {rng.randint(1, 20)} |"""
+        stamp = when.strftime("%Y-%m-%d %H:%M:%S")
+        messages.append({"role": "assistant", "content": content, "chat_time": stamp,
+                         "create_time": stamp, "update_time": stamp})
+    return messages
+
+
 class FakeServer(ThreadingHTTPServer):
     """Threaded, keep-alive, many-connection server holding the conversation and latency."""
 
@@ -101,10 +134,10 @@ class FakeServer(ThreadingHTTPServer):
     request_queue_size = 1024  # a burst of 64+ new connections must not overflow the backlog
 
     def __init__(self, address: tuple[str, int], *, latency: float = 0.0, jitter: float = 0.0,
-                 messages: int = 2000) -> None:
+                 messages: int = 2000, rich: bool = False) -> None:
         self.latency = latency
         self.jitter = jitter
-        self.conversation = make_messages(messages)
+        self.conversation = (rich_messages if rich else make_messages)(messages)
         self.requests_served = 0
         super().__init__(address, FakeHandler)
         self._bodies = lru_cache(maxsize=256)(self._body_for)
@@ -209,9 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jitter", type=float, default=0.0,
                         help="seconds added or taken at random (uniform) per answer")
     parser.add_argument("--messages", type=int, default=2000, help="messages in the conversation")
+    parser.add_argument("--rich", action="store_true",
+                        help="every message an answer with links, code and a table")
     args = parser.parse_args(argv)
     server = FakeServer(("127.0.0.1", args.port), latency=args.latency, jitter=args.jitter,
-                        messages=args.messages)
+                        messages=args.messages, rich=args.rich)
     print(server.base_url, flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -4,14 +4,15 @@ Everything runs on 127.0.0.1: fake MemOS upstreams (benchmarks/fake_upstream.py,
 latency) and the app under gunicorn with the shipped gunicorn.conf.py, started as subprocesses
 and always stopped. Each section prints its numbers as it goes; the whole report is written to
 docs/benchmarks.md (or ``--output``) and printed at the end. Every loop is bounded by a sample
-count and a time budget. Sections: fake upstream, overhead, bytes, render cost, throughput,
-worker models, memory.
+count and a time budget. Sections: fake upstream, overhead, bytes, render cost, cold page,
+hostile content, throughput, worker models, memory.
 
 This module is the entry point: ``main()`` (the command line) and ``run()`` (starts the servers
 and runs the sections in order). The rest of the package: config.py (constants and profiles),
 servers.py (the processes started), measure.py (timing, paired samples, wrk), report.py (the
-report and its markdown), latency.py, page_bytes.py and throughput.py (the sections), and
-profiling.py (where a page's time goes).
+report and its markdown), latency.py, page_bytes.py, content.py and throughput.py (the
+sections), and profiling.py (where a page's time goes). benchmarks/lexer_scan.py is run on its
+own (docs/lexer-scan.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import requests
 
 from benchmarks.config import DEFAULT_OUTPUT, PROFILES, ROOT, Profile
+from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.latency import section_fake, section_overhead, section_render
 from benchmarks.measure import parse_wrk
 from benchmarks.page_bytes import section_bytes
@@ -40,8 +42,8 @@ from benchmarks.throughput import section_memory, section_throughput_and_models
 # Importable from here, as before the split: the tests import SECTIONS and parse_wrk.
 __all__ = ["SECTIONS", "main", "parse_wrk", "run"]
 
-SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Throughput", "Worker models",
-            "Memory")  # in the order they run and are reported
+SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page", "Hostile content",
+            "Throughput", "Worker models", "Memory")  # in the order they run and are reported
 
 
 def run(profile: Profile, command: str) -> Report:
@@ -72,6 +74,15 @@ def run(profile: Profile, command: str) -> Report:
         section_bytes(report, session, shipped)
         big = app("gthread (shipped), 1000-message page", 0.0, env={"MEMOS_MAX_LIMIT": "1000"})
         section_render(report, session, big, fakes[0.0], profile)
+        big.close()
+        rich = Fake(0.0, messages=200, rich=True)
+        stack.callback(rich.close)
+        cold = Gunicorn("gthread (shipped), rich messages, no message cache", rich.base_url,
+                        log_dir, env={"RENDERED_MESSAGE_CACHE": "0"})
+        stack.callback(cold.close)
+        section_cold_page(report, session, cold, rich, profile)
+        cold.close()
+        section_hostile(report)
         fakes_pid = {key: fake.process.pid for key, fake in fakes.items()}
         models = section_throughput_and_models(report, app, fakes_pid, profile)
         section_memory(report, models)

@@ -35,10 +35,12 @@ CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "G
 class Fake:
     """benchmarks/fake_upstream.py in its own process (its own GIL), on 127.0.0.1."""
 
-    def __init__(self, latency: float, jitter: float = 0.0, messages: int = 2000) -> None:
+    def __init__(self, latency: float, jitter: float = 0.0, messages: int = 2000,
+                 rich: bool = False) -> None:
         self.latency = latency
         command = [sys.executable, "-m", "benchmarks.fake_upstream", "--latency", str(latency),
-                   "--jitter", str(jitter), "--messages", str(messages), "--port", "0"]
+                   "--jitter", str(jitter), "--messages", str(messages), "--port", "0",
+                   *(["--rich"] if rich else [])]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                         stdin=subprocess.DEVNULL, text=True,
                                         start_new_session=True)
