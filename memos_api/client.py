@@ -25,6 +25,7 @@ from .errors import (
     error_for_code,
     error_for_status,
 )
+from .keys import check_api_key
 from .models import AddResult, Message, message_from_api
 from .timestamps import BEIJING
 
@@ -63,6 +64,7 @@ class MemOSClient:
                  default_tz: tzinfo = BEIJING) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"MemOS base URL must start with http:// or https://: {base_url!r}")
+        api_key = check_api_key(api_key, "The MemOS API key")  # requests would quote it
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(connect_timeout, timeout), timeout)
         self.deadline = deadline if deadline is not None else 2 * timeout + connect_timeout

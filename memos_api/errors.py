@@ -34,7 +34,11 @@ class InvalidRequestError(MemOSError):
 
 
 class NotFoundError(InvalidRequestError):
-    """The user or conversation does not exist upstream."""
+    """The user or conversation does not exist upstream.
+
+    Every NotFoundError reads the same, whichever is missing: "no such user" beside "no data"
+    would tell anyone trying ids which users exist.
+    """
 
     default_message = "MemOS has no such user or conversation."
 
@@ -74,18 +78,18 @@ class BadResponseError(MemOSError):
     default_message = "MemOS sent a response this app cannot read."
 
 
-# Documented MemOS business codes -> (exception class, our wording).
-# 40301/40302 changed meaning between doc versions, so they fall through to the generic mapping.
-_CODES: dict[int, tuple[type[MemOSError], str]] = {
+# Documented MemOS business codes -> (exception class, our wording; None: the class's own).
+# 40301/40302 changed meaning between doc versions, so they fall through to their families.
+_CODES: dict[int, tuple[type[MemOSError], str | None]] = {
     40000: (InvalidRequestError, "MemOS refused the request's parameters as invalid."),
-    40001: (NotFoundError, "MemOS found no data for this user and conversation."),
+    40001: (NotFoundError, None),
     40002: (InvalidRequestError, "MemOS says a required field was empty."),
     40003: (InvalidRequestError, "MemOS says a required field was empty."),
     40010: (InvalidRequestError, "The user id is longer than MemOS allows (100 characters)."),
     40011: (InvalidRequestError,
             "The conversation id is longer than MemOS allows (100 characters)."),
     40100: (AuthError, "No MemOS API key was sent."),
-    40103: (NotFoundError, "MemOS has no such user."),
+    40103: (NotFoundError, None),
     40130: (AuthError, "MemOS could not read the API key header."),
     40132: (AuthError, "MemOS rejected the API key: it is invalid or has expired."),
     40300: (RateLimitedError, "MemOS is rate limiting requests; try again shortly."),
@@ -106,17 +110,16 @@ def error_for_code(code: int, *, http_status: int | None = None) -> MemOSError:
         error = error_for_status(code)
         error.code, error.http_status = code, http_status
         return error
+    # Older code tables have more of these families (40101, 40110-40114...): say what kind
+    # of refusal it is, and keep the code for support.
+    if 40100 <= code < 40200:
+        return AuthError(f"MemOS refused the API key or its permissions (code {code}).",
+                         code=code, http_status=http_status)
+    if 40300 <= code < 40400:
+        return RateLimitedError(f"MemOS is limiting requests; try again shortly (code {code}).",
+                                code=code, http_status=http_status)
     family = code // 1000
-    if family == 40 and 40100 <= code < 40200:
-        cls = AuthError
-    elif family == 40 and 40300 <= code < 40400:
-        cls = RateLimitedError
-    elif family == 40:
-        cls = InvalidRequestError
-    elif family == 50:
-        cls = UpstreamError
-    else:
-        cls = MemOSError
+    cls = InvalidRequestError if family == 40 else UpstreamError if family == 50 else MemOSError
     return cls(f"MemOS answered with error code {code}.", code=code, http_status=http_status)
 
 
@@ -126,9 +129,8 @@ def error_for_status(status: int, *, retry_after: float | None = None) -> MemOSE
         return AuthError(http_status=status)
     if status == 429:
         return RateLimitedError(retry_after=retry_after, http_status=status)
-    if status == 404:
-        return NotFoundError("MemOS answered 404: the endpoint or conversation was not found.",
-                             http_status=status)
+    if status == 404:  # a wrong base URL also ends here: the log keeps the status
+        return NotFoundError(http_status=status)
     if 400 <= status < 500:
         return InvalidRequestError(f"MemOS refused the request (HTTP {status}).",
                                    http_status=status)

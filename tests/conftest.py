@@ -4,7 +4,7 @@
 - ``memos_server``: that kind of store served over HTTP on 127.0.0.1 (a free port), requiring
   ``Authorization: Token test-key``; yields a ``LocalServer`` with ``.base_url`` (ready for
   ``MemOSClient(api_key, base_url=...)``), ``.store``, ``.api_key`` and ``.server`` (the
-  http.server instance itself).
+  ``LocalMemOSServer`` itself).
 - ``live_server``: a factory; ``live_server(**settings)`` builds an app with ``app_factory``
   (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
@@ -48,15 +48,14 @@ def local_store(tmp_path) -> LocalStore:
 def memos_server(local_store) -> Iterator[LocalServer]:
     """``local_store`` served on 127.0.0.1 in a background thread; shut down afterwards."""
     server = make_server(local_store, "127.0.0.1", 0, api_key=TEST_API_KEY)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="memos-local-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="memos-local-server",
+                              daemon=True)
     thread.start()
     try:
         yield LocalServer(base_url=server.base_url, store=local_store, api_key=TEST_API_KEY,
                           server=server)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
         thread.join(timeout=5)
 
 

@@ -1,8 +1,13 @@
 """``flask import-messages``: good files import, bad files import nothing and say why."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from upstream_apps import upstream_app
 
 
 def run_import(app, path, user="alice", conversation="imported"):
@@ -83,3 +88,94 @@ def test_control_characters_in_ids_are_refused(app, store, tmp_path):
     result = run_import(app, write(tmp_path, MESSAGES), conversation="bad\nid")
     assert result.exit_code != 0 and "control characters" in result.output
     assert store.count("alice", "bad\nid") == 0
+
+
+# --- hostile files: one clear line, exit status 1, nothing raw reaches the terminal ----------
+
+def write_bytes(tmp_path, data: bytes, name="chat.json"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def assert_one_line(result, line: str) -> None:
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert result.exit_code == 1
+    assert result.output == f"Error: {line}\n"
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("\x1b[31mcolour\x1b[0m", "\\x1b[31mcolour\\x1b[0m"),    # an ANSI colour sequence (C0)
+    ("\x1b]0;owned\x07", "\\x1b]0;owned\\x07"),              # set the terminal's title
+    ("a\x9b2Jb\x7f", "a\\x9b2Jb\\x7f"),                       # C1 CSI, and DEL
+    ("evil\u202etxt.exe", "evil\\u202etxt.exe"),              # a bidirectional override
+    ("line\u2028break", "line\\u2028break"),
+])
+def test_unknown_field_names_are_shown_escaped(app, store, tmp_path, name, shown):
+    path = write(tmp_path, [{"role": "user", "content": "hi", name: "x"}])
+    result = run_import(app, path)
+    assert_one_line(result, f"Message 1 in {path} has unknown fields: {shown}. Nothing imported.")
+    assert store.count("alice", "imported") == 0
+
+
+def test_a_lone_surrogate_in_a_field_name_is_shown_escaped(app, store, tmp_path):
+    path = write(tmp_path, '[{"role": "user", "content": "hi", "\\ud800x": 1}]')
+    assert_one_line(run_import(app, path),
+                    f"Message 1 in {path} has unknown fields: \\ud800x. Nothing imported.")
+
+
+def test_the_file_name_is_shown_escaped(app, store, tmp_path):
+    path = write(tmp_path, "{not json", name="\x1b[2Jchat\x1b[0m.json")
+    shown = str(tmp_path / "\\x1b[2Jchat\\x1b[0m.json")
+    assert_one_line(run_import(app, path), f"{shown} is not valid JSON: Expecting property name "
+                                           "enclosed in double quotes: line 1 column 2 (char 1).")
+
+
+def test_deep_nesting_is_one_line(app, store, tmp_path):
+    path = write(tmp_path, "[" * 100_000)
+    assert_one_line(run_import(app, path), f"{path} is nested too deeply to read.")
+
+
+def test_a_huge_number_is_one_line(app, store, tmp_path):
+    path = write(tmp_path, '[{"role": "user", "content": "hi", "chat_time": ' + "7" * 5000 + "}]")
+    assert_one_line(run_import(app, path), f"{path} holds a 5,000-digit number, too long to "
+                                           "read (the limit is 4,300 digits).")
+    assert store.count("alice", "imported") == 0
+
+
+def test_invalid_utf8_is_one_line(app, store, tmp_path):
+    path = write_bytes(tmp_path, b'[{"role": "user", "content": "caf\xe9"}]')
+    assert_one_line(run_import(app, path), f"{path} is not UTF-8 text (byte 33 is not valid).")
+
+
+def test_the_real_command_never_writes_an_escape_to_the_terminal(tmp_path):
+    path = write(tmp_path, [{"role": "user", "content": "hi", "\x1b[31mred\x9b": "x"}])
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {**os.environ, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
+           "MEMOS_LOCAL_DB": str(tmp_path / "store.sqlite3")}
+    result = subprocess.run([flask, "--app", "app", "import-messages", str(path), "--user", "a",
+                             "--conversation", "b"], cwd=Path(__file__).resolve().parent.parent,
+                            env=env, capture_output=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr == (f"Error: Message 1 in {path} has unknown fields: "
+                             "\\x1b[31mred\\x9b. Nothing imported.\n").encode()
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["embedded", "over-http"])
+def test_no_nesting_depth_near_the_limit_gives_a_traceback(app_factory, memos_server, tmp_path,
+                                                           remote):
+    """Parsing, storing and sending each nest a little deeper: each may be the one that fails."""
+    app = (upstream_app(app_factory, memos_server.base_url, MEMOS_API_KEY=memos_server.api_key)
+           if remote else app_factory())
+    outcomes = set()
+    for depth in range(900, 1000, 3):
+        path = write(tmp_path, '[{"role": "user", "content": ' + "[" * depth + "]" * depth + "}]")
+        result = run_import(app, path)
+        assert result.exception is None or isinstance(result.exception, SystemExit), depth
+        if result.exit_code == 0:
+            outcomes.add("imported")
+        else:
+            assert result.exit_code == 1 and result.output.startswith("Error: ")
+            assert result.output.count("\n") == 1, result.output
+            outcomes.add(result.output.split(" is ", 1)[-1].strip())
+    assert "imported" in outcomes and "nested too deeply to read." in outcomes

@@ -2,6 +2,9 @@
 
 - Any query string on ``/chat``, ``/embed`` and ``/chat/older`` (with and without htmx), in
   open and in signed mode: never a 500 or a traceback, always one of the documented statuses.
+- Stray parameters (``url_for``'s own names, names starting with ``_``, anything) on pages
+  whose upstream call fails: the retry link stays relative and carries only access, ``limit``
+  and ``theme``.
 - Any HTTP body from MemOS (arbitrary bytes, any JSON value, any envelope, any ``data``, any
   ``message_detail_list``, any items): ``MemOSClient.get_messages`` returns messages or raises
   a ``MemOSError``, nothing else; and the app shows it without a 500.
@@ -16,8 +19,10 @@ import base64
 import json
 import logging
 import time
+import re
 import warnings
-from urllib.parse import quote, urlencode
+from html import unescape
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -30,6 +35,7 @@ from app import create_app
 from memos_api import MemOSClient, MemOSError, Message, message_from_api, sort_by_time
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 from memos_api.local.demo import DEMO_MESSAGES
+from upstream_apps import UPSTREAM_ACCESS
 from viewer.access import sign
 from viewer.history import anchor_token
 
@@ -379,3 +385,43 @@ def test_app_shows_any_answer_without_a_500(upstream, upstream_apps, status, bod
             assert_clean(result, f"{path} <- HTTP {status} {body[:300]!r}")
             if result.status_code in (502, 503, 504):
                 assert 'role="alert"' in result.get_data(as_text=True)
+
+
+# --- stray parameters on a failed page -------------------------------------------------------
+
+URL_FOR_NAMES = ["endpoint", "_method", "_external", "_scheme", "_anchor", "values", "self",
+                 "__class__", "_", "__"]
+stray_names = st.one_of(st.sampled_from(URL_FOR_NAMES), any_text.map(lambda name: "_" + name),
+                        any_text)
+RETRY_PARAMS = {"user_id", "conversation_id", "token", "limit", "theme"}
+MEMOS_FAILED = dumps({"code": 50000, "data": None, "message": ""})
+
+
+@pytest.fixture(scope="module")
+def failing_app(upstream, tmp_path_factory):
+    """An app on the fuzzed upstream, which this test sets to fail every call (a 502 page)."""
+    root = tmp_path_factory.mktemp("fuzz-failing")
+    return create_app({"TESTING": True, **UPSTREAM_ACCESS, "MEMOS_API_KEY": "fuzz-key",
+                       "MEMOS_BASE_URL": upstream.server.url_for(PREFIX),
+                       "MEMOS_LOCAL_DB": str(root / "unused.sqlite3"), "MEMOS_TIMEOUT": 1.0})
+
+
+@FUZZ
+@given(usable=queries(), stray=st.lists(st.tuples(stray_names, values), min_size=1, max_size=4))
+@example(usable=[("user_id", "u"), ("conversation_id", "c")],
+         stray=[("endpoint", "x"), ("_method", "POST"), ("_external", "1")])
+def test_stray_parameters_never_reach_the_retry_link(upstream, failing_app, usable, stray):
+    upstream.set(200, MEMOS_FAILED, None, None)
+    client = failing_app.test_client()
+    string = encode([*usable, *stray])
+    for path in ("/chat", "/embed"):
+        result = client.get(f"{path}?{string}", headers={"Host": "evil.example"})
+        assert_clean(result, f"{path}?{string}")
+        if result.status_code != 502:
+            continue  # refused before the upstream call (a bad id, limit or theme)
+        [href] = re.findall(r'class="alert__retry" href="([^"]*)"', result.text)
+        link = urlsplit(unescape(href))
+        assert (link.scheme, link.netloc, link.path, link.fragment) == ("", "", path, "")
+        assert {name for name, _ in parse_qsl(link.query)} <= RETRY_PARAMS, href
+    assert_clean(client.get(f"/chat/older?{string}", headers={"HX-Request": "true"}),
+                 f"/chat/older?{string} (htmx)")

@@ -17,7 +17,7 @@ import requests
 
 from memos_api import AuthError, InvalidRequestError, MemOSClient, Message
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
-from memos_api.local.server import MAX_BODY_BYTES
+from memos_api.local.gate import MAX_BODY_BYTES
 
 USER, CHAT = "bob", "chat-9"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -145,6 +145,8 @@ def test_oversized_body_is_refused_without_reading_it(memos_server):
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
     try:
         connection.putrequest("POST", url.path + "/add/message")
+        connection.putheader("Authorization", f"Token {memos_server.api_key}")
+        connection.putheader("Content-Type", "application/json")
         connection.putheader("Content-Length", str(MAX_BODY_BYTES + 1))
         connection.endheaders()
         response = connection.getresponse()
@@ -154,16 +156,17 @@ def test_oversized_body_is_refused_without_reading_it(memos_server):
 
 
 def count_accepted_connections(monkeypatch, server) -> list:
-    """Record every TCP connection the server accepts, by wrapping its accept step."""
+    """Record every TCP connection the server accepts, by wrapping waitress's accept step."""
     accepted = []
-    original = server.get_request
+    original = server.waitress.accept
 
-    def get_request():
+    def accept():
         connection = original()
-        accepted.append(connection[1])
+        if connection is not None:
+            accepted.append(connection[1])
         return connection
 
-    monkeypatch.setattr(server, "get_request", get_request)
+    monkeypatch.setattr(server.waitress, "accept", accept)
     return accepted
 
 
@@ -178,20 +181,17 @@ def test_connections_are_kept_alive(memos_server, monkeypatch):
     assert len(accepted) == 1
 
 
-def test_answers_are_sent_with_nagle_disabled(memos_server, monkeypatch):
-    """Headers and body leave in two writes: with Nagle on, delayed ACKs stall each ~40 ms.
+def test_answers_are_sent_with_nagle_disabled(memos_server):
+    """With Nagle on, an answer written in two parts can stall ~40 ms on a delayed ACK.
 
     Checked on the accepted socket itself rather than timed (the suite has no timing asserts).
     """
-    handler = memos_server.server.RequestHandlerClass
-    original_setup, options = handler.setup, []
-
-    def recording_setup(self):
-        original_setup(self)
-        options.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-
-    monkeypatch.setattr(handler, "setup", recording_setup)
-    post(memos_server, "/get/message", {"user_id": USER, "conversation_id": CHAT})
+    with requests.Session() as session:
+        post(memos_server, "/get/message", {"user_id": USER, "conversation_id": CHAT},
+             session=session)
+        channels = list(memos_server.server.waitress.active_channels.values())
+        options = [channel.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                   for channel in channels]
     assert options and all(options)
 
 
@@ -226,13 +226,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_command_line_serves_the_demo_and_stops_on_sigint(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_command_line_serves_the_demo_and_stops_on_a_signal(tmp_path, signum, inherited):
+    """A shell starts background jobs (``make test > log &``) with SIGINT ignored: still stop."""
     port, secret = free_port(), "cli-secret-key"
     env = {**os.environ, "MEMOS_LOCAL_API_KEY": secret, "PYTHONUNBUFFERED": "1"}
+
+    def ignore_the_signal() -> None:  # in the child, before exec, as the shell does
+        signal.signal(signum, signal.SIG_IGN)
+
     process = subprocess.Popen(
-        [sys.executable, "-m", "memos_api.local", "--port", str(port),
+        [sys.executable, "-m", "memos_api.local", "--port", str(port), "--verbose",
          "--db", str(tmp_path / "cli.sqlite3")],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ignore_the_signal if inherited == "ignored" else None)
     try:
         base_url = f"http://127.0.0.1:{port}/api/openmem/v1"
         messages = None
@@ -245,7 +253,7 @@ def test_command_line_serves_the_demo_and_stops_on_sigint(tmp_path):
             except Exception:
                 time.sleep(0.1)
         assert messages and messages[0].role == "system"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=10)
     finally:
         if process.poll() is None:
@@ -253,4 +261,28 @@ def test_command_line_serves_the_demo_and_stops_on_sigint(tmp_path):
             process.communicate(timeout=5)
     assert process.returncode == 0
     assert stdout == f"MemOS-compatible store on {base_url}\n"
+    assert '"POST /api/openmem/v1/get/message HTTP/1.1" 200 -' in stderr  # --verbose
     assert "Traceback" not in stderr and secret not in stdout + stderr
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+@pytest.mark.parametrize("key, problem", [
+    ("cli-secret-key\r", "a carriage return (\\r) at its end (a Windows line ending left by a "
+                         ".env file?)"),
+    ("cli-secret\nkey", "a line feed (\\n) inside it"),
+    ("cli-secret-k\u00e9y", "a character outside ASCII inside it"),
+])
+def test_command_line_refuses_an_unusable_key_without_showing_it(tmp_path, how, key, problem):
+    name = "--api-key" if how == "option" else "MEMOS_LOCAL_API_KEY"
+    option = ["--api-key", key] if how == "option" else []
+    env = {**os.environ, "MEMOS_LOCAL_API_KEY": key if how == "environment" else ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "memos_api.local", "--port", "0", *option,
+         "--db", str(tmp_path / "cli.sqlite3")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"python -m memos_api.local: error: {name} has {problem}; an API key is printable "
+        "ASCII without spaces. (The key itself is not shown.)")
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "cli.sqlite3").exists()  # refused before anything was touched

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 from pathlib import Path
 
 import click
@@ -15,25 +17,71 @@ from .access import sign
 from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
+# Shown escaped: C0/C1 controls and DEL (terminal escape sequences), format characters
+# (bidirectional overrides), lone surrogates (unprintable) and line/paragraph separators.
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+class _NumberTooLong(ValueError):
+    """A JSON integer with more digits than Python converts."""
+
+
+def printable(text: object) -> str:
+    """``text`` with every character that could act on a terminal escaped (``\\x1b``)."""
+    return "".join(_escape(char) if unicodedata.category(char) in _UNPRINTABLE else char
+                   for char in str(text))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
 
 
 def read_messages_file(path: Path) -> list[dict]:
-    """The messages of an ``/add/message``-shaped file (the whole body, or just its list)."""
+    """The messages of an ``/add/message``-shaped file (the whole body, or just its list).
+
+    Every failure is a ClickException: one line, exit status 1, anything quoted escaped.
+    """
+    shown = printable(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text.") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{shown} is not UTF-8 text (byte {error.start:,} is "
+                                   "not valid).") from None
+    except OSError as error:
+        raise click.ClickException(f"{shown} cannot be read: {printable(error.strerror)}.") \
+            from None
+    try:
+        document = json.loads(text, parse_int=_whole_number)
     except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path} is not valid JSON: {error}.") from None
+        raise click.ClickException(f"{shown} is not valid JSON: {printable(error)}.") from None
+    except RecursionError:
+        raise click.ClickException(f"{shown} is nested too deeply to read.") from None
+    except _NumberTooLong as error:
+        raise click.ClickException(f"{shown} holds a {error.args[0]:,}-digit number, too long "
+                                   f"to read (the limit is {sys.get_int_max_str_digits():,} "
+                                   "digits).") from None
+    except ValueError as error:  # any other parser failure
+        raise click.ClickException(f"{shown} cannot be read as JSON: {printable(error)}.") \
+            from None
     messages = document.get("messages") if isinstance(document, dict) else document
     if not isinstance(messages, list) or not messages:
-        raise click.ClickException(f"{path} must hold a non-empty list of messages, or an "
+        raise click.ClickException(f"{shown} must hold a non-empty list of messages, or an "
                                    'object with one under "messages".')
     for number, message in enumerate(messages, start=1):
         problem = _message_problem(message)
         if problem:
-            raise click.ClickException(f"Message {number} in {path} {problem}. Nothing imported.")
+            raise click.ClickException(f"Message {number} in {shown} {problem}. "
+                                       "Nothing imported.")
     return messages
+
+
+def _whole_number(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # over sys.get_int_max_str_digits(): int() refuses to convert it
+        raise _NumberTooLong(len(digits.lstrip("-"))) from None
 
 
 def _message_problem(message: object) -> str | None:
@@ -47,7 +95,7 @@ def _message_problem(message: object) -> str | None:
         return 'has a "chat_time" that is not a string'
     unknown = set(message) - ALLOWED_KEYS
     if unknown:
-        return f"has unknown fields: {', '.join(sorted(unknown))}"
+        return f"has unknown fields: {', '.join(printable(name) for name in sorted(unknown))}"
     return None
 
 
@@ -73,7 +121,10 @@ def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
         result = current_app.extensions["memos_source"].add_messages(
             user_id, conversation_id, messages)
     except MemOSError as error:
-        raise click.ClickException(f"Import failed: {error}") from None
+        raise click.ClickException(f"Import failed: {printable(error)}") from None
+    except RecursionError:  # parsed, but one level too deep to encode with the request
+        raise click.ClickException(f"{printable(file)} is nested too deeply to import.") \
+            from None
     click.echo(f"Imported {len(messages)} messages into {conversation_id!r} for {user_id!r} "
                f"(task {result.task_id}, {result.status}).")
 

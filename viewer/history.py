@@ -15,7 +15,7 @@ from enum import Enum
 from memos_api import Message, sort_by_time
 
 ANCHOR_SPAN = 3  # how many of the oldest shown messages the anchor covers
-MAX_FETCHES = 4  # upstream calls one request may make while the conversation keeps growing
+MAX_FETCHES = 2  # upstream calls one request may make: the next limit, then a wider one
 
 
 class Boundary(Enum):
@@ -79,8 +79,8 @@ def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,
     """A larger limit to ask for when the conversation grew since the anchor was made."""
     if not full or limit >= cap:
         return None
-    if end is None:
-        return min(cap, limit * 2)  # grown by more than we asked for: look further back
+    if end is None:  # grown by more than we asked for, or gone: one look, as far as allowed
+        return cap
     if end <= count:
         return min(cap, size - end + count + 1)  # not enough older ones to know what's above
     return None

@@ -7,7 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import click
+
 from memos_api import parse_timezone
+from memos_api.keys import check_api_key
 
 DEFAULTS: dict[str, Any] = {
     "MEMOS_API_KEY": "",
@@ -35,8 +38,14 @@ CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
 
 
-class ConfigError(ValueError):
-    """A setting is unusable; the message names it and says what is expected."""
+class ConfigError(ValueError, click.ClickException):
+    """A setting is unusable; the message names it and says what is expected.
+
+    Also a ClickException, so ``flask --app app ...`` prints it as one line and exits 1.
+    """
+
+    def __init__(self, message: str) -> None:
+        click.ClickException.__init__(self, message)
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -46,6 +55,10 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]
 
 def check_settings(config: dict[str, Any]) -> None:
     """Normalise settings in ``config`` in place, raising ConfigError for unusable ones."""
+    try:  # before anything can fail with the key in a message (requests quotes bad headers)
+        config["MEMOS_API_KEY"] = check_api_key(config["MEMOS_API_KEY"], "MEMOS_API_KEY") or ""
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     base_url = str(config["MEMOS_BASE_URL"] or "").strip()
     if base_url and not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"MEMOS_BASE_URL must be an http:// or https:// URL, got {base_url!r}.")

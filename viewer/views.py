@@ -54,7 +54,9 @@ def _conversation(layout: str):
                               config["MEMOS_MAX_LIMIT"])
     except MemOSError as error:
         status, message, headers = describe(error)
-        retry = url_for(endpoint, **request.args)
+        # Never **request.args: url_for reads endpoint=, _method=, _external=... as its own.
+        retry = url_for(endpoint, **access.params, theme=g.theme,
+                        limit=limit if request.args.get("limit") else None)
         return render_template(template, error=message, retry_url=retry, **context), \
             status, headers
     return render_template(template, page=page, shown=len(page.messages), **context)

@@ -12,6 +12,8 @@ from typing import Any
 from .store import LocalStore
 from .validation import check_limit, invalid
 
+API_PREFIX = "/api/openmem/v1"  # MemOS cloud's; the bare paths are answered too
+
 
 def get_message(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
     """``/get/message``: the newest messages, oldest first; a limit above max is clamped."""
@@ -35,3 +37,10 @@ ROUTES: dict[str, Callable[[LocalStore, dict[str, Any]], dict[str, Any]]] = {
     "/get/message": get_message,
     "/add/message": add_message,
 }
+
+
+def resolve(path: str) -> Callable[[LocalStore, dict[str, Any]], dict[str, Any]] | None:
+    """The endpoint serving ``path`` (with or without the API prefix), or None."""
+    path = path.rstrip("/")
+    return ROUTES.get(path.removeprefix(API_PREFIX) if path.startswith(API_PREFIX + "/")
+                      else path)

@@ -1,151 +1,114 @@
-"""Serve a LocalStore over HTTP with MemOS cloud's paths, envelope and error codes.
+"""Serve the local store over HTTP with waitress, within limits on what clients may hold.
 
-Business errors are HTTP 200 with a non-zero ``code``, as the cloud does. Protocol errors
-(unknown path, wrong method, body too large or unreadable) use a real HTTP status, and the
-envelope's code is that status times 100 (404 -> 40400).
+waitress parses requests (strictly: duplicated Content-Length, bare CR or LF and the like are
+refused), reads them in one I/O thread so slow clients hold no worker thread, caps open
+connections and closes idle ones. ``hooks`` adds the gate before any body is read and a read
+timeout for requests that trickle in.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import urlsplit
+import socket
+import threading
+from dataclasses import dataclass
 
-from ..errors import MemOSError
-from .endpoints import ROUTES
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+
+from ..keys import check_api_key
+from .endpoints import API_PREFIX
+from .gate import MAX_BODY_BYTES, Gate
+from .hooks import GatedServer
 from .store import LocalStore
+from .wsgi import LocalMemOSApp
 
-API_PREFIX = "/api/openmem/v1"
-MAX_BODY_BYTES = 8 * 1024 * 1024
-_log = logging.getLogger(__name__)
+_OWN_SOCKETS = 2  # waitress counts its listening socket and wake-up pipe as connections
 
 
-class LocalMemOSServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding the store, the expected API key and a verbose flag."""
+@dataclass(frozen=True)
+class Limits:
+    """What clients may hold; times in whole seconds, waitress's unit."""
 
-    daemon_threads = True
+    max_connections: int = 100  # open at once; more wait in the listen backlog
+    idle_timeout: int = 60      # a connection silent this long is closed
+    read_timeout: int = 30      # a request still arriving after this long is dropped
+    threads: int = 4            # requests served at once (each fully read before)
 
-    def __init__(self, address: tuple[str, int], store: LocalStore, *,
-                 api_key: str | None = None, verbose: bool = False) -> None:
-        self.store = store
-        self.api_key = api_key or None
-        self.verbose = verbose
-        super().__init__(address, MemOSRequestHandler)
+
+class LocalMemOSServer:
+    """The local store served over HTTP on one address (see ``make_server``)."""
+
+    def __init__(self, store: LocalStore, host: str, port: int, api_key: str | None, *,
+                 verbose: bool, limits: Limits) -> None:
+        api_key = check_api_key(api_key, "api_key")
+        sock = _bind(host, port)
+        self.address, self.port = sock.getsockname()[:2]
+        gate = Gate(self.address, self.port, api_key)
+        app = LocalMemOSApp(store, gate, verbose=verbose)
+        adj = Adjustments(
+            sockets=[sock], threads=limits.threads, ident="MemOSLocal/1",
+            connection_limit=limits.max_connections + _OWN_SOCKETS,
+            channel_timeout=limits.idle_timeout, cleanup_interval=1,
+            max_request_header_size=64 * 1024, max_request_body_size=MAX_BODY_BYTES + 1,
+            log_socket_errors=False, asyncore_use_poll=True)
+        self._connections: dict = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.waitress = GatedServer(app, sock, adj, limits.read_timeout, self._connections)
+        """The waitress server itself (its accept step, its open channels)."""
 
     @property
     def base_url(self) -> str:
         """The URL clients use as MemOS base URL, e.g. http://127.0.0.1:8765/api/openmem/v1."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}{API_PREFIX}"
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}{API_PREFIX}"
 
-
-class MemOSRequestHandler(BaseHTTPRequestHandler):
-    """Answers POST /get/message and /add/message, with or without the API prefix."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive: every answer carries a Content-Length
-    disable_nagle_algorithm = True  # headers and body go out in two writes
-    timeout = 60  # close idle keep-alive connections instead of holding a thread forever
-    server_version = "MemOSLocal/1"
-    server: LocalMemOSServer
-
-    def do_POST(self) -> None:
-        self._handle(allowed=True)
-
-    def do_GET(self) -> None:
-        self._handle(allowed=False)
-
-    do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def _handle(self, allowed: bool) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        path = urlsplit(self.path).path.rstrip("/")
-        route = ROUTES.get(path.removeprefix(API_PREFIX) if path.startswith(API_PREFIX + "/")
-                           else path)
-        if route is None:
-            return self._send(404, 40400, f"no such endpoint: {path or '/'}")
-        if not allowed:
-            return self._send(405, 40500, "use POST", headers={"Allow": "POST"})
-        code, message = self._auth_failure()
-        if code:
-            return self._send(200, code, message)
+    def serve_forever(self) -> None:
+        """Serve until ``stop()`` or KeyboardInterrupt, then close everything."""
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return self._send(200, 40000, "the request body is not valid JSON")
-        if not isinstance(payload, dict):
-            return self._send(200, 40000, "the request body must be a JSON object")
-        try:
-            data = route(self.server.store, payload)
-        except MemOSError as error:
-            return self._send(200, error.code or 50000, str(error))
-        except Exception:  # answer like the cloud would, and keep serving
-            _log.exception("local MemOS store failed on %s", path)
-            return self._send(200, 50000, "internal error")
-        self._send(200, 0, "ok", data)
+            self.waitress.run()
+        finally:
+            self.close()
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after refusing one that is too large or unreadable."""
-        if self.headers.get("Transfer-Encoding"):
-            return self._send(411, 41100, "send a Content-Length", close=True)
-        raw = self.headers.get("Content-Length", "0").strip()
-        if not (raw.isascii() and raw.isdigit()):
-            return self._send(400, 40000, "bad Content-Length", close=True)
-        length = int(raw)
-        if length > MAX_BODY_BYTES:
-            return self._send(413, 41300, f"body larger than {MAX_BODY_BYTES} bytes", close=True)
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:
-            self.close_connection = True
-            return None
-        return body
+    def stop(self) -> None:
+        """Make ``serve_forever`` return; safe from any thread, and more than once."""
+        with self._lock:
+            if not self._closed:  # the serving thread closes every socket, run() then returns
+                self.waitress.trigger.pull_trigger(
+                    lambda: wasyncore.close_all(self._connections))
 
-    def _auth_failure(self) -> tuple[int, str]:
-        """(0, "") when the request may proceed, else MemOS's code and a reason."""
-        expected = self.server.api_key
-        if expected is None:
-            return 0, ""
-        header = (self.headers.get("Authorization") or "").strip()
-        if not header:
-            return 40100, "the Authorization header is missing"
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "token" or not key or " " in key:
-            return 40130, "the Authorization header must be 'Token <API key>'"
-        # Header values arrive decoded as Latin-1; compare the raw bytes in constant time.
-        if not hmac.compare_digest(key.encode("latin-1", "replace"), expected.encode("utf-8")):
-            return 40132, "the API key is invalid"
-        return 0, ""
+    def close(self) -> None:
+        """Close the listening socket and every connection (for a server never started)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        wasyncore.close_all(self._connections, ignore_all=True)
+        self.waitress.task_dispatcher.shutdown()
 
-    def _send(self, status: int, code: int, message: str, data: Any = None, *,
-              headers: dict[str, str] | None = None, close: bool = False) -> None:
-        payload = json.dumps({"code": code, "data": data, "message": message},
-                             separators=(",", ":")).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if close:
-            self.send_header("Connection", "close")  # also sets self.close_connection
-        self.end_headers()
-        self.wfile.write(payload)
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host`` (IPv4 first when a name has both) and ``port``."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = min(found, key=lambda info: info[0] != socket.AF_INET)
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def make_server(store: LocalStore, host: str = "127.0.0.1", port: int = 0,
-                api_key: str | None = None, *, verbose: bool = False) -> LocalMemOSServer:
+                api_key: str | None = None, *, verbose: bool = False,
+                limits: Limits = Limits()) -> LocalMemOSServer:
     """Bind a MemOS-compatible HTTP server for ``store`` without starting it.
 
     Port 0 picks a free port (see ``.base_url``). The caller runs ``serve_forever()``, usually
-    in a thread, and later ``shutdown()`` and ``server_close()``. With ``api_key`` set, every
-    request must carry ``Authorization: Token <api_key>``.
+    in a thread, and later ``stop()``. With ``api_key`` set, every request must carry
+    ``Authorization: Token <api_key>``; a key that cannot be sent in a header is a ValueError
+    (which does not show it).
     """
-    return LocalMemOSServer((host, port), store, api_key=api_key, verbose=verbose)
+    return LocalMemOSServer(store, host, port, api_key, verbose=verbose, limits=limits)
