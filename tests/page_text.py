@@ -4,7 +4,8 @@ import html as html_lib
 import re
 
 _MESSAGE = re.compile(r'<article class="message[^"]*" data-role="([^"]*)">(.*?)</article>', re.S)
-_CONTENT = re.compile(r'<div class="message__content">(.*?)</div>\s*(?:</details>|</div>)', re.S)
+_CONTENT = re.compile(r'<div class="message__content">(.*?)</div>\s*'
+                      r'(?:</details>|</div>|<p class="message__note">)', re.S)
 
 
 def roles_and_texts(page: str) -> list[tuple[str, str]]:
