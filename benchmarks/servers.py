@@ -28,7 +28,7 @@ CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "G
                "GUNICORN_CMD_ARGS", "MEMOS_API_KEY", "MEMOS_BASE_URL", "MEMOS_IS_GLOBAL",
                "MEMOS_TIMEOUT", "MEMOS_DEADLINE", "MEMOS_POOL_SIZE", "MEMOS_TIMEZONE",
                "MEMOS_MAX_LIMIT", "MEMOS_LOCAL_DB", "CHAT_PAGE_SIZE", "DISPLAY_TIMEZONE",
-               "EMBED_SECRET", "EMBED_ALLOWED_ORIGINS", "TRUSTED_PROXIES",
+               "EMBED_SECRET", "EMBED_ALLOWED_ORIGINS", "TRUSTED_PROXIES", "VIEWER_ACCESS",
                "READYZ_CACHE_SECONDS", "LOG_LEVEL")
 
 
@@ -62,7 +62,9 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {key: value for key, value in os.environ.items() if key not in CLEARED_ENV}
+        # Open access, chosen explicitly: a fake upstream holds nothing private.
         environ.update({"MEMOS_BASE_URL": upstream, "MEMOS_API_KEY": "bench",
+                        "VIEWER_ACCESS": "open",
                         "PORT": str(self.port), "HOST": "127.0.0.1", **(env or {})})
         gunicorn = Path(sys.executable).with_name("gunicorn")
         if not gunicorn.exists():

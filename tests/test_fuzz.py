@@ -356,7 +356,8 @@ def upstream_apps(upstream, tmp_path_factory):
         app = create_app({"TESTING": True, "MEMOS_API_KEY": "fuzz-key",
                           "MEMOS_BASE_URL": upstream.server.url_for(PREFIX),
                           "MEMOS_LOCAL_DB": str(root / "unused.sqlite3"), "MEMOS_TIMEOUT": 1.0,
-                          "MEMOS_DEADLINE": 3.0, "DISPLAY_TIMEZONE": zone})
+                          "MEMOS_DEADLINE": 3.0, "DISPLAY_TIMEZONE": zone,
+                          "VIEWER_ACCESS": "open"})
         app.extensions["memos_source"].source.backoff = 0.001  # retries stay quick
         built.append(app)
     return built

@@ -152,7 +152,7 @@ def test_soak_keeps_memory_connections_and_threads_flat(app_factory, caplog):
     upstream.expect_request(PATH, method="POST").respond_with_handler(CyclingUpstream())
     upstream.start()
     app = app_factory(MEMOS_BASE_URL=upstream.url_for(PREFIX), MEMOS_API_KEY="soak-key",
-                      MEMOS_TIMEOUT=2.0, LOG_LEVEL="WARNING")
+                      MEMOS_TIMEOUT=2.0, LOG_LEVEL="WARNING", VIEWER_ACCESS="open")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                daemon=True)

@@ -1,9 +1,9 @@
 """Who may see which conversation: ids in the query string, or a signed token.
 
-Open mode (no ``EMBED_SECRET``) takes ``user_id`` and ``conversation_id`` from the query
-string, for demos and deployments behind the host's own auth. Signed mode takes them only from
-``?token=``: a JWT the host's backend signs with HS256 and ``EMBED_SECRET``, carrying
-``user_id``, ``conversation_id`` and ``exp``.
+``VIEWER_ACCESS`` (decided once in ``check_settings``) says which. Open mode takes ``user_id``
+and ``conversation_id`` from the query string, for demos and deployments behind the host's own
+auth. Signed mode takes them only from ``?token=``: a JWT the host's backend signs with HS256
+and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ class Access:
 
 
 def grant(args: Mapping[str, str], secret: str | None) -> Access:
-    """The conversation this request may read; 400 for bad ids, 403 for a bad token."""
+    """The conversation this request may read; 400 for bad ids, 403 for a bad token.
+
+    ``secret`` is ``EMBED_SECRET`` in signed mode and None in open mode.
+    """
     if not secret:
         user_id, conversation_id = read_conversation(args)
         return Access(user_id, conversation_id,

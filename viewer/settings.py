@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
     "CHAT_PAGE_SIZE": 6,          # messages on first load and per "load earlier" (API default)
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
+    "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
 }
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+ACCESS_MODES = ("open", "signed")
 MIN_SECRET_BYTES = 32
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
@@ -63,14 +65,16 @@ def check_settings(config: dict[str, Any]) -> None:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
                           f"got {config['LOG_LEVEL']!r}.")
     config["CHAT_PAGE_SIZE"] = _number(config, "CHAT_PAGE_SIZE", int, minimum=1)
+    upstream = bool(config["MEMOS_API_KEY"] or base_url)  # else: the embedded demo store
     if config["MEMOS_MAX_LIMIT"] in (None, ""):
-        upstream = config["MEMOS_API_KEY"] or base_url
         config["MEMOS_MAX_LIMIT"] = CLOUD_MAX_LIMIT if upstream else EMBEDDED_MAX_LIMIT
     config["MEMOS_MAX_LIMIT"] = _number(config, "MEMOS_MAX_LIMIT", int, minimum=1)
     if config["EMBED_SECRET"] and len(str(config["EMBED_SECRET"]).encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"EMBED_SECRET must be at least {MIN_SECRET_BYTES} bytes (HS256 keys "
                           "shorter than the hash are guessable); e.g. python -c "
                           "'import secrets; print(secrets.token_urlsafe(32))'.")
+    config["VIEWER_ACCESS"] = _access_mode(config["VIEWER_ACCESS"], bool(config["EMBED_SECRET"]),
+                                           upstream)
     config["EMBED_ALLOWED_ORIGINS"] = _frame_ancestors(config["EMBED_ALLOWED_ORIGINS"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
@@ -79,6 +83,29 @@ def check_settings(config: dict[str, Any]) -> None:
         except ValueError as error:
             raise ConfigError(f"{name}: {error}; use UTC, an offset like +08:00, "
                               "or a zone name like Asia/Shanghai.") from None
+
+
+def _access_mode(value: Any, secret: bool, upstream: bool) -> str:
+    """Decide, once, whether conversations open by their ids (open) or by signed links."""
+    mode = str(value or "").strip().lower()
+    if mode not in ("", *ACCESS_MODES):
+        raise ConfigError(f"VIEWER_ACCESS must be open or signed, got {value!r}.")
+    if secret:
+        if mode == "open":
+            raise ConfigError("VIEWER_ACCESS=open contradicts EMBED_SECRET, which turns on "
+                              "signed links: unset one of them.")
+        return "signed"
+    if mode == "signed":
+        raise ConfigError(f"VIEWER_ACCESS=signed needs EMBED_SECRET (at least "
+                          f"{MIN_SECRET_BYTES} bytes) to check the links' signatures.")
+    if mode == "open" or not upstream:  # the embedded demo store holds nothing of anyone's
+        return "open"
+    raise ConfigError(
+        f"MemOS is configured (MEMOS_API_KEY or MEMOS_BASE_URL), so choose who may read its "
+        f"conversations: set EMBED_SECRET (at least {MIN_SECRET_BYTES} bytes) to open them only "
+        f"through signed links, or VIEWER_ACCESS=open for a deployment behind your own "
+        f"authentication (anyone who reaches the viewer can then read any conversation whose "
+        f"ids they know).")
 
 
 def _frame_ancestors(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from memos_api import MemOSError
-from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
+from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import history
 from .access import grant
@@ -21,14 +21,20 @@ def _source():
 
 
 def _access():
-    return grant(request.args, current_app.config["EMBED_SECRET"])
+    config = current_app.config
+    signed = config["VIEWER_ACCESS"] == "signed"
+    return grant(request.args, config["EMBED_SECRET"] if signed else None)
 
 
 @bp.get("/")
 def index():
-    """The landing page: the demo conversation and a form to open any other."""
-    return render_template("index.html", demo_user=DEMO_USER_ID,
-                           demo_conversation=DEMO_CONVERSATION_ID)
+    """The landing page: a form to open any conversation in open mode, and the demo."""
+    open_access = current_app.config["VIEWER_ACCESS"] == "open"
+    # Only the embedded store holds the demo conversation (seeded at start).
+    demo = open_access and isinstance(_source().source, LocalStore)
+    demo_url = url_for("chat.chat", user_id=DEMO_USER_ID,
+                       conversation_id=DEMO_CONVERSATION_ID) if demo else None
+    return render_template("index.html", open_access=open_access, demo_url=demo_url)
 
 
 @bp.get("/chat")
