@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from viewer import assets, cli, errors, observability, security, templating, views
+from viewer import assets, cli, devserver, errors, observability, security, templating, views
 from viewer.readiness import ReadinessCheck
 from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
 from viewer.source import build_source
@@ -45,9 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 if __name__ == "__main__":
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    local, notice = devserver.local_access(os.environ, host, port)
     try:
-        application = create_app()
+        application = create_app(local)
     except ConfigError as error:
         sys.exit(f"Configuration error: {error}")
-    application.run(host=os.environ.get("HOST", "127.0.0.1"),
-                    port=int(os.environ.get("PORT", "5000")))
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    devserver.run(application, host, port)
