@@ -29,7 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
 }
-_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+_ORIGIN = re.compile(r"https?://(?:(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]+)|\[[0-9a-fA-F:]+\])"
+                     r"(?::\d{1,5})?")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_IPV4 = re.compile(r"[0-9.]+")
 ACCESS_MODES = ("open", "signed")
 MIN_SECRET_BYTES = 32
 CLOUD_MAX_LIMIT = 50
@@ -112,11 +115,38 @@ def _frame_ancestors(value: Any) -> str:
     """Check a space-separated list of origins (or 'self') that may frame the widget."""
     sources = str(value or "").split() or ["'self'"]
     for source in sources:
-        if source == "'self'" or _ORIGIN.match(source):
-            continue
-        raise ConfigError(f"EMBED_ALLOWED_ORIGINS: {source!r} is not an origin like "
-                          "https://app.example.com (or 'self'); separate several with spaces.")
+        problem = None if source == "'self'" else _origin_problem(source)
+        if problem:
+            raise ConfigError(f"EMBED_ALLOWED_ORIGINS: {source!r} {problem}.")
     return " ".join(sources)
+
+
+def _origin_problem(source: str) -> str | None:
+    """Why ``source`` may not frame the widget (a phrase), or None when it names one site."""
+    if source == "*" or re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:", source):
+        return ("would let any site frame the widget: name each origin that may, like "
+                "https://app.example.com")
+    match = _ORIGIN.fullmatch(source)
+    if not match:
+        return ("is not an origin like https://app.example.com (or 'self'); separate several "
+                "with spaces")
+    host = match["host"]
+    if host is None:  # an IPv6 literal
+        return None
+    if not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        return "has an unusable host name"
+    if match["wildcard"] and (_IPV4.fullmatch(host) or not _registrable(host)):
+        return ("spans more than one site: a wildcard may only stand for the subdomains of a "
+                "registrable domain (https://*.example.com), not of a public suffix such as "
+                "com, co.uk or github.io")
+    return None
+
+
+def _registrable(host: str) -> bool:
+    """Whether ``host`` is a domain one owner registers, or below one (Public Suffix List)."""
+    from publicsuffixlist import PublicSuffixList  # 35 ms to load: only for a wildcard
+
+    return PublicSuffixList().is_private(host)
 
 
 def _flag(value: Any) -> bool:
