@@ -10,9 +10,18 @@ import sys
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from viewer import assets, cli, devserver, errors, observability, security, templating, views
+from viewer import (
+    assets,
+    cli,
+    devserver,
+    errors,
+    observability,
+    proxies,
+    security,
+    templating,
+    views,
+)
 from viewer.readiness import ReadinessCheck
 from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
 from viewer.source import build_source
@@ -29,11 +38,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     source = observability.TimedSource(build_source(app.config, app.instance_path))
     app.extensions["memos_source"] = source
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
-    proxies = app.config["TRUSTED_PROXIES"]
-    if proxies:  # behind a reverse proxy: take scheme, host and client from its headers
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
-                                x_prefix=proxies)
 
+    proxies.register(app)
     observability.register(app)
     assets.register(app)
     templating.register(app)
