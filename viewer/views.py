@@ -8,7 +8,7 @@ from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import history
-from .access import grant
+from .access import conversation_view, grant
 from .failures import FRAGMENT_ERROR_HEADERS, describe
 from .validation import read_anchor, read_count
 
@@ -38,12 +38,14 @@ def index():
 
 
 @bp.get("/chat")
+@conversation_view
 def chat():
     """A conversation's newest messages, as a page."""
     return _conversation("page")
 
 
 @bp.get("/embed")
+@conversation_view
 def embed():
     """The same conversation, chromeless, for an iframe on another site."""
     return _conversation("embed")
@@ -67,6 +69,7 @@ def _conversation(layout: str):
 
 
 @bp.get("/chat/older")
+@conversation_view
 def older():
     """The messages before those on screen, as an htmx fragment to put above them."""
     access = _access()
@@ -106,4 +109,4 @@ def readyz():
     """Readiness: the message source answers (checked at most every few seconds)."""
     ready, detail = current_app.extensions["readiness"]()
     body = {"status": "ready" if ready else "unavailable", "detail": detail}
-    return body, 200 if ready else 503, {"Cache-Control": "no-store"}
+    return body, 200 if ready else 503
