@@ -18,6 +18,7 @@ from viewer import (
     errors,
     observability,
     proxies,
+    ratelimit,
     security,
     templating,
     views,
@@ -45,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     templating.register(app)
     security.register(app)
     errors.register(app)
+    ratelimit.register(app)  # after the clock and the theme: a 429 page has both
     cli.register(app)
     app.register_blueprint(views.bp)
     return app

@@ -35,6 +35,13 @@ def test_a_method_not_allowed_is_not_kept_and_says_what_is(client):
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
 
 
+def test_a_refusal_over_the_rate_limit_is_not_kept(app_factory):
+    client = app_factory(RATE_LIMIT="1/minute").test_client()
+    client.get(CHAT)
+    response = client.get(CHAT)
+    assert response.status_code == 429 and response.headers["Cache-Control"] == "no-store"
+
+
 def test_static_files_keep_their_own_policy(client):
     page = client.get("/").get_data(as_text=True)
     versioned = re.search(r'href="(/static/chat\.css\?v=[^"]+)"', page)[1]

@@ -1,5 +1,6 @@
 """``make run`` (``python app.py``, Werkzeug's server), run for real: its log carries no query
-strings, and it opens access for local use only on loopback and says so."""
+strings, it opens access for local use only on loopback and says so, and an unreachable Redis is
+a warning on its stderr, not a failed page."""
 
 from __future__ import annotations
 
@@ -136,6 +137,22 @@ def test_make_run_never_opens_access_on_a_public_address(dev_server):
     output = server.stop()
     assert output.startswith("Configuration error: ") and "VIEWER_ACCESS=open" in output
     assert "Traceback" not in output and "Open access for local use" not in output
+
+
+def test_an_unreachable_redis_is_a_warning_on_stderr_not_a_failed_page(dev_server,
+                                                                      unused_port):
+    with socket.socket() as probe:  # another free port, for a Redis that is not there
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    server = dev_server(RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{dead}/0")
+    server.wait_ready()
+    chat = f"{server.url}/chat?user_id=demo-user&conversation_id=demo-conversation"
+    assert [requests.get(chat, timeout=10).status_code for _ in range(3)] == [200, 200, 200]
+    output = server.stop()
+    warnings = [line for line in output.splitlines() if line.startswith("WARNING rate limit:")]
+    assert warnings == ["WARNING rate limit: Rate limit storage unreachable - falling back to "
+                        "in-memory storage"]
+    assert "Traceback" not in output
 
 
 @pytest.mark.parametrize("environ, host, opened", [

@@ -138,6 +138,8 @@ def collect_pages(client, store, upstream_down_client, signed_client) -> dict[st
     pages["older-fragment"] = as_document(fragment, "older fragment")
 
     pages["landing-signed"] = fetch(signed_client, "/", 200)
+    fetch(signed_client, chat_path(DEMO_USER, DEMO_CONVERSATION), 403)  # no token; counted
+    pages["error-429"] = fetch(signed_client, chat_path(DEMO_USER, DEMO_CONVERSATION), 429)
 
     down = upstream_down_client.get(chat_path("u", "c"))
     assert down.status_code in (502, 503, 504), f"MemOS unreachable gave {down.status_code}"
@@ -183,8 +185,9 @@ def upstream_down_client(app_factory, unused_port):
 
 @pytest.fixture
 def signed_client(app_factory):
-    """The viewer in signed mode."""
-    app = app_factory(EMBED_SECRET="an-embed-secret-that-is-long-enough-32b")
+    """The viewer in signed mode, allowing one conversation request a minute."""
+    app = app_factory(EMBED_SECRET="an-embed-secret-that-is-long-enough-32b",
+                      RATE_LIMIT="1/minute")
     return app.test_client()
 
 

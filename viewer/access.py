@@ -5,8 +5,8 @@ and ``conversation_id`` from the query string, for demos and deployments behind 
 auth. Signed mode takes them only from ``?token=``: a JWT the host's backend signs with HS256
 and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``.
 
-The views that show a conversation wear ``@conversation_view``: their answers are never
-cached (viewer.security).
+The views that show a conversation wear ``@conversation_view``: each client's requests to them
+are rate limited (viewer.ratelimit), and their answers are never cached (viewer.security).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ View = TypeVar("View", bound=Callable)
 
 
 def conversation_view(view: View) -> View:
-    """Mark ``view`` as showing conversation content: never cached."""
+    """Mark ``view`` as showing conversation content: rate limited per client, never cached."""
     view.shows_conversation = True  # type: ignore[attr-defined]
     return view
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from limits import parse_many
+
 from memos_api import parse_timezone
 
 DEFAULTS: dict[str, Any] = {
@@ -28,12 +30,15 @@ DEFAULTS: dict[str, Any] = {
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
+    "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
+    "RATE_LIMIT_STORAGE_URI": "memory://",  # where counts live; redis://... shares them
 }
 _ORIGIN = re.compile(r"https?://(?:(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]+)|\[[0-9a-fA-F:]+\])"
                      r"(?::\d{1,5})?")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _IPV4 = re.compile(r"[0-9.]+")
 ACCESS_MODES = ("open", "signed")
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 MIN_SECRET_BYTES = 32
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
@@ -79,6 +84,8 @@ def check_settings(config: dict[str, Any]) -> None:
     config["VIEWER_ACCESS"] = _access_mode(config["VIEWER_ACCESS"], bool(config["EMBED_SECRET"]),
                                            upstream)
     config["EMBED_ALLOWED_ORIGINS"] = _frame_ancestors(config["EMBED_ALLOWED_ORIGINS"])
+    config["RATE_LIMIT"] = _rate_limit(config["RATE_LIMIT"])
+    config["RATE_LIMIT_STORAGE_URI"] = _storage_uri(config["RATE_LIMIT_STORAGE_URI"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
         try:
@@ -147,6 +154,33 @@ def _registrable(host: str) -> bool:
     from publicsuffixlist import PublicSuffixList  # 35 ms to load: only for a wildcard
 
     return PublicSuffixList().is_private(host)
+
+
+def _rate_limit(value: Any) -> str:
+    """A Flask-Limiter limit string, or "" when ``0`` turns the limit off."""
+    text = str(value).strip()
+    if text == "0":
+        return ""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigError(f"RATE_LIMIT must be a limit like 120/minute or '120 per minute' "
+                          f"(several joined with ';'), or 0 to turn it off; got {value!r}.")
+    return text
+
+
+def _storage_uri(value: Any) -> str:
+    """Where rate-limit counts live: this process (memory://) or a Redis server."""
+    uri = str(value or "").strip() or "memory://"
+    scheme, separator, _ = uri.partition("://")
+    if not separator or scheme.lower() not in STORAGE_SCHEMES:
+        # Never echo the URI: it may carry a Redis password.
+        raise ConfigError("RATE_LIMIT_STORAGE_URI must be memory:// (each instance counts on "
+                          "its own) or a Redis URI (redis://host:6379, rediss://, "
+                          "redis+unix://) to share the counts.")
+    return uri
 
 
 def _flag(value: Any) -> bool:

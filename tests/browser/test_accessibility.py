@@ -90,6 +90,13 @@ def landing_signed(server, page: Page, theme: dict) -> None:
     expect(page.locator("#signed-links")).to_be_visible()
 
 
+def error_429(server, page: Page, theme: dict) -> None:
+    page.goto(chat_url(server.url, DEMO_USER, DEMO_CONVERSATION, **theme))
+    response = page.goto(chat_url(server.url, DEMO_USER, DEMO_CONVERSATION, **theme))
+    assert response.status == 429
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
 PAGES: dict[str, Callable] = {
     "landing": landing,
     "demo-chat": demo_chat,
@@ -100,9 +107,11 @@ PAGES: dict[str, Callable] = {
     "error-404": error_404,
     "upstream-failure": upstream_failure,
     "landing-signed": landing_signed,
+    "error-429": error_429,
 }
 # Pages that only an app with other settings shows.
-SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-enough-32b"}}
+SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-enough-32b"},
+            "error-429": {"RATE_LIMIT": "1/minute"}}
 
 
 def accepts_theme(base_url: str) -> bool:
