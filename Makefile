@@ -7,7 +7,7 @@ PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test bench install install-dev browser java clean
+.PHONY: run serve test bench install install-dev browser redis java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
@@ -15,7 +15,7 @@ run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store u
 serve: install ## Production server: gunicorn with gunicorn.conf.py on http://127.0.0.1:$${PORT:-8000}
 	$(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
-test: install-dev browser java ## Install everything, then run the whole suite
+test: install-dev browser java redis ## Install everything, then run the whole suite
 	$(BIN)/python -m pytest
 
 bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
@@ -46,8 +46,10 @@ $(HTMX): node_modules/.package-lock.json
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
+# The shared rate-limit tests start Debian's redis-server themselves, on a free loopback port.
 browser: /usr/bin/chromium /usr/bin/wrk
-/usr/bin/chromium /usr/bin/wrk:
+redis: /usr/bin/redis-server
+/usr/bin/chromium /usr/bin/wrk /usr/bin/redis-server:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(notdir $@)
 

@@ -10,9 +10,19 @@ import sys
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from viewer import assets, cli, errors, observability, security, templating, views
+from viewer import (
+    assets,
+    cli,
+    devserver,
+    errors,
+    observability,
+    proxies,
+    ratelimit,
+    security,
+    templating,
+    views,
+)
 from viewer.readiness import ReadinessCheck
 from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
 from viewer.source import build_source
@@ -29,25 +39,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     source = observability.TimedSource(build_source(app.config, app.instance_path))
     app.extensions["memos_source"] = source
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
-    proxies = app.config["TRUSTED_PROXIES"]
-    if proxies:  # behind a reverse proxy: take scheme, host and client from its headers
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
-                                x_prefix=proxies)
 
+    proxies.register(app)
     observability.register(app)
     assets.register(app)
     templating.register(app)
     security.register(app)
     errors.register(app)
+    ratelimit.register(app)  # after the clock and the theme: a 429 page has both
     cli.register(app)
     app.register_blueprint(views.bp)
     return app
 
 
 if __name__ == "__main__":
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    local, notice = devserver.local_access(os.environ, host, port)
     try:
-        application = create_app()
+        application = create_app(local)
     except ConfigError as error:
         sys.exit(f"Configuration error: {error}")
-    application.run(host=os.environ.get("HOST", "127.0.0.1"),
-                    port=int(os.environ.get("PORT", "5000")))
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    devserver.run(application, host, port)

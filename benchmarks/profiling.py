@@ -29,9 +29,11 @@ def profile_page(upstream: str, limit: int, requests_count: int) -> dict[str, An
     sys.path.insert(0, str(ROOT))
     from app import create_app
 
+    # Open access on a fake upstream; no rate limit: every request comes from one address.
     app = create_app({"MEMOS_BASE_URL": upstream, "MEMOS_API_KEY": "bench",
                       "MEMOS_MAX_LIMIT": 1000, "LOG_LEVEL": "WARNING", "MEMOS_LOCAL_DB": "",
-                      "EMBED_SECRET": "", "TRUSTED_PROXIES": 0, "CHAT_PAGE_SIZE": PAGE_SIZE})
+                      "EMBED_SECRET": "", "VIEWER_ACCESS": "open", "RATE_LIMIT": "0",
+                      "TRUSTED_PROXIES": 0, "CHAT_PAGE_SIZE": PAGE_SIZE})
     client = app.test_client()
     path = "/chat?" + urlencode({"user_id": USER, "conversation_id": CONVERSATION,
                                  "limit": limit})

@@ -28,8 +28,8 @@ CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "G
                "GUNICORN_CMD_ARGS", "MEMOS_API_KEY", "MEMOS_BASE_URL", "MEMOS_IS_GLOBAL",
                "MEMOS_TIMEOUT", "MEMOS_DEADLINE", "MEMOS_POOL_SIZE", "MEMOS_TIMEZONE",
                "MEMOS_MAX_LIMIT", "MEMOS_LOCAL_DB", "CHAT_PAGE_SIZE", "DISPLAY_TIMEZONE",
-               "EMBED_SECRET", "EMBED_ALLOWED_ORIGINS", "TRUSTED_PROXIES",
-               "READYZ_CACHE_SECONDS", "LOG_LEVEL")
+               "EMBED_SECRET", "EMBED_ALLOWED_ORIGINS", "TRUSTED_PROXIES", "VIEWER_ACCESS",
+               "RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "READYZ_CACHE_SECONDS", "LOG_LEVEL")
 
 
 class Fake:
@@ -64,7 +64,11 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {key: value for key, value in os.environ.items() if key not in CLEARED_ENV}
+        # Open access, chosen explicitly (a fake upstream holds nothing private); no rate
+        # limit: wrk sends thousands of requests from one address, and a 429 costs less than a
+        # page, so a limited run would measure the limiter's refusals instead of the app.
         environ.update({"MEMOS_BASE_URL": upstream, "MEMOS_API_KEY": "bench",
+                        "VIEWER_ACCESS": "open", "RATE_LIMIT": "0",
                         "PORT": str(self.port), "HOST": "127.0.0.1", **(env or {})})
         gunicorn = Path(sys.executable).with_name("gunicorn")
         if not gunicorn.exists():

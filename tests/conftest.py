@@ -9,13 +9,21 @@
   (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
   app's message source) and ``.app``. Every server is shut down after the test.
+- ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
+  test's temporary directory; a ``RedisServer`` with ``.url`` and ``.stop()``/``.start()`` (same
+  port). Skipped where the binary is missing, except under CI (``make test`` installs it).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +142,69 @@ def live_server(app_factory) -> Iterator:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- Redis, for the shared rate-limit count -----------------------------------------------------
+
+class RedisServer:
+    """A redis-server process of this test's own, on 127.0.0.1."""
+
+    def __init__(self, binary: str, directory: Path, port: int) -> None:
+        self.binary, self.directory, self.port = binary, directory, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start it (again) and wait until it answers PING."""
+        import redis
+
+        # No persistence: nothing outlives the test, and nothing is written but the log.
+        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port),
+                   "--dir", str(self.directory), "--save", "", "--appendonly", "no",
+                   "--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop it (its port then refuses connections)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path, unused_port) -> Iterator[RedisServer]:
+    """A real Redis on 127.0.0.1, started for this test and stopped after it."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.access(binary, os.X_OK):
+        reason = ("redis-server is not installed: `make test` installs it "
+                  "(apt-get install redis-server)")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(binary, directory, unused_port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

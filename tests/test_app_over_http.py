@@ -11,7 +11,7 @@ def test_walk_a_conversation_back_to_its_start(app_factory, memos_server):
         {"role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}",
          "chat_time": f"2026-03-01 09:00:{n:02d}"} for n in range(17)])
     client = app_factory(MEMOS_BASE_URL=memos_server.base_url + "/",
-                         MEMOS_API_KEY=memos_server.api_key).test_client()
+                         MEMOS_API_KEY=memos_server.api_key, VIEWER_ACCESS="open").test_client()
     html = client.get("/chat?user_id=u&conversation_id=c").get_data(as_text=True)
     seen = texts(html)
     for _ in range(10):
@@ -28,7 +28,7 @@ def test_walk_a_conversation_back_to_its_start(app_factory, memos_server):
 def test_demo_conversation_over_http(app_factory, memos_server):
     memos_server.store.seed_demo()
     client = app_factory(MEMOS_BASE_URL=memos_server.base_url,
-                         MEMOS_API_KEY=memos_server.api_key).test_client()
+                         MEMOS_API_KEY=memos_server.api_key, VIEWER_ACCESS="open").test_client()
     response = client.get(f"/chat?user_id={DEMO_USER_ID}&conversation_id={DEMO_CONVERSATION_ID}")
     assert response.status_code == 200 and len(texts(response.get_data(as_text=True))) >= 5
 
@@ -36,7 +36,7 @@ def test_demo_conversation_over_http(app_factory, memos_server):
 def test_api_key_never_reaches_the_browser(app_factory, memos_server):
     memos_server.store.seed_demo()
     client = app_factory(MEMOS_BASE_URL=memos_server.base_url,
-                         MEMOS_API_KEY=memos_server.api_key).test_client()
+                         MEMOS_API_KEY=memos_server.api_key, VIEWER_ACCESS="open").test_client()
     for url in ("/", f"/chat?user_id={DEMO_USER_ID}&conversation_id={DEMO_CONVERSATION_ID}",
                 "/chat?user_id=&conversation_id=x", "/healthz", "/missing"):
         response = client.get(url)

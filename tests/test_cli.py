@@ -71,14 +71,16 @@ def test_too_long_ids_are_refused(app, store, tmp_path):
 
 
 def test_import_through_a_memos_server(app_factory, memos_server, tmp_path):
-    app = app_factory(MEMOS_BASE_URL=memos_server.base_url, MEMOS_API_KEY=memos_server.api_key)
+    app = app_factory(MEMOS_BASE_URL=memos_server.base_url, MEMOS_API_KEY=memos_server.api_key,
+                      VIEWER_ACCESS="open")
     result = run_import(app, write(tmp_path, MESSAGES))
     assert result.exit_code == 0, result.output
     assert memos_server.store.count("alice", "imported") == 2
 
 
 def test_upstream_rejection_is_reported(app_factory, memos_server, tmp_path):
-    app = app_factory(MEMOS_BASE_URL=memos_server.base_url, MEMOS_API_KEY="wrong-key")
+    app = app_factory(MEMOS_BASE_URL=memos_server.base_url, MEMOS_API_KEY="wrong-key",
+                      VIEWER_ACCESS="open")
     result = run_import(app, write(tmp_path, MESSAGES))
     assert result.exit_code != 0 and "Import failed: MemOS rejected the API key" in result.output
     assert "wrong-key" not in result.output

@@ -146,11 +146,44 @@ def test_embed_url_needs_a_secret(app):
     ({"EMBED_SECRET": "short"}, "at least 32 bytes"),
     ({"EMBED_ALLOWED_ORIGINS": "https://ok.example javascript:alert(1)"}, "not an origin"),
     ({"EMBED_ALLOWED_ORIGINS": "https://a.example; script-src *"}, "not an origin"),
-    ({"EMBED_ALLOWED_ORIGINS": "*"}, "not an origin"),
+    ({"EMBED_ALLOWED_ORIGINS": "*"}, "any site"),
 ])
 def test_unsafe_embed_settings_are_refused(app_factory, settings, phrase):
     with pytest.raises(ConfigError, match=phrase):
         app_factory(**settings)
+
+
+@pytest.mark.parametrize("origins, phrase", [
+    ("*", "would let any site frame the widget"),
+    ("https:", "would let any site frame the widget"),
+    ("http:", "would let any site frame the widget"),
+    ("https://app.example.com data:", "would let any site frame the widget"),
+    ("https://*", "not an origin"),
+    ("https://*.*.example.com", "not an origin"),
+    ("*.example.com", "not an origin"),
+    ("https://*.com", "spans more than one site"),
+    ("https://*.co.uk", "spans more than one site"),
+    ("https://*.github.io", "spans more than one site"),  # the PSL's private section
+    ("http://*.localhost", "spans more than one site"),
+    ("https://*.127.0.0.1", "spans more than one site"),
+    ("https://*..example.com", "unusable host name"),
+    ("https://example.com.", "unusable host name"),
+    ("https://-bad.example.com", "unusable host name"),
+])
+def test_origins_wider_than_one_site_are_refused(app_factory, origins, phrase):
+    with pytest.raises(ConfigError, match=re.escape(phrase)):
+        app_factory(EMBED_ALLOWED_ORIGINS=origins)
+
+
+@pytest.mark.parametrize("origins", [
+    "'self'", "https://app.example.com", "https://*.example.com", "https://*.example.co.uk",
+    "https://*.alice.github.io", "https://app.example.com:8443 http://localhost:3000",
+    "http://127.0.0.1:8000", "https://[::1]:8443", "https://xn--fiqs8s.example",
+])
+def test_origins_of_one_site_are_accepted(app_factory, origins):
+    app = app_factory(EMBED_ALLOWED_ORIGINS=origins)
+    widget = app.test_client().get("/embed?user_id=demo-user&conversation_id=demo-conversation")
+    assert f"frame-ancestors {origins};" in widget.headers["Content-Security-Policy"] + ";"
 
 
 def test_sign_round_trips():

@@ -74,7 +74,7 @@ def fault_app(app_factory):
     """
     def build(base_url: str, default_backoff: bool = False, **settings):
         config = dict(MEMOS_BASE_URL=base_url, MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=TIMEOUT,
-                      MEMOS_DEADLINE=DEADLINE)
+                      MEMOS_DEADLINE=DEADLINE, VIEWER_ACCESS="open")
         config.update(settings)
         app = app_factory(**config)
         if not default_backoff:
@@ -471,7 +471,7 @@ def test_a_stalled_call_does_not_hold_up_other_requests(app_factory, pool_size):
                      daemon=True).start()
     base_url = f"http://127.0.0.1:{upstream.server_address[1]}{PREFIX}"
     app = app_factory(MEMOS_BASE_URL=base_url, MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=10,
-                      MEMOS_POOL_SIZE=pool_size)
+                      MEMOS_POOL_SIZE=pool_size, VIEWER_ACCESS="open")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()

@@ -174,8 +174,10 @@ def apps(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-apps")
     built = {}
     for mode, extra in (("open", {}), ("signed", {"EMBED_SECRET": SECRET})):
+        # Hundreds of requests from one address: the rate limit has its own tests.
         built[mode] = create_app({"TESTING": True, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
-                                  "MEMOS_LOCAL_DB": str(root / f"{mode}.sqlite3"), **extra})
+                                  "MEMOS_LOCAL_DB": str(root / f"{mode}.sqlite3"),
+                                  "RATE_LIMIT": "0", **extra})
     return built
 
 
@@ -359,10 +361,12 @@ def upstream_apps(upstream, tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-upstream")
     built = []
     for zone in ("-11:00", "+14:00"):
+        # Hundreds of requests from one address: the rate limit has its own tests.
         app = create_app({"TESTING": True, "MEMOS_API_KEY": "fuzz-key",
                           "MEMOS_BASE_URL": upstream.server.url_for(PREFIX),
                           "MEMOS_LOCAL_DB": str(root / "unused.sqlite3"), "MEMOS_TIMEOUT": 1.0,
-                          "MEMOS_DEADLINE": 3.0, "DISPLAY_TIMEZONE": zone})
+                          "MEMOS_DEADLINE": 3.0, "DISPLAY_TIMEZONE": zone,
+                          "VIEWER_ACCESS": "open", "RATE_LIMIT": "0"})
         app.extensions["memos_source"].source.backoff = 0.001  # retries stay quick
         built.append(app)
     return built

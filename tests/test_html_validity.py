@@ -119,7 +119,7 @@ def fetch(client, path: str, status: int, **options) -> str:
     return response.get_data(as_text=True)
 
 
-def collect_pages(client, store, upstream_down_client) -> dict[str, str]:
+def collect_pages(client, store, upstream_down_client, signed_client) -> dict[str, str]:
     """name -> HTML of every kind of page (and fragment, wrapped) the viewer serves."""
     store.add_messages(MARKDOWN_USER, MARKDOWN_CONVERSATION, MARKDOWN_MESSAGES)
     demo = fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION), 200)
@@ -136,6 +136,10 @@ def collect_pages(client, store, upstream_down_client) -> dict[str, str]:
     assert older, "the demo conversation has no #load-more with an htmx GET"
     fragment = fetch(client, html.unescape(older.group(1)), 200, headers={"HX-Request": "true"})
     pages["older-fragment"] = as_document(fragment, "older fragment")
+
+    pages["landing-signed"] = fetch(signed_client, "/", 200)
+    fetch(signed_client, chat_path(DEMO_USER, DEMO_CONVERSATION), 403)  # no token; counted
+    pages["error-429"] = fetch(signed_client, chat_path(DEMO_USER, DEMO_CONVERSATION), 429)
 
     down = upstream_down_client.get(chat_path("u", "c"))
     assert down.status_code in (502, 503, 504), f"MemOS unreachable gave {down.status_code}"
@@ -175,13 +179,21 @@ def describe(message: dict, names: dict[str, str]) -> str:
 def upstream_down_client(app_factory, unused_port):
     """The viewer in front of a MemOS base URL where nothing listens."""
     app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
-                      MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1)
+                      MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open")
     return app.test_client()
 
 
-def test_every_page_is_valid_html(client, store, upstream_down_client, tmp_path):
+@pytest.fixture
+def signed_client(app_factory):
+    """The viewer in signed mode, allowing one conversation request a minute."""
+    app = app_factory(EMBED_SECRET="an-embed-secret-that-is-long-enough-32b",
+                      RATE_LIMIT="1/minute")
+    return app.test_client()
+
+
+def test_every_page_is_valid_html(client, store, upstream_down_client, signed_client, tmp_path):
     command = vnu_command()
-    pages = collect_pages(client, store, upstream_down_client)
+    pages = collect_pages(client, store, upstream_down_client, signed_client)
     # A known-bad document proves that vnu really parsed the files it was given.
     canary = as_document("<p>canary</span>", "canary")
     names: dict[str, str] = {}

@@ -45,7 +45,8 @@ def test_upstream_time_is_logged_and_key_never(httpserver, app_factory, captured
                                     "data": {"message_detail_list": []}}), 200)
 
     httpserver.expect_request(PATH).respond_with_handler(slow)
-    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY)
+    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY,
+                      VIEWER_ACCESS="open")
     app.test_client().get("/chat?user_id=u&conversation_id=c").close()
     [record] = log_records(captured)
     assert record["upstream_ms"] >= 50
@@ -75,7 +76,7 @@ def test_readyz_on_the_embedded_store(client):
 def test_readyz_reports_a_rejected_key_and_caches(httpserver, app_factory):
     httpserver.expect_request(PATH).respond_with_json({"code": 40132, "message": "", "data": None})
     app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY,
-                      READYZ_CACHE_SECONDS=60)
+                      READYZ_CACHE_SECONDS=60, VIEWER_ACCESS="open")
     client = app.test_client()
     first = client.get("/readyz")
     assert first.status_code == 503 and "rejected the API key" in first.json["detail"]
@@ -86,13 +87,14 @@ def test_readyz_reports_a_rejected_key_and_caches(httpserver, app_factory):
 
 def test_readyz_counts_a_refused_probe_as_reachable(httpserver, app_factory):
     httpserver.expect_request(PATH).respond_with_json({"code": 40103, "message": "", "data": None})
-    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY)
+    app = app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY=API_KEY,
+                      VIEWER_ACCESS="open")
     assert app.test_client().get("/readyz").status_code == 200
 
 
 def test_readyz_when_upstream_is_down(app_factory, unused_port):
     app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}", MEMOS_API_KEY=API_KEY,
-                      MEMOS_TIMEOUT=0.3)
+                      MEMOS_TIMEOUT=0.3, VIEWER_ACCESS="open")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503 and response.json["status"] == "unavailable"
 

@@ -151,8 +151,10 @@ def test_soak_keeps_memory_connections_and_threads_flat(app_factory, caplog):
     upstream = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     upstream.expect_request(PATH, method="POST").respond_with_handler(CyclingUpstream())
     upstream.start()
+    # 3,000 requests from one address: without RATE_LIMIT=0 nearly all would be 429s.
     app = app_factory(MEMOS_BASE_URL=upstream.url_for(PREFIX), MEMOS_API_KEY="soak-key",
-                      MEMOS_TIMEOUT=2.0, LOG_LEVEL="WARNING")
+                      MEMOS_TIMEOUT=2.0, LOG_LEVEL="WARNING", VIEWER_ACCESS="open",
+                      RATE_LIMIT="0")
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                daemon=True)

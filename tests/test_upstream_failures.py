@@ -14,7 +14,7 @@ PATH = "/api/openmem/v1/get/message"
 @pytest.fixture
 def upstream_app(httpserver, app_factory):
     return app_factory(MEMOS_BASE_URL=httpserver.url_for("/api/openmem/v1/"),
-                       MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=0.5)
+                       MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=0.5, VIEWER_ACCESS="open")
 
 
 def envelope(code, data=None, message=""):
@@ -89,7 +89,7 @@ def test_stall_past_timeout_is_504_within_deadline(httpserver, upstream_app):
 
 def test_unreachable_upstream_is_503(app_factory, unused_port):
     app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1",
-                      MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=0.5)
+                      MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=0.5, VIEWER_ACCESS="open")
     result = app.test_client().get("/chat?user_id=u&conversation_id=c")
     assert result.status_code == 503 and "could not be reached" in result.get_data(True)
 

@@ -1,24 +1,42 @@
 """Who may see which conversation: ids in the query string, or a signed token.
 
-Open mode (no ``EMBED_SECRET``) takes ``user_id`` and ``conversation_id`` from the query
-string, for demos and deployments behind the host's own auth. Signed mode takes them only from
-``?token=``: a JWT the host's backend signs with HS256 and ``EMBED_SECRET``, carrying
-``user_id``, ``conversation_id`` and ``exp``.
+``VIEWER_ACCESS`` (decided once in ``check_settings``) says which. Open mode takes ``user_id``
+and ``conversation_id`` from the query string, for demos and deployments behind the host's own
+auth. Signed mode takes them only from ``?token=``: a JWT the host's backend signs with HS256
+and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``.
+
+The views that show a conversation wear ``@conversation_view``: each client's requests to them
+are rate limited (viewer.ratelimit), and their answers are never cached (viewer.security).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import jwt
+from flask import current_app, request
 from werkzeug.exceptions import Forbidden
 
 from .validation import MAX_ID_LENGTH, check_id, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
 REQUIRED_CLAIMS = ("exp", "user_id", "conversation_id")
+View = TypeVar("View", bound=Callable)
+
+
+def conversation_view(view: View) -> View:
+    """Mark ``view`` as showing conversation content: rate limited per client, never cached."""
+    view.shows_conversation = True  # type: ignore[attr-defined]
+    return view
+
+
+def shows_conversation() -> bool:
+    """Whether this request is for a view marked with ``conversation_view``."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "shows_conversation", False)
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,10 @@ class Access:
 
 
 def grant(args: Mapping[str, str], secret: str | None) -> Access:
-    """The conversation this request may read; 400 for bad ids, 403 for a bad token."""
+    """The conversation this request may read; 400 for bad ids, 403 for a bad token.
+
+    ``secret`` is ``EMBED_SECRET`` in signed mode and None in open mode.
+    """
     if not secret:
         user_id, conversation_id = read_conversation(args)
         return Access(user_id, conversation_id,

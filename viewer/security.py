@@ -1,11 +1,13 @@
-"""Security headers sent with every response."""
+"""Security headers sent with every response, and how long each kind of page may be cached."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
 
-# Pages that show conversation content: never stored in shared caches.
-PRIVATE_ENDPOINTS = frozenset({"chat.chat", "chat.embed", "chat.older"})
+from .access import shows_conversation
+
+# Probes must see this instance as it is now, never a cache's copy.
+PROBE_ENDPOINTS = frozenset({"chat.healthz", "chat.readyz"})
 
 
 def content_security_policy(frame_ancestors: str) -> str:
@@ -23,6 +25,19 @@ def content_security_policy(frame_ancestors: str) -> str:
     ])
 
 
+def cache_control(status: int) -> str | None:
+    """The ``Cache-Control`` for this request's answer; None leaves static files to assets.py."""
+    if status >= 400:
+        return "no-store"  # an error may be gone a second later: never keep it
+    if request.endpoint == "static":
+        return None  # a year under content-hashed URLs (viewer/assets.py)
+    if shows_conversation() or request.endpoint in PROBE_ENDPOINTS:
+        return "no-store"
+    # The landing page: nothing private, but it follows the settings and links this
+    # release's static URLs, so a cache must ask again before reusing it.
+    return "no-cache"
+
+
 def register(app: Flask) -> None:
     """Add the headers in an ``after_request`` hook."""
     own_policy = content_security_policy("'self'")
@@ -36,6 +51,7 @@ def register(app: Flask) -> None:
         response.headers["Content-Security-Policy"] = widget_policy if widget else own_policy
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
-        if request.endpoint in PRIVATE_ENDPOINTS:
-            response.headers["Cache-Control"] = "no-store"
+        policy = cache_control(response.status_code)
+        if policy:
+            response.headers["Cache-Control"] = policy
         return response

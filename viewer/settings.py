@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+from limits import parse_many
 
 from memos_api import parse_timezone
 from memos_api.keys import check_api_key
@@ -24,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
     "CHAT_PAGE_SIZE": 6,          # messages on first load and per "load earlier" (API default)
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
+    "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
@@ -31,8 +33,15 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
     "RENDERED_MESSAGE_CACHE_BYTES": 32 * 1024 * 1024,  # ... and the memory they may take
+    "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
+    "RATE_LIMIT_STORAGE_URI": "memory://",  # where counts live; redis://... shares them
 }
-_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+_ORIGIN = re.compile(r"https?://(?:(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]+)|\[[0-9a-fA-F:]+\])"
+                     r"(?::\d{1,5})?")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_IPV4 = re.compile(r"[0-9.]+")
+ACCESS_MODES = ("open", "signed")
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 MIN_SECRET_BYTES = 32
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
@@ -79,15 +88,19 @@ def check_settings(config: dict[str, Any]) -> None:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
                           f"got {config['LOG_LEVEL']!r}.")
     config["CHAT_PAGE_SIZE"] = _number(config, "CHAT_PAGE_SIZE", int, minimum=1)
+    upstream = bool(config["MEMOS_API_KEY"] or base_url)  # else: the embedded demo store
     if config["MEMOS_MAX_LIMIT"] in (None, ""):
-        upstream = config["MEMOS_API_KEY"] or base_url
         config["MEMOS_MAX_LIMIT"] = CLOUD_MAX_LIMIT if upstream else EMBEDDED_MAX_LIMIT
     config["MEMOS_MAX_LIMIT"] = _number(config, "MEMOS_MAX_LIMIT", int, minimum=1)
     if config["EMBED_SECRET"] and len(str(config["EMBED_SECRET"]).encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"EMBED_SECRET must be at least {MIN_SECRET_BYTES} bytes (HS256 keys "
                           "shorter than the hash are guessable); e.g. python -c "
                           "'import secrets; print(secrets.token_urlsafe(32))'.")
+    config["VIEWER_ACCESS"] = _access_mode(config["VIEWER_ACCESS"], bool(config["EMBED_SECRET"]),
+                                           upstream)
     config["EMBED_ALLOWED_ORIGINS"] = _frame_ancestors(config["EMBED_ALLOWED_ORIGINS"])
+    config["RATE_LIMIT"] = _rate_limit(config["RATE_LIMIT"])
+    config["RATE_LIMIT_STORAGE_URI"] = _storage_uri(config["RATE_LIMIT_STORAGE_URI"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
         try:
@@ -97,15 +110,92 @@ def check_settings(config: dict[str, Any]) -> None:
                               "or a zone name like Asia/Shanghai.") from None
 
 
+def _access_mode(value: Any, secret: bool, upstream: bool) -> str:
+    """Decide, once, whether conversations open by their ids (open) or by signed links."""
+    mode = str(value or "").strip().lower()
+    if mode not in ("", *ACCESS_MODES):
+        raise ConfigError(f"VIEWER_ACCESS must be open or signed, got {value!r}.")
+    if secret:
+        if mode == "open":
+            raise ConfigError("VIEWER_ACCESS=open contradicts EMBED_SECRET, which turns on "
+                              "signed links: unset one of them.")
+        return "signed"
+    if mode == "signed":
+        raise ConfigError(f"VIEWER_ACCESS=signed needs EMBED_SECRET (at least "
+                          f"{MIN_SECRET_BYTES} bytes) to check the links' signatures.")
+    if mode == "open" or not upstream:  # the embedded demo store holds nothing of anyone's
+        return "open"
+    raise ConfigError(
+        f"MemOS is configured (MEMOS_API_KEY or MEMOS_BASE_URL), so choose who may read its "
+        f"conversations: set EMBED_SECRET (at least {MIN_SECRET_BYTES} bytes) to open them only "
+        f"through signed links, or VIEWER_ACCESS=open for a deployment behind your own "
+        f"authentication (anyone who reaches the viewer can then read any conversation whose "
+        f"ids they know).")
+
+
 def _frame_ancestors(value: Any) -> str:
     """Check a space-separated list of origins (or 'self') that may frame the widget."""
     sources = str(value or "").split() or ["'self'"]
     for source in sources:
-        if source == "'self'" or _ORIGIN.match(source):
-            continue
-        raise ConfigError(f"EMBED_ALLOWED_ORIGINS: {source!r} is not an origin like "
-                          "https://app.example.com (or 'self'); separate several with spaces.")
+        problem = None if source == "'self'" else _origin_problem(source)
+        if problem:
+            raise ConfigError(f"EMBED_ALLOWED_ORIGINS: {source!r} {problem}.")
     return " ".join(sources)
+
+
+def _origin_problem(source: str) -> str | None:
+    """Why ``source`` may not frame the widget (a phrase), or None when it names one site."""
+    if source == "*" or re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:", source):
+        return ("would let any site frame the widget: name each origin that may, like "
+                "https://app.example.com")
+    match = _ORIGIN.fullmatch(source)
+    if not match:
+        return ("is not an origin like https://app.example.com (or 'self'); separate several "
+                "with spaces")
+    host = match["host"]
+    if host is None:  # an IPv6 literal
+        return None
+    if not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        return "has an unusable host name"
+    if match["wildcard"] and (_IPV4.fullmatch(host) or not _registrable(host)):
+        return ("spans more than one site: a wildcard may only stand for the subdomains of a "
+                "registrable domain (https://*.example.com), not of a public suffix such as "
+                "com, co.uk or github.io")
+    return None
+
+
+def _registrable(host: str) -> bool:
+    """Whether ``host`` is a domain one owner registers, or below one (Public Suffix List)."""
+    from publicsuffixlist import PublicSuffixList  # 35 ms to load: only for a wildcard
+
+    return PublicSuffixList().is_private(host)
+
+
+def _rate_limit(value: Any) -> str:
+    """A Flask-Limiter limit string, or "" when ``0`` turns the limit off."""
+    text = str(value).strip()
+    if text == "0":
+        return ""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigError(f"RATE_LIMIT must be a limit like 120/minute or '120 per minute' "
+                          f"(several joined with ';'), or 0 to turn it off; got {value!r}.")
+    return text
+
+
+def _storage_uri(value: Any) -> str:
+    """Where rate-limit counts live: this process (memory://) or a Redis server."""
+    uri = str(value or "").strip() or "memory://"
+    scheme, separator, _ = uri.partition("://")
+    if not separator or scheme.lower() not in STORAGE_SCHEMES:
+        # Never echo the URI: it may carry a Redis password.
+        raise ConfigError("RATE_LIMIT_STORAGE_URI must be memory:// (each instance counts on "
+                          "its own) or a Redis URI (redis://host:6379, rediss://, "
+                          "redis+unix://) to share the counts.")
+    return uri
 
 
 def _flag(value: Any) -> bool:

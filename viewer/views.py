@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from memos_api import MemOSError
-from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
+from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import history
-from .access import grant
+from .access import conversation_view, grant
 from .failures import FRAGMENT_ERROR_HEADERS, describe
 from .validation import read_anchor, read_count
 
@@ -21,23 +21,31 @@ def _source():
 
 
 def _access():
-    return grant(request.args, current_app.config["EMBED_SECRET"])
+    config = current_app.config
+    signed = config["VIEWER_ACCESS"] == "signed"
+    return grant(request.args, config["EMBED_SECRET"] if signed else None)
 
 
 @bp.get("/")
 def index():
-    """The landing page: the demo conversation and a form to open any other."""
-    return render_template("index.html", demo_user=DEMO_USER_ID,
-                           demo_conversation=DEMO_CONVERSATION_ID)
+    """The landing page: a form to open any conversation in open mode, and the demo."""
+    open_access = current_app.config["VIEWER_ACCESS"] == "open"
+    # Only the embedded store holds the demo conversation (seeded at start).
+    demo = open_access and isinstance(_source().source, LocalStore)
+    demo_url = url_for("chat.chat", user_id=DEMO_USER_ID,
+                       conversation_id=DEMO_CONVERSATION_ID) if demo else None
+    return render_template("index.html", open_access=open_access, demo_url=demo_url)
 
 
 @bp.get("/chat")
+@conversation_view
 def chat():
     """A conversation's newest messages, as a page."""
     return _conversation("page")
 
 
 @bp.get("/embed")
+@conversation_view
 def embed():
     """The same conversation, chromeless, for an iframe on another site."""
     return _conversation("embed")
@@ -63,6 +71,7 @@ def _conversation(layout: str):
 
 
 @bp.get("/chat/older")
+@conversation_view
 def older():
     """The messages before those on screen, as an htmx fragment to put above them."""
     access = _access()
@@ -102,4 +111,4 @@ def readyz():
     """Readiness: the message source answers (checked at most every few seconds)."""
     ready, detail = current_app.extensions["readiness"]()
     body = {"status": "ready" if ready else "unavailable", "detail": detail}
-    return body, 200 if ready else 503, {"Cache-Control": "no-store"}
+    return body, 200 if ready else 503

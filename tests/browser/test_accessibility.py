@@ -85,6 +85,18 @@ def upstream_failure(server, page: Page, theme: dict) -> None:
     expect(page.get_by_role("alert").get_by_role("link", name="Try again")).to_be_visible()
 
 
+def landing_signed(server, page: Page, theme: dict) -> None:
+    page.goto(server.url + "/" + (f"?theme={theme['theme']}" if theme else ""))
+    expect(page.locator("#signed-links")).to_be_visible()
+
+
+def error_429(server, page: Page, theme: dict) -> None:
+    page.goto(chat_url(server.url, DEMO_USER, DEMO_CONVERSATION, **theme))
+    response = page.goto(chat_url(server.url, DEMO_USER, DEMO_CONVERSATION, **theme))
+    assert response.status == 429
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
 PAGES: dict[str, Callable] = {
     "landing": landing,
     "demo-chat": demo_chat,
@@ -94,7 +106,12 @@ PAGES: dict[str, Callable] = {
     "error-400": error_400,
     "error-404": error_404,
     "upstream-failure": upstream_failure,
+    "landing-signed": landing_signed,
+    "error-429": error_429,
 }
+# Pages that only an app with other settings shows.
+SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-enough-32b"},
+            "error-429": {"RATE_LIMIT": "1/minute"}}
 
 
 def accepts_theme(base_url: str) -> bool:
@@ -145,11 +162,12 @@ def test_no_serious_accessibility_violations(live_server, app_factory, new_conte
     if name == "upstream-failure":  # a MemOS base URL where nothing listens
         server = live_server(app_factory(
             MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
-            MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1))
+            MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open"))
     else:
-        server = live_server()
+        server = live_server(**SETTINGS.get(name, {}))
     color_scheme, forced = MODES[mode]
-    demo_server = live_server() if name == "upstream-failure" else server
+    special = name == "upstream-failure" or name in SETTINGS  # ?theme= is asked of another
+    demo_server = live_server() if special else server
     if forced and not accepts_theme(demo_server.url):
         pytest.skip("the app answers ?theme= with 400: forced themes arrive with the "
                     "presentation overhaul; this variant runs once it accepts them")

@@ -53,7 +53,7 @@ FAULTS = {
 def upstream(httpserver_ipv4, app_factory, live_server):
     """The viewer in front of a loopback MemOS stand-in (pytest-httpserver, 127.0.0.1)."""
     app = app_factory(MEMOS_BASE_URL=httpserver_ipv4.url_for("/api/openmem/v1/"),
-                      MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=1)
+                      MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=1, VIEWER_ACCESS="open")
     yield httpserver_ipv4, live_server(app)
     httpserver_ipv4.check_handler_errors()
 

@@ -123,7 +123,7 @@ def upstream(httpserver_ipv4, app_factory, live_server):
 
         httpserver_ipv4.expect_request(UPSTREAM_PATH, method="POST").respond_with_handler(newest)
         app = app_factory(MEMOS_BASE_URL=httpserver_ipv4.url_for("/api/openmem/v1/"),
-                          MEMOS_API_KEY="k", MEMOS_TIMEOUT=2, **settings)
+                          MEMOS_API_KEY="k", MEMOS_TIMEOUT=2, VIEWER_ACCESS="open", **settings)
         return live_server(app)
 
     yield serve
