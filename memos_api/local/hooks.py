@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 import time
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
@@ -90,8 +91,16 @@ class GatedServer(TcpWSGIServer):
     def __init__(self, app: LocalMemOSApp, sock: socket.socket, adj: Adjustments,
                  read_timeout: int, connections: dict) -> None:
         self.gate, self.verbose, self.read_timeout = app.gate, app.verbose, read_timeout
+        self.stopping = False  # set from any thread; acted on in the loop's own thread
         super().__init__(app, connections, _sock=sock, adj=adj, bind_socket=False,
                          sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+
+    def readable(self) -> bool:
+        """Asked on every turn of the loop: when stopping, close everything, and it ends."""
+        if self.stopping:
+            wasyncore.close_all(self._map)
+            return False
+        return super().readable()
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # closes connections idle past channel_timeout
