@@ -30,12 +30,12 @@ PAGE_TARGET = 1.0       # seconds: a page of the worst content renders in well u
 def section_cold_page(report: Report, session: requests.Session, app: Gunicorn, fake: Fake,
                       profile: Profile) -> None:
     report.section("Cold page", f"A first view of {COLD_MESSAGES} assistant answers, each with "
-                   "two links, a 6-line fenced Python block, a 3-row table and an autolink "
-                   "(~500 characters, no two alike: benchmarks/fake_upstream.py `--rich`), with "
-                   "the rendered-message cache off (`RENDERED_MESSAGE_CACHE=0`), so every "
-                   "message is formatted (Markdown, highlighting, sanitizing) on every request: "
-                   "the median page (`limit=50`, gunicorn with gunicorn.conf.py) over the median "
-                   "direct call for the same 51 messages, upstream latency 0, sampled in turn.")
+                   "two links, a 4-line fenced Python block and a 2-row table (~350 characters, "
+                   "no two alike: benchmarks/fake_upstream.py `--rich`), with the "
+                   "rendered-message cache off (`RENDERED_MESSAGE_CACHE=0`), so every message is "
+                   "formatted (Markdown, highlighting, sanitizing) on every request: the median "
+                   "page (`limit=50`, gunicorn with gunicorn.conf.py) over the median direct "
+                   "call for the same 51 messages, upstream latency 0, sampled in turn.")
     url = page_url(app.url, limit=COLD_MESSAGES)
     for _ in range(3):  # templates compiled, connections made
         page_load(session, url)

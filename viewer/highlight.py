@@ -101,10 +101,11 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
     size = position = 0
     last_class, run = "", ""  # consecutive tokens of one class share a span, as Pygments does
     classes = _CLASSES
-    # Some lexers take time quadratic in crafted input, a millisecond or more per token, so
-    # the clock is read after every token: the wall clock (~50 ns), and this thread's CPU
-    # time (~500 ns) only once the wall clock says the budget may be spent.
+    # Some lexers take time quadratic in crafted input, up to a millisecond per token, so the
+    # clock is read every few tokens: the wall clock (~50 ns), and this thread's CPU time
+    # (~500 ns) only once the wall clock says the budget may be spent.
     wall_deadline = time.perf_counter() + deadline - time.thread_time()
+    count = 0
     for position, token_type, value in lexer.get_tokens_unprocessed(code):
         css_class = classes.get(token_type)
         if css_class is None:
@@ -119,7 +120,8 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
             last_class, run = css_class, value
         else:
             run += value
-        if time.perf_counter() > wall_deadline:
+        count += 1
+        if count & 3 == 0 and time.perf_counter() > wall_deadline:
             left = deadline - time.thread_time()
             if left <= 0:
                 run = run[:-len(value)] if value else run  # this token and the rest: plain

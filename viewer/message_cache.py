@@ -39,20 +39,24 @@ class MessageCache:
 
     def get(self, message: Message) -> Markup | None:
         """The HTML kept for ``message``, or None."""
-        try:  # each step is atomic under the GIL; a concurrent eviction reads as a miss
-            self._items.move_to_end(message)
-            html = self._items[message][0]
-        except KeyError:
+        entry = self._items.get(message)
+        if entry is None:
             self._misses += 1
             return None
+        try:  # atomic under the GIL; a concurrent eviction just leaves nothing to move
+            self._items.move_to_end(message)
+        except KeyError:
+            pass
         self._hits += 1
-        return html
+        return entry[0]
 
     def put(self, message: Message, html: Markup) -> None:
         """Keep ``html`` for ``message``, evicting the least recently used beyond the bounds."""
+        if self.max_entries < 1:
+            return
         # What it costs to keep: the HTML and the key's text (the message holds it).
         size = sys.getsizeof(html) + sum(sys.getsizeof(part.text) for part in message.parts)
-        if self.max_entries < 1 or size > self.max_bytes // 8:  # no entry may crowd out the rest
+        if size > self.max_bytes // 8:  # no one entry may crowd out the rest
             return
         with self._lock:
             if message in self._items:
