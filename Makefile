@@ -15,7 +15,8 @@ run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store u
 serve: install ## Production server: gunicorn with gunicorn.conf.py on http://127.0.0.1:$${PORT:-8000}
 	$(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
-test: install-dev browser java redis ## Install everything, then run the whole suite
+test: install-dev browser java redis ## Install everything, lint, then run the whole suite
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md

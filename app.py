@@ -24,7 +24,7 @@ from viewer import (
     views,
 )
 from viewer.readiness import ReadinessCheck
-from viewer.settings import DEFAULTS, ConfigError, check_settings, settings_from_env
+from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
 from viewer.source import build_source
 
 

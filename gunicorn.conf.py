@@ -9,7 +9,8 @@ import os
 
 _cores = os.cpu_count() or 1
 
-bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+_host, _port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+bind = os.environ.get("BIND", f"{_host}:{_port}")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 48))  # concurrent upstream waits per worker

@@ -18,8 +18,8 @@ from benchmarks.config import Profile
 from benchmarks.corpus import HOSTILE, hostile_message
 from benchmarks.latency import SAMPLE_COLUMNS, sample_row
 from benchmarks.measure import direct_call, median, page_load, page_url, paired_samples
-from benchmarks.report import Report, kib, met, ms
-from benchmarks.servers import Fake, Gunicorn, cpu_seconds
+from benchmarks.report import kib, met, ms, Report
+from benchmarks.servers import cpu_seconds, Fake, Gunicorn
 
 COLD_MESSAGES = 50
 MESSAGE_TARGET = 0.050  # seconds of CPU one message may take to format

@@ -16,7 +16,7 @@ import json
 import os
 
 import requests
-from flask import Flask, Response, request
+from flask import Flask, request, Response
 
 from benchmarks.config import CONVERSATION, PAGE_SIZE, USER
 

@@ -13,13 +13,19 @@ from urllib.parse import urlsplit
 
 import requests
 
-from benchmarks.config import CONVERSATION, PAGE_SIZE, USER, Profile
-from benchmarks.measure import (direct_call, interleaved_samples, median, page_load, page_url,
-                                paired_samples, percentile)
+from benchmarks.config import CONVERSATION, PAGE_SIZE, Profile, USER
+from benchmarks.measure import (
+    direct_call,
+    interleaved_samples,
+    median,
+    page_load,
+    page_url,
+    paired_samples,
+    percentile,
+)
 from benchmarks.profiling import profile_page, report_profile
-from benchmarks.report import Report, met, ms
-from benchmarks.servers import Fake, Gunicorn, cpu_seconds
-
+from benchmarks.report import met, ms, Report
+from benchmarks.servers import cpu_seconds, Fake, Gunicorn
 
 SAMPLE_COLUMNS = ("measure", "samples", "median", "p90", "min")
 
@@ -45,8 +51,10 @@ def section_fake(report: Report, session: requests.Session, fakes: dict, profile
         body = json.dumps({"user_id": USER, "conversation_id": CONVERSATION,
                            "message_limit_number": PAGE_SIZE + 1}).encode()
 
-        def light_call() -> None:
-            connection.request("POST", urlsplit(fake.base_url).path + "/get/message", body=body,
+        path = urlsplit(fake.base_url).path + "/get/message"
+
+        def light_call(connection=connection, path=path, body=body) -> None:
+            connection.request("POST", path, body=body,
                                headers={"Content-Type": "application/json"})
             response = connection.getresponse()
             response.read()
@@ -55,7 +63,7 @@ def section_fake(report: Report, session: requests.Session, fakes: dict, profile
 
         try:
             light, heavy = paired_samples(
-                light_call, lambda: direct_call(session, fake.base_url, PAGE_SIZE + 1),
+                light_call, lambda url=fake.base_url: direct_call(session, url, PAGE_SIZE + 1),
                 profile.fake_samples, profile.overhead_budget / 2, profile.warmup_pairs)
         finally:
             connection.close()

@@ -7,7 +7,8 @@ string openers, brackets), and of nesting, each behind a few openers (``x = ``, 
 quote). It times each at two sizes, in thread CPU time: a lexer that takes 4x longer for 4x
 the input is linear there; 16x is quadratic. Then it highlights the worst input found at the
 size cap (``HIGHLIGHT_CHARACTERS``) the way a page does, under the per-message CPU budget,
-and records the longest time one token took: how far the budget can be overrun. The table goes to docs/lexer-scan.md (``--output``).
+and records the longest time one token took: how far the budget can be overrun. The table
+goes to docs/lexer-scan.md (``--output``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 
 from viewer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
-from viewer.highlight import LANGUAGES, highlight, lexer_for, normalize_newlines, prepare
+from viewer.highlight import highlight, LANGUAGES, lexer_for, normalize_newlines, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "lexer-scan.md"

@@ -85,7 +85,7 @@ def interleaved_samples(calls, count: int, budget: float, warmup: int) -> list[l
     for _ in range(count):
         if time.monotonic() > deadline:
             break
-        for call, times in zip(calls, samples):
+        for call, times in zip(calls, samples, strict=True):
             times.append(timed(call))
     return samples
 
@@ -118,7 +118,7 @@ def parse_wrk(output: str) -> WrkResult:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                        output)
     if errors:
-        socket_errors = dict(zip(socket_errors, map(int, errors.groups())))
+        socket_errors = dict(zip(socket_errors, map(int, errors.groups()), strict=True))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
         requests_per_second=float(rate.group(1)),

@@ -14,7 +14,7 @@ import requests
 
 from benchmarks.config import BROWSER_ENCODINGS, PAGE_SIZE
 from benchmarks.measure import page_url
-from benchmarks.report import Report, kib, met
+from benchmarks.report import kib, met, Report
 from benchmarks.servers import Gunicorn
 
 

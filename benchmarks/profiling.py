@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import requests
 
 from benchmarks.config import BROWSER_ENCODINGS, CONVERSATION, PAGE_SIZE, ROOT, USER
-from benchmarks.report import Report, ms
+from benchmarks.report import ms, Report
 
 
 def profile_page(upstream: str, limit: int, requests_count: int) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
     import brotli
 
     from memos_api import message_from_api
-    from viewer.formatting import PageBudget, message_body
+    from viewer.formatting import message_body, PageBudget
 
     def cpu(call) -> float:
         started = time.process_time()

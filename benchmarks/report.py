@@ -11,7 +11,7 @@ import platform
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ class Report:
     command: str
     lines: list[str] = field(default_factory=list)
     summary: list[tuple[str, str, str, str]] = field(default_factory=list)
-    date: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime(
+    date: str = field(default_factory=lambda: datetime.now(UTC).strftime(
         "%Y-%m-%d %H:%M UTC"))
     machine: list[tuple[str, str]] = field(default_factory=lambda: machine_rows())
     started: float = field(default_factory=time.monotonic)
@@ -52,7 +52,7 @@ class Report:
         self.lines.append("|" + "---|" * len(header))
         for row in rows:
             self.lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
-            print("  " + "  ".join(f"{h}: {c}" for h, c in zip(header, row)).replace(
+            print("  " + "  ".join(f"{h}: {c}" for h, c in zip(header, row, strict=True)).replace(
                 "&nbsp;", " "), flush=True)
         self.lines.append("")
 

@@ -30,12 +30,12 @@ from typing import Any
 
 import requests
 
-from benchmarks.config import DEFAULT_OUTPUT, PROFILES, ROOT, Profile
+from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.latency import section_fake, section_overhead, section_render
 from benchmarks.measure import parse_wrk
 from benchmarks.page_bytes import section_bytes
-from benchmarks.report import Report, render_markdown
+from benchmarks.report import render_markdown, Report
 from benchmarks.servers import Fake, Gunicorn
 from benchmarks.throughput import section_memory, section_throughput_and_models
 

@@ -22,7 +22,6 @@ import requests
 
 from benchmarks.config import ROOT
 
-
 # Settings the app or gunicorn.conf.py read from the environment: the benchmark sets its own.
 CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
                "GUNICORN_CMD_ARGS", "MEMOS_API_KEY", "MEMOS_BASE_URL", "MEMOS_IS_GLOBAL",

@@ -15,8 +15,8 @@ from typing import Any
 import requests
 
 from benchmarks.config import CONNECTIONS, PAGE_SIZE, Profile
-from benchmarks.measure import WrkResult, page_url, run_wrk, wrk_command
-from benchmarks.report import Report, met, ms, package_version
+from benchmarks.measure import page_url, run_wrk, wrk_command, WrkResult
+from benchmarks.report import met, ms, package_version, Report
 from benchmarks.servers import cpu_seconds, rss_kib
 
 

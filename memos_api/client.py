@@ -18,12 +18,12 @@ from requests.adapters import HTTPAdapter
 
 from .errors import (
     BadResponseError,
+    error_for_code,
+    error_for_status,
     MemOSError,
     RateLimitedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
-    error_for_code,
-    error_for_status,
 )
 from .keys import check_api_key
 from .models import AddResult, Message, message_from_api

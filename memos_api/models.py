@@ -137,6 +137,6 @@ def sort_by_time(messages: list[Message]) -> list[Message]:
     timed_slots = [index for index, message in enumerate(messages) if message.created_at]
     timed = sorted((messages[index] for index in timed_slots), key=lambda m: m.created_at)
     result = list(messages)
-    for index, message in zip(timed_slots, timed):
+    for index, message in zip(timed_slots, timed, strict=True):
         result[index] = message
     return result

@@ -8,9 +8,9 @@ are taken to be in ``default_tz`` (MemOS's server time is Beijing time, UTC+8).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo, UTC
+from functools import lru_cache
 
 BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
 
@@ -19,8 +19,8 @@ _MILLISECONDS_ABOVE = 1e11
 _NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 # A time must stay a valid datetime in any zone it is shown in (offsets are under a day).
-_EARLIEST = datetime.min.replace(tzinfo=timezone.utc) + timedelta(days=1)
-_LATEST = datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1)
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 def parse_timestamp(value: object, default_tz: tzinfo = BEIJING) -> datetime | None:
@@ -61,7 +61,7 @@ def _from_epoch(seconds: float) -> datetime | None:
     if seconds > _MILLISECONDS_ABOVE:
         seconds /= 1000
     try:
-        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
     return moment if moment <= _LATEST else None
@@ -71,7 +71,7 @@ def parse_timezone(name: str) -> tzinfo:
     """Read a zone setting: ``UTC``, an offset such as ``+08:00``, or an IANA name."""
     text = name.strip()
     if text.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
+        return UTC
     match = _OFFSET.match(text)
     if match:
         sign, hours, minutes = match.groups()

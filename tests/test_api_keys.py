@@ -10,10 +10,10 @@ import traceback
 from pathlib import Path
 
 import pytest
+from upstream_apps import upstream_app, upstream_environ
 
 from memos_api import MemOSClient
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
-from upstream_apps import upstream_app, upstream_environ
 from viewer.settings import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

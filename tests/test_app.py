@@ -3,11 +3,10 @@
 import re
 
 import pytest
+from page_text import roles_and_texts
 
 from app import create_app
 from viewer.settings import ConfigError
-
-from page_text import roles_and_texts
 
 HX = {"HX-Request": "true"}
 

@@ -2,8 +2,9 @@
 
 import re
 
-from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 from page_text import texts
+
+from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 
 
 def test_walk_a_conversation_back_to_its_start(app_factory, memos_server):

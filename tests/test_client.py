@@ -14,28 +14,28 @@ import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
+from raw_server import RawServer
 
 from memos_api import (
-    DEFAULT_BASE_URL,
-    GLOBAL_BASE_URL,
     AddResult,
     AuthError,
     BadResponseError,
+    DEFAULT_BASE_URL,
+    GLOBAL_BASE_URL,
     InvalidRequestError,
     MemOSClient,
     MemOSError,
     Message,
     NotFoundError,
     RateLimitedError,
+    resolve_base_url,
     UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
-    resolve_base_url,
 )
-from raw_server import RawServer
 
 API_KEY = "mpg-SECRET-key-0123456789"
 PREFIX = "/api/openmem/v1"
@@ -202,9 +202,9 @@ def test_success_is_parsed_into_messages(httpserver, client, code):
 
     assert all(isinstance(message, Message) for message in messages)
     assert [(m.role, m.text) for m in messages] == [("user", "Hello"), ("assistant", "Hi there")]
-    assert messages[0].created_at == datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)  # UTC+8
-    assert messages[1].created_at == datetime(2024, 5, 1, 2, 0, 5, tzinfo=timezone.utc)
-    assert messages[1].updated_at == datetime(2024, 5, 1, 2, 30, tzinfo=timezone.utc)
+    assert messages[0].created_at == datetime(2024, 5, 1, 2, 0, tzinfo=UTC)  # UTC+8
+    assert messages[1].created_at == datetime(2024, 5, 1, 2, 0, 5, tzinfo=UTC)
+    assert messages[1].updated_at == datetime(2024, 5, 1, 2, 30, tzinfo=UTC)
     assert messages[1].edited and not messages[0].edited
 
 

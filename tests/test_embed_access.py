@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jwt
 import pytest
-
 from page_text import texts
+
 from viewer.access import sign
 from viewer.settings import ConfigError
 

@@ -8,11 +8,11 @@ what kind of refusal they are, and keep the code for support.
 from __future__ import annotations
 
 import pytest
+from upstream_apps import upstream_app
 from werkzeug import Response
 
 from memos_api import AuthError, MemOSClient, NotFoundError, RateLimitedError
 from memos_api.errors import error_for_code, error_for_status
-from upstream_apps import upstream_app
 
 PREFIX = "/api/openmem/v1"
 PATH = PREFIX + "/get/message"

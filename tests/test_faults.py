@@ -27,12 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from werkzeug import Response
-from werkzeug.serving import WSGIRequestHandler, make_server
-
-from raw_server import RawServer, read_request
-
 from page_text import texts
+from raw_server import RawServer, read_request
+from werkzeug import Response
+from werkzeug.serving import make_server, WSGIRequestHandler
 
 API_KEY = "sk-fault-injection-key-0123456789"
 PREFIX = "/api/openmem/v1"

@@ -18,24 +18,24 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
 import re
+import time
 import warnings
 from html import unescape
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import jwt
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, HealthCheck, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
+from upstream_apps import UPSTREAM_ACCESS
 from werkzeug import Request, Response
 
 from app import create_app
 from memos_api import MemOSClient, MemOSError, Message, message_from_api, sort_by_time
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID
 from memos_api.local.demo import DEMO_MESSAGES
-from upstream_apps import UPSTREAM_ACCESS
 from viewer.access import sign
 from viewer.history import anchor_token
 

@@ -11,10 +11,10 @@ import re
 from html import unescape
 
 import pytest
-
-from memos_api.local import LocalStore
 from page_text import texts
 from upstream_apps import upstream_app
+
+from memos_api.local import LocalStore
 
 CAP = 200
 PAGE = 6

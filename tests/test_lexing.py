@@ -15,7 +15,7 @@ from pygments.lexer import RegexLexer
 from benchmarks.corpus import SLOWEST_CODE
 from benchmarks.lexer_scan import adversarial
 from viewer import lexing
-from viewer.highlight import LANGUAGES, highlight, lexer_for, prepare
+from viewer.highlight import highlight, LANGUAGES, lexer_for, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = [ROOT / name for name in ("viewer/markdown.py", "static/chat.js", "static/chat.css",

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from memos_api.local import make_server
-from memos_api.local.gate import MAX_BODY_BYTES, Gate, Head
+from memos_api.local.gate import Gate, Head, MAX_BODY_BYTES
 from memos_api.local.server import Limits
 
 GET = "/api/openmem/v1/get/message"
@@ -206,7 +206,7 @@ def test_a_wildcard_address_accepts_ip_literals_and_localhost_only():
     for address in ("0.0.0.0", "::"):
         gate = Gate(address, 8765, None)
 
-        def status(host: str) -> int | None:
+        def status(host: str, gate: Gate = gate) -> int | None:
             answer = gate.check(Head("POST", GET, host, None, "application/json", "2"))
             return None if answer is None else answer.status
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from memos_api.models import ContentPart, Message, message_from_api, parse_content, sort_by_time
 from memos_api.timestamps import BEIJING, parse_timestamp, parse_timezone
 
-UTC = timezone.utc
+UTC = UTC
 # 2024-05-01 10:00:00 in Beijing is 02:00 UTC; as an epoch that is 1714528800.
 BEIJING_TEN = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 EPOCH = 1714528800
@@ -394,7 +394,7 @@ else:
                 assert result[index] is messages[index]
         timed = [m for m in result if m.created_at is not None]
         assert [m.created_at for m in timed] == sorted(m.created_at for m in timed)
-        for first, second in zip(timed, timed[1:]):  # stable for ties
+        for first, second in zip(timed, timed[1:], strict=False):  # stable for ties
             if first.created_at == second.created_at:
                 assert int(first.text) < int(second.text)
 

@@ -1,7 +1,7 @@
 """Layout decisions: day breaks, the seam between batches, collapsing, themes."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, UTC
 
 from memos_api import ContentPart, Message
 from viewer import presentation
@@ -27,8 +27,8 @@ def test_day_breaks_mark_each_new_day_once():
 
 
 def test_day_breaks_follow_the_display_zone():
-    late_utc = datetime(2026, 3, 1, 20, tzinfo=timezone.utc)  # already 2 March in UTC+8
-    [(utc_break, _)] = presentation.day_breaks([message(when=late_utc)], timezone.utc,
+    late_utc = datetime(2026, 3, 1, 20, tzinfo=UTC)  # already 2 March in UTC+8
+    [(utc_break, _)] = presentation.day_breaks([message(when=late_utc)], UTC,
                                                date(2026, 3, 2))
     [(local_break, _)] = presentation.day_breaks([message(when=late_utc)], UTC8,
                                                  date(2026, 3, 2))

@@ -50,7 +50,8 @@ def test_a_prefix_that_is_not_a_plain_path_is_ignored(live_server, prefix):
 
 @pytest.mark.parametrize("prefix, mounted", [("/history", "/history"),
                                              ("/history/", "/history"),
-                                             ("/apps/chat-viewer_2.0~x", "/apps/chat-viewer_2.0~x")])
+                                             ("/apps/chat-viewer_2.0~x",
+                                              "/apps/chat-viewer_2.0~x")])
 def test_a_plain_path_prefix_is_taken(live_server, prefix, mounted):
     server = live_server(TRUSTED_PROXIES=1)
     status, _, page = fetch(server, PAGE, prefix)

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from memos_api import ContentPart, Message
-from viewer.formatting import PageBudget, message_body, plain_html
+from viewer.formatting import message_body, PageBudget, plain_html
 from viewer.highlight import LIGHT_STYLE, pygments_css
 
 PYGMENTS_CSS_PATH = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
@@ -98,7 +98,8 @@ def test_fenced_code_is_highlighted_with_classes_and_captioned():
     html = render_markdown("```python\ndef f(x):\n    return '<b>'\n```")
     assert html.startswith(
         '<figure class="code-block"><figcaption class="code-block__lang">Python</figcaption>'
-        '<pre class="highlight" tabindex="0"><code class="language-python"><span class="k">def</span>'
+        '<pre class="highlight" tabindex="0"><code class="language-python">'
+        '<span class="k">def</span>'
     )
     assert '<span class="nf">f</span>' in html
     assert "&lt;b&gt;" in html and "<b>" not in html
@@ -109,7 +110,8 @@ def test_fenced_code_is_highlighted_with_classes_and_captioned():
 def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
     html = render_markdown("```nosuchlanguage\n<b>x</b>\n```")
     assert html == Markup(
-        '<figure class="code-block"><pre class="highlight" tabindex="0"><code class="language-nosuchlanguage">'
+        '<figure class="code-block"><pre class="highlight" tabindex="0">'
+        '<code class="language-nosuchlanguage">'
         "&lt;b&gt;x&lt;/b&gt;\n</code></pre></figure>\n"
     )
 
@@ -247,7 +249,7 @@ MARKDOWN_FRAGMENTS = [
     "\n", "\n\n", "    ", "> ", "- ", "1. ", "#", '"', "'", "&", "&#106;", "\\", "=",
     "javascript:", "JaVaScRiPt:", "data:", "vbscript:", "https://x.example/", "http://", "mailto:",
     "<script>", "<img src=x ", " onerror=", " onload=", "style=", "<a href=", "<svg", "\x00", "\t",
-]  # fmt: skip
+]
 markdownish_text = st.one_of(
     st.text(),
     st.lists(st.one_of(st.sampled_from(MARKDOWN_FRAGMENTS), st.text(max_size=3))).map("".join),

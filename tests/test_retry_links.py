@@ -12,8 +12,8 @@ from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
 from upstream_apps import upstream_app
+
 from viewer.access import sign
 
 PATH = "/api/openmem/v1/get/message"

@@ -30,7 +30,7 @@ from collections import Counter
 import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server, WSGIRequestHandler
 
 PREFIX = "/api/openmem/v1"
 PATH = PREFIX + "/get/message"

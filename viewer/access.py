@@ -20,7 +20,7 @@ import jwt
 from flask import current_app, request
 from werkzeug.exceptions import Forbidden
 
-from .validation import MAX_ID_LENGTH, check_id, read_conversation
+from .validation import check_id, MAX_ID_LENGTH, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
 REQUIRED_CLAIMS = ("exp", "user_id", "conversation_id")

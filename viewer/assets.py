@@ -14,7 +14,7 @@ import threading
 from functools import lru_cache
 
 import brotli
-from flask import Flask, Response, request, url_for
+from flask import Flask, request, Response, url_for
 from flask_compress import Compress
 
 LONG_CACHE = "public, max-age=31536000, immutable"

@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app, Flask
 from flask.cli import with_appcontext
 
 from memos_api import MemOSError

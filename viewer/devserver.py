@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import abort, Flask, request
 from werkzeug.serving import WSGIRequestHandler
 
 # A query string in a logged request line: up to the next space (or colour escape).

@@ -117,7 +117,8 @@ class _CodeFiller:
     """Replaces each code marker by its block, highlighted while the message's limits last."""
 
     def __init__(self, nonce: str, fences: list[Fence], limits: Limits, max_html: int) -> None:
-        self.nonce, self.fences, self.deadline, self.max_html = nonce, fences, limits.deadline, max_html
+        self.nonce, self.fences = nonce, fences
+        self.deadline, self.max_html = limits.deadline, max_html
         self.characters = HIGHLIGHT_CHARACTERS
         self.plain = False  # whether some code that could be highlighted was not
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer, RegexLexer
 from pygments.lexers import get_all_lexers, get_lexer_by_name
-from pygments.token import STANDARD_TYPES, Token, _TokenType
+from pygments.token import _TokenType, STANDARD_TYPES, Token
 
 from . import lexing
 
@@ -27,7 +27,7 @@ LANGUAGES = (
     "html", "java", "javascript", "json", "jsx", "kotlin", "lua", "markdown", "perl",
     "php", "powershell", "python", "ruby", "rust", "scss", "splus", "sql",
     "swift", "text", "toml", "tsx", "typescript", "xml", "yaml",
-)  # fmt: skip
+)
 # The palettes whose every token colour keeps WCAG AA contrast (4.5:1) on our code backgrounds.
 LIGHT_STYLE, DARK_STYLE = "xcode", "lightbulb"
 
@@ -49,7 +49,7 @@ def _aliases() -> dict[str, str]:
 ALIASES = _aliases()
 
 
-@lru_cache(maxsize=None)  # one lexer per language, shared: lexers keep no state between calls
+@cache  # one lexer per language, shared: lexers keep no state between calls
 def lexer_for(language: str) -> Lexer | None:
     """The lexer for a fence's language (any case), or None when it is not allowed."""
     main = ALIASES.get(language.lower())
@@ -57,7 +57,7 @@ def lexer_for(language: str) -> Lexer | None:
     return get_lexer_by_name(main, stripnl=False) if main else None
 
 
-@lru_cache(maxsize=None)  # once per process
+@cache  # once per process
 def prepare() -> None:
     """Load every allowed lexer now, and lex with viewer/lexing.py's loop.
 
@@ -98,7 +98,7 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
     HTML passes ``max_html`` characters; whatever is left is shown as escaped plain text."""
     code = normalize_newlines(code)
     html: list[str] = []
-    size = position = 0
+    size, stop = 0, len(code)  # stop: where highlighting stopped, if it did
     last_class, run = "", ""  # consecutive tokens of one class share a span, as Pygments does
     classes = _CLASSES
     # Some lexers take time quadratic in crafted input, up to a millisecond per token, so the
@@ -115,7 +115,7 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
                 html.append(_span(last_class, run))
                 size += len(html[-1])
                 if size > max_html:
-                    run = ""
+                    run, stop = "", position
                     break
             last_class, run = css_class, value
         else:
@@ -125,15 +125,14 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
             left = deadline - time.thread_time()
             if left <= 0:
                 run = run[:-len(value)] if value else run  # this token and the rest: plain
+                stop = position
                 break
             wall_deadline = time.perf_counter() + left
-    else:
-        position = len(code)
     if run:
         html.append(_span(last_class, run))
-    if position < len(code):
-        html.append(escape_code(code[position:]))
-    return Highlighted("".join(html), complete=position >= len(code))
+    if stop < len(code):
+        html.append(escape_code(code[stop:]))
+    return Highlighted("".join(html), complete=stop >= len(code))
 
 
 def _span(css_class: str, text: str) -> str:

@@ -20,7 +20,7 @@ from re import _constants as sre
 from re import _parser as sre_parser
 
 from pygments.lexer import RegexLexer
-from pygments.token import Error, Whitespace, _TokenType
+from pygments.token import _TokenType, Error, Whitespace
 
 ORIGINAL = RegexLexer.get_tokens_unprocessed  # Pygments' own loop, for the tests
 ANY = None  # a rule that may start with any character (or match the empty string)
@@ -145,10 +145,10 @@ class _State(dict):
     def __missing__(self, char: str) -> tuple:
         """Found once per character actually met (at most 129 of them)."""
         if char == NON_ASCII:
-            rules = tuple(rule for rule, tests in zip(self.rules, self.firsts)
+            rules = tuple(rule for rule, tests in zip(self.rules, self.firsts, strict=True)
                           if tests is ANY or _may_be_non_ascii(tests))
         else:
-            rules = tuple(rule for rule, tests in zip(self.rules, self.firsts)
+            rules = tuple(rule for rule, tests in zip(self.rules, self.firsts, strict=True)
                           if tests is ANY or _passes(tests, char))
         self[char] = rules
         return rules

@@ -52,6 +52,9 @@ _TAGS = {"Paragraph": ("<p>", "</p>\n"), "Emphasis": ("<em>", "</em>"),
          "TableRow": ("<tr>\n", "</tr>\n")}
 
 
+_LINKS = {"Link", "Image"}
+
+
 class LimitReached(Exception):
     """Formatting would take longer, or make more HTML, than a message may."""
 
@@ -156,7 +159,7 @@ class _Renderer:
                 continue
             ((kind, value),) = event.items()
             if skip:
-                if kind == "Start" and type(value) is dict and ("Link" in value or "Image" in value):
+                if kind == "Start" and type(value) is dict and value.keys() & _LINKS:
                     skip += 1
                 elif kind == "End" and value in ("Link", "Image"):
                     skip -= 1

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, g, has_request_context, request, Response
 
 from memos_api import UpstreamTimeoutError
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 from memos_api import Message
 
 from . import presentation
-from .formatting import PageBudget, message_body
+from .formatting import message_body, PageBudget
 from .highlight import prepare
 from .message_cache import MessageCache
 
@@ -99,13 +99,13 @@ def register(app: Flask) -> None:
         budget = PageBudget()  # formatting time for the messages of this page
         kept = [cache.get(message) for message in messages]
         bodies = [None if html is not None else message_body(message, budget)
-                  for message, html in zip(messages, kept)]
+                  for message, html in zip(messages, kept, strict=True)]
         template = app.jinja_env.get_template("partials/message.html")
         separator = app.jinja_env.get_template("partials/day_separator.html")
         html = []
         today = presentation.local_today(zone)
         for (day_break, message), cached, body in zip(
-                presentation.day_breaks(messages, zone, today), kept, bodies):
+                presentation.day_breaks(messages, zone, today), kept, bodies, strict=True):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             if cached is None:

@@ -9,7 +9,7 @@ from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import history
 from .access import conversation_view, grant
-from .failures import FRAGMENT_ERROR_HEADERS, describe
+from .failures import describe, FRAGMENT_ERROR_HEADERS
 from .validation import read_anchor, read_count
 
 bp = Blueprint("chat", __name__)

@@ -17,7 +17,7 @@ from waitress.adjustments import Adjustments
 
 from ..keys import check_api_key
 from .endpoints import API_PREFIX
-from .gate import MAX_BODY_BYTES, Gate
+from .gate import Gate, MAX_BODY_BYTES
 from .hooks import GatedServer
 from .store import LocalStore
 from .wsgi import LocalMemOSApp

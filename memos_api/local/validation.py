@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ..errors import InvalidRequestError, error_for_code
+from ..errors import error_for_code, InvalidRequestError
 
 MAX_ID_LENGTH = 100  # MemOS answers 40010 / 40011 beyond this
 

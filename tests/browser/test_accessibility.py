@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_helpers import MESSAGE, chat_url, load_earlier
-from playwright.sync_api import Page, expect
+from browser_helpers import chat_url, load_earlier, MESSAGE
+from playwright.sync_api import expect, Page
 from test_html_validity import (
     DEMO_CONVERSATION,
     DEMO_USER,

@@ -4,7 +4,7 @@ rate limit (in place for "load earlier", the page shell for a page)."""
 from __future__ import annotations
 
 import pytest
-from browser_helpers import MESSAGE, chat_url, seed, shown_texts
+from browser_helpers import chat_url, MESSAGE, seed, shown_texts
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

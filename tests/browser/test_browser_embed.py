@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from browser_helpers import CSP_RECORDER, MESSAGE, load_earlier, seed
-from playwright.sync_api import Frame, Page, expect
+from browser_helpers import CSP_RECORDER, load_earlier, MESSAGE, seed
+from playwright.sync_api import expect, Frame, Page
 
 from viewer.access import sign
 

@@ -11,10 +11,10 @@ import re
 
 import pytest
 from browser_helpers import (
-    MESSAGE,
     chat_url,
     load_earlier,
     make_messages,
+    MESSAGE,
     seed,
     shown_texts,
 )

@@ -6,11 +6,11 @@ import re
 
 import pytest
 from browser_helpers import (
-    MESSAGE,
     chat_url,
     load_earlier,
     load_everything,
     make_messages,
+    MESSAGE,
     seed,
     shown_texts,
 )

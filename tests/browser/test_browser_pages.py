@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import MESSAGE, chat_url, seed, shown_texts
+from browser_helpers import chat_url, MESSAGE, seed, shown_texts
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

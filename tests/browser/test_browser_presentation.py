@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser_helpers import MESSAGE, chat_url, load_earlier, shown_texts
+from browser_helpers import chat_url, load_earlier, MESSAGE, shown_texts
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect, Page
 from werkzeug import Request, Response
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def css_rgb(value: str) -> tuple[int, int, int]:
 
 
 def close(a, b, tolerance: int = 3) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
 def xs_of_colour(image: Image.Image, colour, top: float, bottom: float) -> list[int]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser_helpers import CSP_RECORDER, MESSAGE, chat_url, load_earlier, load_everything, shown_texts
+from browser_helpers import (
+    chat_url,
+    CSP_RECORDER,
+    load_earlier,
+    load_everything,
+    MESSAGE,
+    shown_texts,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -73,7 +80,7 @@ def test_hostile_content_and_ids_are_shown_as_text(live_server, page):
         expect(page.locator(".message__body").get_by_text(payload, exact=True).first) \
             .to_be_visible()
     texts = shown_texts(page)
-    for message, text in zip(messages, texts):
+    for message, text in zip(messages, texts, strict=True):
         if isinstance(message["content"], str):
             assert text == message["content"]
         else:
