@@ -23,8 +23,10 @@ from viewer import (
     templating,
     views,
 )
+from viewer.history import History
 from viewer.readiness import ReadinessCheck
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
+from viewer.sharing import SharedReads
 from viewer.source import build_source
 
 
@@ -39,6 +41,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     source = observability.TimedSource(build_source(app.config, app.instance_path))
     app.extensions["memos_source"] = source
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
+    live = app.config["LIVE_POLL_SECONDS"]
+    # Live checks of one conversation share a call for a fifteenth of the interval: about
+    # one MemOS call a second per process however many people watch (viewer/sharing.py).
+    shared = SharedReads(source, ttl=live / 15, wait=app.config["MEMOS_DEADLINE"])
+    app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
+                                        app.config["MEMOS_MAX_LIMIT"], live, shared)
 
     proxies.register(app)
     observability.register(app)

@@ -137,9 +137,190 @@
     if (next) next.focus({ preventScroll: true });
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { enhance(document.body); });
-  } else {
+  // Live updates (templates/partials/live.html): ask for messages newer than the newest shown,
+  // every data-live-seconds while the tab is visible; back off on failures; pause after
+  // IDLE_LIMIT without the reader doing anything. The server answers 204 when nothing is new.
+  var IDLE_LIMIT = 30 * MINUTE, MAX_DELAY = 5 * MINUTE;
+
+  function startLive() {
+    var live = document.getElementById("live");
+    var messages = document.getElementById("messages");
+    if (!live || !messages || !live.getAttribute("data-live-url") || !window.fetch) return;
+    var url = live.getAttribute("data-live-url");
+    var interval = Math.max(1, parseFloat(live.getAttribute("data-live-seconds"))) * 1000;
+    var status = live.querySelector(".live__status");
+    var resume = control("live__resume", text("resume"), live);
+    var newer = control("new-messages", "", live.parentNode);
+    newer.id = "new-messages";
+    var scroller = document.querySelector(".scroller");
+    var delay = interval, timer = null, busy = false, stopped = false, paused = false;
+    var lastActivity = Date.now(), unseen = 0, due = Date.now() + interval;
+
+    function text(name) { return live.getAttribute("data-text-" + name) || ""; }
+
+    function control(className, label, parent) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = className;
+      button.textContent = label;
+      button.hidden = true;
+      parent.appendChild(button);
+      return button;
+    }
+    function say(words) { if (status.textContent !== words) status.textContent = words; }
+
+    function schedule(wait) {
+      clearTimeout(timer);
+      due = Date.now() + wait;
+      timer = setTimeout(tick, wait);
+    }
+
+    function tick() {
+      if (stopped || paused || document.hidden) return;  // visibility or "resume" restarts
+      if (Date.now() - lastActivity > IDLE_LIMIT) return pause();
+      check();
+    }
+
+    function check() {
+      if (busy || stopped || paused) return;
+      busy = true;
+      fetch(url, { headers: { "HX-Request": "true" }, cache: "no-store", credentials: "same-origin" })
+        .then(answer)
+        .catch(function () { busy = false; backOff(0); });  // offline, or the answer broke
+    }
+
+    function answer(response) {
+      if (response.status === 204) return done();
+      return response.text().then(function (html) {
+        busy = false;
+        if (response.ok) {
+          url = response.headers.get("Live-Next") || url;
+          append(html);
+          return done();
+        }
+        if (response.status === 429 || response.status >= 500) {
+          return backOff(parseFloat(response.headers.get("Retry-After")) || 0);
+        }
+        stop(html);  // 409: the conversation changed; 403: the link expired; 400, 404...
+      });
+    }
+
+    function done() {
+      busy = false;
+      delay = interval;
+      say("");
+      schedule(interval);
+    }
+
+    // Doubling up to MAX_DELAY, with jitter so that many pages do not retry in step, and
+    // never sooner than the server's Retry-After.
+    function backOff(retryAfter) {
+      delay = Math.min(MAX_DELAY, delay * 2);
+      var wait = Math.max(delay * (0.75 + Math.random() / 2), retryAfter * 1000);
+      say(text("retrying"));
+      schedule(Math.min(wait, 24 * 60 * MINUTE));
+    }
+
+    // Our own fragment says why: partials/live_notice.html (shown, with its reload link) or
+    // an error page's message (said in the status line, not as an alert).
+    function stop(html) {
+      stopped = true;
+      clearTimeout(timer);
+      live.classList.remove("live--running");
+      var answer = document.createElement("div");
+      answer.innerHTML = html;
+      var notice = answer.querySelector(".live-notice");
+      var reason = answer.querySelector(".alert__message");
+      say((text("stopped") + " " + (reason && !notice ? reason.textContent.trim() : "")).trim());
+      if (notice) live.appendChild(notice);
+    }
+
+    function pause() {
+      paused = true;
+      live.classList.remove("live--running");
+      say(text("paused"));
+      resume.hidden = false;
+    }
+
+    resume.addEventListener("click", function () {
+      paused = false;
+      live.classList.add("live--running");
+      resume.hidden = true;
+      lastActivity = Date.now();
+      say("");
+      check();
+    });
+
+    // New messages go below; a reader at the newest end sees them (the column-reverse
+    // scroller keeps the bottom in view), one who scrolled up keeps their place and gets
+    // the "new messages" control.
+    function atNewest() { return !scroller || Math.abs(scroller.scrollTop) < 2; }
+
+    function append(html) {
+      var following = atNewest();
+      var height = scroller ? scroller.scrollHeight : 0, top = scroller ? scroller.scrollTop : 0;
+      var count = messages.querySelectorAll("[data-role]").length;
+      htmx.swap(messages, html, { swapStyle: "beforeend", settleDelay: 0 });
+      dropRepeatedDays();
+      var added = messages.querySelectorAll("[data-role]").length - count;
+      if (following || !scroller) return;
+      scroller.scrollTop = top - (scroller.scrollHeight - height);
+      unseen += added;
+      newer.textContent = text(unseen === 1 ? "new-one" : "new-many").replace("{count}", unseen);
+      newer.hidden = false;
+    }
+
+    function dropRepeatedDays() {
+      var seen = {};
+      messages.querySelectorAll(".day-separator").forEach(function (separator) {
+        if (seen[separator.id]) separator.remove();
+        seen[separator.id] = true;
+      });
+    }
+
+    function showNewest() {
+      unseen = 0;
+      newer.hidden = true;
+      if (scroller) scroller.scrollTop = 0;
+    }
+
+    newer.addEventListener("click", function () {
+      showNewest();
+      var last = messages.lastElementChild;
+      if (last) {
+        last.setAttribute("tabindex", "-1");
+        last.focus({ preventScroll: true });
+      }
+    });
+    if (scroller) {
+      scroller.addEventListener("scroll", function () { if (atNewest() && unseen) showNewest(); });
+    }
+
+    ["pointerdown", "keydown", "wheel", "touchstart", "focusin"].forEach(function (name) {
+      document.addEventListener(name, function () { lastActivity = Date.now(); }, true);
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && !paused && !stopped && Date.now() >= due) check();
+      else if (!document.hidden && !paused && !stopped) schedule(due - Date.now());
+    });
+    // The host page asked for a check now (static/embed.js, through static/widget.js).
+    document.addEventListener("memos-chat:refresh", function () {
+      if (paused || stopped) return;
+      lastActivity = Date.now();
+      check();
+    });
+    live.classList.add("live--running");
+    schedule(interval);
+  }
+
+  function start() {
     enhance(document.body);
+    startLive();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

@@ -7,6 +7,8 @@
   "use strict";
   var DEFAULT_MAX_HEIGHT = 600;
 
+  var widgets = [];  // { host, frame, origin } of every widget this page mounted
+
   function mount(host) {
     if (host.getAttribute("data-memos-chat-mounted") !== null) return;
     var src;
@@ -28,6 +30,7 @@
     frame.style.display = "block";
     frame.style.height = Math.min(320, maxHeight) + "px";
     host.appendChild(frame);
+    widgets.push({ host: host, frame: frame, origin: src.origin });
 
     window.addEventListener("message", function (event) {
       // Only the widget we created, from the origin we loaded it from, may resize it.
@@ -42,6 +45,20 @@
   function mountAll() {
     document.querySelectorAll("[data-memos-chat]").forEach(mount);
   }
+
+  // MemosChat.refresh(): every widget checks for new messages now (say, after the host's own
+  // chat posted one); refresh(element): only the widget in (or of) that element. Sent only
+  // to the widget's own origin; the widget accepts it only from its parent page.
+  window.MemosChat = window.MemosChat || {};
+  window.MemosChat.refresh = function (element) {
+    mountAll();
+    widgets.forEach(function (widget) {
+      if (element && element !== widget.frame && !element.contains(widget.host)) return;
+      if (widget.frame.contentWindow) {
+        widget.frame.contentWindow.postMessage({ type: "memos-chat:refresh" }, widget.origin);
+      }
+    });
+  };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
   else mountAll();

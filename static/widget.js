@@ -19,6 +19,28 @@
     window.parent.postMessage({ type: "memos-chat:height", height: height }, "*");
   }
 
+  // The host page asks for a check now (MemosChat.refresh in static/embed.js): accepted only
+  // from the page that frames this widget, and only from an origin allowed to frame it.
+  function allowedOrigin(origin) {
+    var meta = document.querySelector('meta[name="memos-embed-origins"]');
+    var sources = meta ? meta.getAttribute("content").split(/\s+/) : [];
+    return sources.some(function (source) {
+      if (source === "'self'") return origin === window.location.origin;
+      var wildcard = source.match(/^(https?:\/\/)\*\.(.+)$/);
+      if (!wildcard) return origin === source;
+      var url;
+      try { url = new URL(origin); } catch (error) { return false; }
+      var rest = wildcard[2];  // "example.com" or "example.com:8443"
+      return url.protocol + "//" === wildcard[1] && url.host.slice(-(rest.length + 1)) === "." + rest;
+    });
+  }
+
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || !allowedOrigin(event.origin)) return;
+    if (!event.data || event.data.type !== "memos-chat:refresh") return;
+    document.dispatchEvent(new CustomEvent("memos-chat:refresh"));
+  });
+
   document.addEventListener("DOMContentLoaded", report);
   document.addEventListener("htmx:afterSettle", report);
   window.addEventListener("load", report);

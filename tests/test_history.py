@@ -1,9 +1,27 @@
-"""The paging logic: newest N, then earlier pages anchored on what is shown."""
+"""The paging logic: newest N, earlier pages anchored on what is shown, and newer ones."""
+
+from datetime import datetime
 
 import pytest
 
+from memos_api import Message
 from viewer import history
-from viewer.history import Boundary
+from viewer.access import Access
+from viewer.history import Boundary, History
+from viewer.links import Reader
+
+
+def reader(conversation="c"):
+    return Reader(Access("u", conversation, {"user_id": "u", "conversation_id": conversation}))
+
+
+def latest(store, count, cap, conversation="c"):
+    return History(store, count, cap).latest(reader(conversation))
+
+
+def older(store, page, count, cap, conversation="c"):
+    return History(store, count, cap).older(reader(conversation), page.anchor, page.depth,
+                                            page.shown)
 
 
 def add(store, count, start=0, conversation="c"):
@@ -23,14 +41,14 @@ def walk_back(store, page, count, cap, conversation="c"):
     for _ in range(100):
         if page.boundary is not Boundary.MORE:
             return seen, page.boundary
-        page = history.older(store, "u", conversation, page.anchor, page.depth, count, cap)
+        page = older(store, page, count, cap, conversation)
         seen = texts(page) + seen
     raise AssertionError("never reached the start")
 
 
 def test_latest_shows_newest_oldest_first(local_store):
     add(local_store, 10)
-    page = history.latest(local_store, "u", "c", 4, 50)
+    page = latest(local_store, 4, 50)
     assert texts(page) == [f"message {n}" for n in range(6, 10)]
     assert page.boundary is Boundary.MORE
     assert page.depth == 4
@@ -38,24 +56,24 @@ def test_latest_shows_newest_oldest_first(local_store):
 
 def test_short_conversation_reaches_start(local_store):
     add(local_store, 3)
-    page = history.latest(local_store, "u", "c", 6, 50)
+    page = latest(local_store, 6, 50)
     assert texts(page) == ["message 0", "message 1", "message 2"]
     assert page.boundary is Boundary.START
 
 
 def test_exact_page_size_is_start_not_more(local_store):
     add(local_store, 6)
-    assert history.latest(local_store, "u", "c", 6, 50).boundary is Boundary.START
+    assert latest(local_store, 6, 50).boundary is Boundary.START
 
 
 def test_empty_conversation(local_store):
-    page = history.latest(local_store, "u", "nothing", 6, 50)
+    page = latest(local_store, 6, 50, "nothing")
     assert page.messages == [] and page.boundary is Boundary.START and page.anchor == ""
 
 
 def test_walking_back_shows_every_message_once(local_store):
     add(local_store, 23)
-    page = history.latest(local_store, "u", "c", 5, 50)
+    page = latest(local_store, 5, 50)
     seen, boundary = walk_back(local_store, page, 5, 50)
     assert seen == [f"message {n}" for n in range(23)]
     assert boundary is Boundary.START
@@ -63,9 +81,9 @@ def test_walking_back_shows_every_message_once(local_store):
 
 def test_growth_between_loads_makes_no_gap_or_duplicate(local_store):
     add(local_store, 20)
-    page = history.latest(local_store, "u", "c", 6, 50)
+    page = latest(local_store, 6, 50)
     add(local_store, 9, start=20)  # more than a page arrives upstream meanwhile
-    earlier = history.older(local_store, "u", "c", page.anchor, page.depth, 6, 50)
+    earlier = older(local_store, page, 6, 50)
     assert texts(earlier) == [f"message {n}" for n in range(8, 14)]
     seen, _ = walk_back(local_store, earlier, 6, 50)
     assert seen == [f"message {n}" for n in range(14)]
@@ -73,14 +91,14 @@ def test_growth_between_loads_makes_no_gap_or_duplicate(local_store):
 
 def test_identical_messages_are_told_apart_by_position(local_store):
     local_store.add_messages("u", "c", [{"role": "user", "content": "same"}] * 9)
-    page = history.latest(local_store, "u", "c", 3, 50)
+    page = latest(local_store, 3, 50)
     seen, boundary = walk_back(local_store, page, 3, 50)
     assert len(seen) == 9 and boundary is Boundary.START
 
 
 def test_cap_is_reported_honestly(local_store):
     add(local_store, 30)
-    page = history.latest(local_store, "u", "c", 6, 10)
+    page = latest(local_store, 6, 10)
     seen, boundary = walk_back(local_store, page, 6, 10)
     assert seen == [f"message {n}" for n in range(20, 30)]
     assert boundary is Boundary.CAPPED
@@ -88,10 +106,10 @@ def test_cap_is_reported_honestly(local_store):
 
 def test_growth_past_the_cap_is_a_conversation_change(local_store):
     add(local_store, 12)
-    page = history.latest(local_store, "u", "c", 6, 10)
+    page = latest(local_store, 6, 10)
     add(local_store, 10, start=12)
     with pytest.raises(history.ConversationChanged):
-        history.older(local_store, "u", "c", page.anchor, page.depth, 6, 10)
+        older(local_store, page, 6, 10)
 
 
 def test_upstream_limit_never_exceeds_cap(local_store):
@@ -103,8 +121,89 @@ def test_upstream_limit_never_exceeds_cap(local_store):
             return local_store.get_messages(user_id, conversation_id, limit)
 
     add(local_store, 40)
-    page = history.latest(Recording(), "u", "c", 6, 12)
+    page = latest(Recording(), 6, 12)
     add(local_store, 30, start=40)
     with pytest.raises(history.ConversationChanged):
-        history.older(Recording(), "u", "c", page.anchor, page.depth, 6, 12)
+        older(Recording(), page, 6, 12)
     assert asked and max(asked) <= 12 and len(asked) <= 1 + history.MAX_FETCHES
+
+
+# Live checks: what arrived after the newest messages on screen
+
+
+def live_page(store, count=6, cap=50, live=15):
+    return History(store, count, cap, live).latest(reader())
+
+
+def check(store, page_or_fresh, count=6, cap=50):
+    after, since = page_or_fresh.newer
+    moment = None if since is None else datetime.fromisoformat(since)
+    return History(store, count, cap, 15).newer(reader(), after, moment)
+
+
+def test_a_check_with_nothing_new_finds_nothing(local_store):
+    add(local_store, 10)
+    fresh = check(local_store, live_page(local_store))
+    assert fresh.messages == [] and not fresh.gap
+
+
+def test_new_messages_come_in_order_and_the_next_check_starts_after_them(local_store):
+    add(local_store, 10)
+    page = live_page(local_store)
+    add(local_store, 2, start=10)
+    fresh = check(local_store, page)
+    assert texts(fresh) == ["message 10", "message 11"] and not fresh.gap
+    assert fresh.seam == page.messages[-1].created_at  # the newest shown: separators
+    add(local_store, 1, start=12)
+    assert texts(check(local_store, fresh)) == ["message 12"]
+
+
+def test_more_than_a_page_of_new_messages_is_found_with_one_wider_call(local_store):
+    asked = []
+
+    class Recording:
+        def get_messages(self, user_id, conversation_id, limit=None):
+            asked.append(limit)
+            return local_store.get_messages(user_id, conversation_id, limit)
+
+    add(local_store, 10)
+    page = live_page(local_store, cap=40)
+    add(local_store, 25, start=10)
+    fresh = check(Recording(), page, cap=40)
+    assert texts(fresh) == [f"message {n}" for n in range(10, 35)] and not fresh.gap
+    assert asked == [6 + 3, 40]
+
+
+def test_more_than_the_cap_is_a_gap_shown_as_such(local_store):
+    add(local_store, 10)
+    page = live_page(local_store, cap=20)
+    add(local_store, 30, start=10)
+    fresh = check(local_store, page, cap=20)
+    assert fresh.gap and texts(fresh) == [f"message {n}" for n in range(20, 40)]
+
+
+def test_an_edited_newest_message_is_a_change_not_a_gap(local_store):
+    add(local_store, 10)
+    page = live_page(local_store)
+
+    class Edited:
+        def get_messages(self, user_id, conversation_id, limit=None):
+            found = local_store.get_messages(user_id, conversation_id, limit)
+            return found[:-1] + [Message("user", (), found[-1].created_at)]
+
+    with pytest.raises(history.ConversationChanged):
+        check(Edited(), page)
+
+
+def test_an_empty_conversation_finds_its_first_messages(local_store):
+    page = live_page(local_store)
+    assert page.messages == [] and page.newer == ("0", None)
+    add(local_store, 3)
+    assert texts(check(local_store, page)) == ["message 0", "message 1", "message 2"]
+
+
+def test_pages_with_live_updates_off_make_no_check(local_store):
+    add(local_store, 3)
+    assert History(local_store, 6, 50, 0).latest(reader()).newer is None
+    off = Reader(reader().access, live_off=True)
+    assert History(local_store, 6, 50, 15).latest(off).newer is None

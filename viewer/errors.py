@@ -1,4 +1,10 @@
-"""Error pages: every failure gets our own page and the right status, never a traceback."""
+"""Failures as users see them: our own page or fragment, the right status, never a traceback.
+
+``describe`` says what an upstream failure (or a conversation that changed) means: a status,
+a sentence and headers. ``page`` shows it in a conversation page's shell, ``fragment`` in
+place of the "load earlier" control, ``live`` to a live check's script; ``render`` is every
+other HTTP error (400, 403, 404, 429...), also registered as the app's error handler.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,74 @@ import logging
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .failures import FRAGMENT_ERROR_HEADERS
+from memos_api import (
+    MemOSError,
+    NotFoundError,
+    RateLimitedError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+
+from .history import ConversationChanged
+from .links import Reader
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 86400
+# An error answering "load earlier" replaces the control above the messages, not the log.
+FRAGMENT_ERROR_HEADERS = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"}
+# Most specific first: subclasses must come before their bases.
+_STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (UpstreamTimeoutError, 504),
+    (RateLimitedError, 503),
+    (UpstreamUnavailableError, 503),
+    (NotFoundError, 404),
+    (ConversationChanged, 409),
+    (MemOSError, 502),
+]
+CHANGED_MESSAGE = ("This conversation changed since the page was loaded, so the messages "
+                   "can't be lined up with the ones shown. Reload to see it as it is now.")
+
+Failure = MemOSError | ConversationChanged
+
+
+def describe(error: Failure) -> tuple[int, str, dict[str, str]]:
+    """The status, the message to show, and extra response headers for ``error``."""
+    status = next(code for kind, code in _STATUS_BY_ERROR if isinstance(error, kind))
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        # A day at most: an upstream's absurd hint should not become ours.
+        headers["Retry-After"] = str(min(MAX_RETRY_AFTER, max(1, round(error.retry_after))))
+    if isinstance(error, ConversationChanged):
+        return status, CHANGED_MESSAGE, headers
+    log.warning("upstream failure: %s (code=%s, http_status=%s) -> %s",
+                type(error).__name__, getattr(error, "code", None),
+                getattr(error, "http_status", None), status)
+    return status, str(error), headers
+
+
+def page(template: str, error: Failure, reader: Reader, retry_url: str):
+    """A conversation page that could not be read: its shell, the reason and a retry link."""
+    status, message, headers = describe(error)
+    return render_template(template, error=message, retry_url=retry_url,
+                           reader=reader), status, headers
+
+
+def fragment(error: Failure, reload_url: str, retry_url: str | None = None):
+    """A failed "load earlier", in place of its control: "Try again", or "Reload the page"
+    when retrying cannot help (the conversation changed)."""
+    status, message, headers = describe(error)
+    if isinstance(error, ConversationChanged):
+        retry_url = None
+    return render_template("partials/load_error.html", error=message, retry_url=retry_url,
+                           reload_url=reload_url), status, headers | FRAGMENT_ERROR_HEADERS
+
+
+def live(error: Failure, reload_url: str):
+    """A failed live check, for the page's script: it backs off, or stops with the notice."""
+    status, message, headers = describe(error)
+    return render_template("partials/live_notice.html", message=message,
+                           reload_url=reload_url), status, headers
 
 
 def register(app: Flask) -> None:
@@ -31,9 +102,8 @@ def render(error: HTTPException):
     headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
     status, message = error.code or 500, error.description or error.name
     if "HX-Request" in request.headers:
-        headers.update(FRAGMENT_ERROR_HEADERS)
-        return render_template("partials/load_error.html", error=message, retry=None,
-                               reload_url=""), status, headers
+        return render_template("partials/load_error.html", error=message, retry_url=None,
+                               reload_url=""), status, headers | FRAGMENT_ERROR_HEADERS
     # Inside a host's iframe: no site chrome, and no link to pages the host may not frame.
     embedded = request.endpoint == "chat.embed"
     return render_template("error.html", status=status, title=error.name, error=message,

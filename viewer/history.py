@@ -1,8 +1,13 @@
 """Which messages to show, given that MemOS can only return "the newest N".
 
 The API has no cursor, so "load earlier" asks for a larger N and finds, in the answer, the
-messages already on screen. An anchor token names the oldest of them by content (MemOS gives
-messages no id), so messages added upstream in the meantime shift nothing: no gaps, no repeats.
+messages already on screen, and a live check asks for the newest few and finds, among them,
+the newest on screen. An anchor token names those messages by content (MemOS gives messages
+no id), so messages added upstream in the meantime shift nothing: no gaps, no repeats.
+
+``History`` holds the source, the page size and the largest limit ever sent (``max_limit``,
+the ``MEMOS_MAX_LIMIT`` setting): it alone decides what is asked of MemOS. Its slices carry
+the URLs of the requests that can follow them, for templates to print.
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from memos_api import Message, sort_by_time
 
-ANCHOR_SPAN = 3  # how many of the oldest shown messages the anchor covers
+from .links import Reader
+from .validation import NOTHING_SHOWN
+
+ANCHOR_SPAN = 3  # how many of the oldest (or newest) shown messages an anchor covers
 MAX_FETCHES = 2  # upstream calls one request may make: the next limit, then a wider one
 
 
@@ -26,52 +35,156 @@ class Boundary(Enum):
     CAPPED = "capped"    # older messages may exist beyond what the API returns
 
 
+class ConversationChanged(Exception):
+    """The messages on screen are no longer found upstream (edited or deleted)."""
+
+
 @dataclass(frozen=True)
 class Slice:
-    """A run of consecutive messages, oldest first, and how to ask for the ones before it."""
+    """Consecutive messages, oldest first, and the URLs of the requests that can follow."""
 
+    reader: Reader
     messages: list[Message]
     boundary: Boundary
-    depth: int     # how far the oldest message sat from the newest end when fetched
-    anchor: str    # token naming the oldest messages, for the next "load earlier"
+    depth: int        # how far the oldest message sat from the newest end when fetched
+    anchor: str       # token naming the oldest messages, for the next "load earlier"
+    shown: int        # messages on screen once these are
+    next_limit: int   # the limit of the page that shows one more batch (no JavaScript)
+    max_limit: int
+    limit: int | None = None  # the limit this page was asked with (None: the page size)
+    newer: tuple[str, str | None] | None = None  # the live check's anchor and time, if live
+    live_seconds: float = 0  # how often the page checks for new messages; 0: never
     after: Message | None = None  # the first dated message below these, if any was fetched
 
+    @property
+    def older_url(self) -> str:
+        """The htmx fragment with the batch before these."""
+        return self.reader.older(self.shown, self.anchor, self.depth)
 
-class ConversationChanged(Exception):
-    """The messages on screen are no longer found upstream (edited, deleted or pushed out)."""
+    @property
+    def page_url(self) -> str:
+        """The page with one more batch: "load earlier" without JavaScript."""
+        return self.reader.page(self.next_limit)
+
+    @property
+    def newer_url(self) -> str | None:
+        """The live check for messages after these, or None when live updates are off."""
+        return self.reader.newer(*self.newer) if self.newer else None
+
+    @property
+    def reload_url(self) -> str:
+        """This page again, as it was asked for: "Check for new messages"."""
+        return self.reader.page(self.limit)
 
 
-def latest(source, user_id: str, conversation_id: str, count: int, cap: int) -> Slice:
-    """The newest ``count`` messages."""
-    return _slice(source, user_id, conversation_id, None, 0, count, cap)
+@dataclass(frozen=True)
+class Fresh:
+    """What a live check found: the messages after those on screen."""
+
+    reader: Reader
+    messages: list[Message]
+    gap: bool  # more arrived than one request returns: some between are not shown
+    seam: datetime | None  # when the newest message on screen was written, if known
+    newer: tuple[str, str | None]  # the next check's anchor and time
+
+    @property
+    def newer_url(self) -> str:
+        return self.reader.newer(*self.newer)
+
+    @property
+    def reload_url(self) -> str:
+        return self.reader.page()
 
 
-def older(source, user_id: str, conversation_id: str, anchor: str, depth: int, count: int,
-          cap: int) -> Slice:
-    """Up to ``count`` messages just before the ones named by ``anchor``."""
-    return _slice(source, user_id, conversation_id, anchor, depth, count, cap)
+class History:
+    """The conversation as MemOS returns it, in slices (built once per app)."""
 
+    def __init__(self, source, page_size: int, max_limit: int, live_seconds: float = 0,
+                 live_source=None) -> None:
+        self.source = source
+        self.page_size = page_size
+        self.max_limit = max_limit
+        self.live_seconds = live_seconds
+        self.live_source = live_source or source  # live checks may share their reads
 
-def _slice(source, user_id, conversation_id, anchor, depth, count, cap) -> Slice:
-    limit = min(cap, depth + count + 1)  # one extra tells whether older messages exist
-    for attempt in range(MAX_FETCHES):
-        window = sort_by_time(source.get_messages(user_id, conversation_id, limit))
-        full = len(window) >= limit
-        end = len(window) if anchor is None else _find(window, anchor, depth)
-        wider = _wider_limit(len(window), end, full, limit, count, cap)
-        if wider is None or attempt == MAX_FETCHES - 1:
-            break
-        limit = wider
-    if end is None:
-        raise ConversationChanged()
-    start = max(0, end - count)
-    if start > 0 or (full and limit < cap):
-        boundary = Boundary.MORE
-    else:
-        boundary = Boundary.CAPPED if full else Boundary.START
-    shown = window[start:end]
-    after = next((message for message in window[end:] if message.created_at), None)
-    return Slice(shown, boundary, len(window) - start, anchor_token(shown), after)
+    def latest(self, reader: Reader, limit: int | None = None) -> Slice:
+        """The newest ``limit`` messages (the page size by default; at most ``max_limit``)."""
+        count = min(limit or self.page_size, self.max_limit)
+        window, end, full, fetched = self._locate(reader, None, 0, count)
+        return self._slice(reader, window, end, full, fetched, count, 0, limit and count)
+
+    def older(self, reader: Reader, anchor: str, depth: int, shown: int) -> Slice:
+        """A batch just before the messages named by ``anchor`` (``shown`` are on screen)."""
+        window, end, full, fetched = self._locate(reader, anchor, min(depth, self.max_limit),
+                                                  self.page_size)
+        if end is None:
+            raise ConversationChanged()
+        return self._slice(reader, window, end, full, fetched, self.page_size, shown)
+
+    def newer(self, reader: Reader, after: str, since: datetime | None) -> Fresh:
+        """The messages after the newest on screen (named by ``after``, written at ``since``).
+
+        Raises ConversationChanged when those can no longer be found and the answer does
+        not show that more arrived than it holds (which is a gap, not a change).
+        """
+        span = 0 if after == NOTHING_SHOWN else int(after.split(".", 1)[0])
+        limit = min(self.max_limit, self.page_size + span)
+        for _attempt in range(MAX_FETCHES):
+            window = self._read(reader, limit, shared=True)
+            at = 0 if not span else _find(window, after, 0)
+            if at is not None or len(window) < limit or limit >= self.max_limit:
+                break
+            limit = self.max_limit  # more than a page arrived since the last check
+        if at is None:
+            oldest = next((message.created_at for message in window if message.created_at), None)
+            if not (len(window) >= limit and since and oldest and oldest > since):
+                raise ConversationChanged()
+            return Fresh(reader, window, True, since, _newer_anchor(window))
+        fresh = window[at + span:]
+        seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
+        return Fresh(reader, fresh, False, seam, _newer_anchor(window))
+
+    def expanded_url(self, reader: Reader, shown: int) -> str:
+        """The page with one more batch than ``shown``: "load earlier" without JavaScript."""
+        return reader.page(min(self.max_limit, shown + self.page_size))
+
+    def page_url(self, reader: Reader, limit: int | None) -> str:
+        """The page with the newest ``limit`` messages, as many as the API allows."""
+        return reader.page(min(limit, self.max_limit) if limit else None)
+
+    def _read(self, reader: Reader, limit: int, shared: bool = False) -> list[Message]:
+        source = self.live_source if shared else self.source
+        access = reader.access
+        return sort_by_time(source.get_messages(access.user_id, access.conversation_id, limit))
+
+    def _locate(self, reader: Reader, anchor: str | None, depth: int, count: int):
+        """The fetched window, where the anchored messages start in it (or its end), whether
+        it was full, and the limit asked."""
+        limit = min(self.max_limit, depth + count + 1)  # one extra: are there older ones?
+        for attempt in range(MAX_FETCHES):
+            window = self._read(reader, limit)
+            full = len(window) >= limit
+            end = len(window) if anchor is None else _find(window, anchor, depth)
+            wider = _wider_limit(len(window), end, full, limit, count, self.max_limit)
+            if wider is None or attempt == MAX_FETCHES - 1:
+                return window, end, full, limit
+            limit = wider
+
+    def _slice(self, reader: Reader, window: list[Message], end: int, full: bool, limit: int,
+               count: int, shown: int, asked: int | None = None) -> Slice:
+        start = max(0, end - count)
+        if start > 0 or (full and limit < self.max_limit):
+            boundary = Boundary.MORE
+        else:
+            boundary = Boundary.CAPPED if full else Boundary.START
+        messages = window[start:end]
+        on_screen = shown + len(messages)
+        live = self.live_seconds if not shown and not reader.live_off else 0  # pages check
+        after = next((message for message in window[end:] if message.created_at), None)
+        return Slice(reader, messages, boundary, len(window) - start, anchor_token(messages),
+                     on_screen, min(self.max_limit, on_screen + self.page_size),
+                     self.max_limit, asked, _newer_anchor(messages) if live else None, live,
+                     after)
 
 
 def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,
@@ -79,8 +192,8 @@ def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,
     """A larger limit to ask for when the conversation grew since the anchor was made."""
     if not full or limit >= cap:
         return None
-    if end is None:  # grown by more than we asked for, or gone: one look, as far as allowed
-        return cap
+    if end is None:
+        return cap  # grown by more than we asked for: the widest the API allows
     if end <= count:
         return min(cap, size - end + count + 1)  # not enough older ones to know what's above
     return None
@@ -92,6 +205,14 @@ def anchor_token(messages: list[Message]) -> str:
     if not span:
         return ""
     return f"{len(span)}.{_digest([fingerprint(m) for m in span])}"
+
+
+def _newer_anchor(messages: list[Message]) -> tuple[str, str | None]:
+    """The live check's anchor (the newest messages) and the newest one's time, as text."""
+    newest = messages[-ANCHOR_SPAN:]
+    token = anchor_token(newest) if newest else NOTHING_SHOWN
+    dated = next((m.created_at for m in reversed(messages) if m.created_at), None)
+    return token, dated.isoformat() if dated else None
 
 
 def fingerprint(message: Message) -> str:
@@ -119,3 +240,4 @@ def _find(window: list[Message], anchor: str, depth: int) -> int | None:
         if _digest(prints[index:index + span]) == digest:
             return index
     return None
+

@@ -26,13 +26,13 @@ class DayBreak:
         return self.day.isoformat()
 
 
-def day_breaks(messages: Iterable[Message], zone: tzinfo,
-               today: date) -> Iterator[tuple[DayBreak | None, Message]]:
+def day_breaks(messages: Iterable[Message], zone: tzinfo, today: date,
+               current: date | None = None) -> Iterator[tuple[DayBreak | None, Message]]:
     """Pair each message with the day break to show above it, if any.
 
-    Undated messages belong to the day before them.
+    Undated messages belong to the day before them; ``current`` is the day of what is shown
+    above the first message, if anything.
     """
-    current = None
     for message in messages:
         day = message.created_at.astimezone(zone).date() if message.created_at else current
         yield (DayBreak(day, day_label(day, today)) if day and day != current else None), message

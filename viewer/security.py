@@ -43,6 +43,12 @@ def register(app: Flask) -> None:
     own_policy = content_security_policy("'self'")
     widget_policy = content_security_policy(app.config["EMBED_ALLOWED_ORIGINS"])
 
+    @app.context_processor
+    def framing():
+        # The widget's script accepts "refresh" messages only from the origins that may
+        # frame it (static/widget.js); 'self' stands for the widget's own origin.
+        return {"embed_origins": app.config["EMBED_ALLOWED_ORIGINS"]}
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         # Framing is governed by frame-ancestors alone: X-Frame-Options cannot express an

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
     "RENDERED_MESSAGE_CACHE_BYTES": 32 * 1024 * 1024,  # ... and the memory they may take
+    "LIVE_POLL_SECONDS": 15,      # how often pages check for new messages; 0 turns it off
     "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
     "RATE_LIMIT_STORAGE_URI": "memory://",  # where counts live; redis://... shares them
 }
@@ -43,6 +44,7 @@ _IPV4 = re.compile(r"[0-9.]+")
 ACCESS_MODES = ("open", "signed")
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 MIN_SECRET_BYTES = 32
+MIN_LIVE_POLL_SECONDS = 2  # every page of every reader checks this often: MemOS pays for it
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
 
@@ -80,6 +82,10 @@ def check_settings(config: dict[str, Any]) -> None:
     config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["LIVE_POLL_SECONDS"] = _number(config, "LIVE_POLL_SECONDS", float, minimum=0)
+    if 0 < config["LIVE_POLL_SECONDS"] < MIN_LIVE_POLL_SECONDS:
+        raise ConfigError(f"LIVE_POLL_SECONDS must be 0 (off) or at least "
+                          f"{MIN_LIVE_POLL_SECONDS} seconds, got {config['LIVE_POLL_SECONDS']}.")
     config["RENDERED_MESSAGE_CACHE"] = _number(config, "RENDERED_MESSAGE_CACHE", int, minimum=0)
     config["RENDERED_MESSAGE_CACHE_BYTES"] = _number(config, "RENDERED_MESSAGE_CACHE_BYTES", int,
                                                      minimum=0)

@@ -92,8 +92,12 @@ def register(app: Flask) -> None:
 
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
     # escaping cost ~3 us a message, 3 ms of a 1000-message page (docs/benchmarks.md).
-    def message_list(messages: list[Message]) -> Markup:
-        """The messages' HTML, oldest first, with a day separator above each new day."""
+    def message_list(messages: list[Message], previous: datetime | None = None) -> Markup:
+        """The messages' HTML, oldest first, with a day separator above each new day.
+
+        ``previous`` is when the message shown just above them was written, if known: its day
+        gets no second separator.
+        """
         # Bodies first, then the template around each: one kind of work at a time keeps the
         # CPU's caches warm (~14 us a message less than alternating, measured).
         budget = PageBudget()  # formatting time for the messages of this page
@@ -104,8 +108,9 @@ def register(app: Flask) -> None:
         separator = app.jinja_env.get_template("partials/day_separator.html")
         html = []
         today = presentation.local_today(zone)
+        day = previous.astimezone(zone).date() if previous else None
         for (day_break, message), cached, body in zip(
-                presentation.day_breaks(messages, zone, today), kept, bodies, strict=True):
+                presentation.day_breaks(messages, zone, today, day), kept, bodies, strict=True):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             if cached is None:

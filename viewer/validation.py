@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 
 from werkzeug.exceptions import BadRequest
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
+NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
 
 
 def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
@@ -44,19 +46,19 @@ def read_conversation(args: Mapping[str, str]) -> tuple[str, str]:
             read_id(args, "conversation_id", "conversation id"))
 
 
-def read_count(args: Mapping[str, str], name: str, default: int | None, maximum: int) -> int:
-    """A whole number from 1 up; values above ``maximum`` are clamped to it (documented)."""
+def read_count(args: Mapping[str, str], name: str, required: bool = False) -> int | None:
+    """A whole number from 1 up, or None when absent and not ``required``."""
     raw = args.get(name)
     if raw is None or raw == "":
-        if default is None:
+        if required:
             raise BadRequest(f"The {name} parameter is missing.")
-        return min(default, maximum)
+        return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(f"The {name} must be a whole number from 1 to {maximum}, got {raw!r}.")
+        raise BadRequest(f"The {name} must be a whole number from 1 up, got {raw[:20]!r}.")
     value = int(raw)
     if value < 1:
         raise BadRequest(f"The {name} must be at least 1, got {value}.")
-    return min(value, maximum)
+    return value
 
 
 def read_anchor(args: Mapping[str, str]) -> str:
@@ -65,3 +67,25 @@ def read_anchor(args: Mapping[str, str]) -> str:
     if not _ANCHOR.fullmatch(value):
         raise BadRequest("The anchor parameter is missing or malformed; reload the page.")
     return value
+
+
+def read_after(args: Mapping[str, str]) -> str:
+    """The token naming the newest messages on screen, for a live check (see viewer.history)."""
+    value = args.get("after", "")
+    if value != NOTHING_SHOWN and not _ANCHOR.fullmatch(value):
+        raise BadRequest("The after parameter is missing or malformed; reload the page.")
+    return value
+
+
+def read_since(args: Mapping[str, str]) -> datetime | None:
+    """When the newest message on screen was written (ISO 8601 with an offset), if known."""
+    raw = args.get("since", "")
+    if raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw) if len(raw) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest("The since parameter must be a time with its offset; reload the page.")
+    return moment

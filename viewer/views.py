@@ -1,29 +1,29 @@
-"""The pages: landing, a conversation (full or as a widget), "load earlier", and health."""
+"""The pages: landing, a conversation (full or as a widget), "load earlier", live checks, health.
+
+Each conversation view reads its input, asks ``History`` (built once per app) and renders what
+it returns; the URLs a page offers come with the slices it renders.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
-from . import history
-from .access import conversation_view, grant
-from .failures import describe, FRAGMENT_ERROR_HEADERS
-from .validation import read_anchor, read_count
+from . import errors
+from .access import conversation_view
+from .history import ConversationChanged, History
+from .links import fragment_layout, read_reader
+from .validation import read_after, read_anchor, read_count, read_since
 
 bp = Blueprint("chat", __name__)
-LAYOUTS = {"page": ("chat.html", "chat.chat"), "embed": ("embed.html", "chat.embed")}
+TEMPLATES = {"chat": "chat.html", "embed": "embed.html"}
 
 
-def _source():
-    return current_app.extensions["memos_source"]
-
-
-def _access():
-    config = current_app.config
-    signed = config["VIEWER_ACCESS"] == "signed"
-    return grant(request.args, config["EMBED_SECRET"] if signed else None)
+def history() -> History:
+    """This app's ``History`` (built in ``create_app``)."""
+    return current_app.extensions["history"]
 
 
 @bp.get("/")
@@ -31,7 +31,7 @@ def index():
     """The landing page: a form to open any conversation in open mode, and the demo."""
     open_access = current_app.config["VIEWER_ACCESS"] == "open"
     # Only the embedded store holds the demo conversation (seeded at start).
-    demo = open_access and isinstance(_source().source, LocalStore)
+    demo = open_access and isinstance(history().source.source, LocalStore)
     demo_url = url_for("chat.chat", user_id=DEMO_USER_ID,
                        conversation_id=DEMO_CONVERSATION_ID) if demo else None
     return render_template("index.html", open_access=open_access, demo_url=demo_url)
@@ -41,7 +41,7 @@ def index():
 @conversation_view
 def chat():
     """A conversation's newest messages, as a page."""
-    return _conversation("page")
+    return _conversation("chat")
 
 
 @bp.get("/embed")
@@ -52,52 +52,48 @@ def embed():
 
 
 def _conversation(layout: str):
-    template, endpoint = LAYOUTS[layout]
-    access = _access()
-    config = current_app.config
-    limit = read_count(request.args, "limit", config["CHAT_PAGE_SIZE"], config["MEMOS_MAX_LIMIT"])
-    context = {"access": access, "layout": layout, "page_endpoint": endpoint}
+    reader = read_reader(layout)
+    limit = read_count(request.args, "limit")
     try:
-        page = history.latest(_source(), access.user_id, access.conversation_id, limit,
-                              config["MEMOS_MAX_LIMIT"])
+        page = history().latest(reader, limit)
     except MemOSError as error:
-        status, message, headers = describe(error)
-        # Never **request.args: url_for reads endpoint=, _method=, _external=... as its own.
-        retry = url_for(endpoint, **access.params, theme=g.theme,
-                        limit=limit if request.args.get("limit") else None)
-        return render_template(template, error=message, retry_url=retry, **context), \
-            status, headers
-    return render_template(template, page=page, shown=len(page.messages), **context)
+        return errors.page(TEMPLATES[layout], error, reader, history().page_url(reader, limit))
+    return render_template(TEMPLATES[layout], page=page, reader=reader)
 
 
 @bp.get("/chat/older")
 @conversation_view
 def older():
     """The messages before those on screen, as an htmx fragment to put above them."""
-    access = _access()
-    config = current_app.config
-    cap = config["MEMOS_MAX_LIMIT"]
-    layout = "embed" if request.args.get("layout") == "embed" else "page"
-    endpoint = LAYOUTS[layout][1]
-    shown = read_count(request.args, "shown", None, cap)
-    bigger_page = url_for(endpoint, **access.params, theme=g.theme,
-                          limit=min(cap, shown + config["CHAT_PAGE_SIZE"]))
+    reader = read_reader(fragment_layout())
+    shown = read_count(request.args, "shown", required=True)
+    expanded = history().expanded_url(reader, shown)
     if "HX-Request" not in request.headers:  # not htmx: the full page does the same job
-        return redirect(bigger_page)
-    anchor = read_anchor(request.args)
-    depth = read_count(request.args, "depth", None, cap)
-    context = {"access": access, "layout": layout, "page_endpoint": endpoint, "shown": shown}
+        return redirect(expanded)
+    anchor, depth = read_anchor(request.args), read_count(request.args, "depth", required=True)
     try:
-        page = history.older(_source(), access.user_id, access.conversation_id, anchor, depth,
-                             config["CHAT_PAGE_SIZE"], cap)
-    except (MemOSError, history.ConversationChanged) as error:
-        status, message, headers = describe(error)
-        headers.update(FRAGMENT_ERROR_HEADERS)
-        retry = {"anchor": anchor, "depth": depth} if status != 409 else None
-        return render_template("partials/load_error.html", error=message, retry=retry,
-                               reload_url=bigger_page, **context), status, headers
-    context["shown"] = shown + len(page.messages)
-    return render_template("partials/older.html", page=page, **context)
+        page = history().older(reader, anchor, depth, shown)
+    except (MemOSError, ConversationChanged) as error:
+        return errors.fragment(error, expanded, reader.older(shown, anchor, depth))
+    return render_template("partials/older.html", page=page, reader=reader)
+
+
+@bp.get("/chat/newer")
+@conversation_view
+def newer():
+    """Live check: the messages after the newest on screen, to put below them; 204 if none."""
+    reader = read_reader(fragment_layout())
+    if "HX-Request" not in request.headers:  # a plain request: the page has them all
+        return redirect(reader.page())
+    after, since = read_after(request.args), read_since(request.args)
+    try:
+        fresh = history().newer(reader, after, since)
+    except (MemOSError, ConversationChanged) as error:
+        return errors.live(error, reader.page())
+    if not fresh.messages:
+        return "", 204  # nothing new: no body, no template
+    return render_template("partials/newer.html", fresh=fresh), 200, {
+        "Live-Next": fresh.newer_url}
 
 
 @bp.get("/healthz")

@@ -843,7 +843,8 @@ def test_every_control_is_reachable_by_keyboard_with_visible_focus(live_server, 
     expect(page.locator(MESSAGE)).to_have_count(6)
     expect(page.locator(".copy-button")).to_have_count(7)  # 6 messages, 1 code block
     controls = page.evaluate("""() => {
-        const all = [...document.querySelectorAll('a[href], button, summary')];
+        const all = [...document.querySelectorAll('a[href], button, summary')]
+            .filter(el => el.checkVisibility());  // hidden ones are not controls yet
         all.forEach((el, n) => el.dataset.control = n);
         return all.map(el => el.tagName + ' ' + el.textContent.trim().slice(0, 30));
     }""")

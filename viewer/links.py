@@ -1,0 +1,63 @@
+"""Who reads a conversation, how, and the URLs of every request their page can make next.
+
+URLs are computed here, in Python, as Datasette computes ``next_url``; templates only print
+them. Every link keeps what the reader chose (the access grant, the theme, live updates off)
+and nothing else from the query string: ``url_for`` reads ``endpoint=``, ``_method=`` or
+``_external=`` as its own arguments, so stray parameters must never reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g, request, url_for
+from werkzeug.exceptions import BadRequest
+
+from .access import Access, grant
+
+LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A request's reader: the conversation they may read, in which layout, and their choices."""
+
+    access: Access
+    layout: str = "chat"      # "chat", the full page; "embed", the widget
+    theme: str | None = None  # forced light or dark; None follows the system
+    live_off: bool = False    # ``?live=0``: no live updates on this page or the ones it links
+
+    def page(self, limit: int | None = None) -> str:
+        """The conversation's page (or widget), with the newest ``limit`` messages."""
+        return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit)
+
+    def older(self, shown: int, anchor: str, depth: int) -> str:
+        """The htmx fragment with the messages before the oldest of the ``shown``."""
+        return url_for("chat.older", **self._kept(), shown=shown, anchor=anchor, depth=depth,
+                       layout=self._fragment_layout())
+
+    def newer(self, after: str, since: str | None) -> str:
+        """The live check for messages after the newest shown ones (named by ``after``)."""
+        return url_for("chat.newer", **self._kept(), after=after, since=since,
+                       layout=self._fragment_layout())
+
+    def _kept(self) -> dict[str, str | None]:
+        return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None}
+
+    def _fragment_layout(self) -> str | None:
+        return "embed" if self.layout == "embed" else None
+
+
+def read_reader(layout: str) -> Reader:
+    """This request's reader: 400 for bad ids or options, 403 for a bad token."""
+    config = current_app.config
+    secret = config["EMBED_SECRET"] if config["VIEWER_ACCESS"] == "signed" else None
+    live = request.args.get("live", "")
+    if live not in ("", "0", "1"):
+        raise BadRequest(f"live must be 0 (off) or 1 (on), got {live[:20]!r}.")
+    return Reader(grant(request.args, secret), layout, g.get("theme"), live_off=live == "0")
+
+
+def fragment_layout() -> str:
+    """The layout a fragment request (load earlier, live check) was made from."""
+    return "embed" if request.args.get("layout") == "embed" else "chat"

@@ -1,0 +1,84 @@
+"""Live checks of one conversation share their MemOS calls.
+
+Two hundred people watching one demo conversation, each checking every 15 s, would make 13
+calls a second to MemOS, whose limits are per key. Here the checks of one conversation in one
+process make at most one call at a time (the others wait for its answer: single flight), and
+its answer, or its error, is reused for ``ttl`` seconds (a fifteenth of the interval: about one
+call a second per process). Answers are kept per user, conversation and limit: a reader only
+ever gets what their own grant would have fetched.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from memos_api import Message, UpstreamTimeoutError
+
+MAX_ENTRIES = 1024  # conversations remembered at once; expired ones go first
+
+
+@dataclass
+class _Read:
+    """One call to MemOS: in flight until ``done`` is set, then its answer or error."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    messages: list[Message] | None = None
+    error: Exception | None = None
+    finished: float = 0.0  # time.monotonic() when done
+
+
+class SharedReads:
+    """``get_messages`` of ``source``, shared between concurrent and recent identical reads."""
+
+    def __init__(self, source: Any, ttl: float, wait: float) -> None:
+        self.source = source
+        self.ttl = ttl
+        self.wait = wait  # how long a read waits for another's call (its own deadline)
+        self._reads: dict[tuple[str, str, int], _Read] = {}
+        self._lock = threading.Lock()
+        self.calls = 0  # calls made to the source, for tests and benchmarks
+
+    def get_messages(self, user_id: str, conversation_id: str, limit: int) -> list[Message]:
+        """The newest ``limit`` messages, from a call made now, in flight or just made."""
+        key = (user_id, conversation_id, limit)
+        now = time.monotonic()
+        with self._lock:
+            read = self._reads.get(key)
+            fresh = read is not None and (not read.done.is_set() or now - read.finished < self.ttl)
+            if not fresh:
+                read = self._reads[key] = _Read()
+                self.calls += 1
+                self._forget_old(now)
+        if not fresh:
+            self._call(read, key)
+            if read.error is not None:
+                raise read.error
+        elif not read.done.wait(self.wait):
+            raise UpstreamTimeoutError()
+        elif read.error is not None:
+            raise copy.copy(read.error)  # one exception object per thread that raises it
+        return read.messages
+
+    def _call(self, read: _Read, key: tuple[str, str, int]) -> None:
+        try:
+            read.messages = self.source.get_messages(*key)
+        except Exception as error:  # shared with the readers waiting for this call
+            read.error = error
+        finally:
+            read.finished = time.monotonic()
+            read.done.set()
+
+    def _forget_old(self, now: float) -> None:
+        """Keep at most MAX_ENTRIES reads: drop the expired, then the oldest finished."""
+        if len(self._reads) <= MAX_ENTRIES:
+            return
+        for key, read in list(self._reads.items()):
+            if read.done.is_set() and now - read.finished >= self.ttl:
+                del self._reads[key]
+        for key, read in list(self._reads.items())[:len(self._reads) - MAX_ENTRIES]:
+            if read.done.is_set():
+                del self._reads[key]
