@@ -147,7 +147,7 @@ def test_soak_keeps_memory_connections_and_threads_flat(app_factory, caplog):
     # INFO, and every upstream failure is a warning by design): that would be the harness
     # growing, not the app.
     caplog.set_level(logging.WARNING, logger="werkzeug")
-    caplog.set_level(logging.ERROR, logger="viewer.failures")
+    caplog.set_level(logging.ERROR, logger="viewer.errors")
     upstream = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     upstream.expect_request(PATH, method="POST").respond_with_handler(CyclingUpstream())
     upstream.start()
