@@ -14,6 +14,7 @@ from flask import Flask
 from viewer import (
     assets,
     cli,
+    compression,
     devserver,
     errors,
     observability,
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     proxies.register(app)
     observability.register(app)
+    compression.register(app)
     assets.register(app)
     templating.register(app)
     security.register(app)

@@ -1,8 +1,7 @@
 """Static files: cached for a year under content-hashed URLs, compressed once at top quality.
 
-Pages are compressed per response by Flask-Compress at fast levels: they are dynamic, and a
-1000-message page is 800 KB. Static files never change for a given URL, so each is compressed
-once, at the best ratio, and kept in memory.
+Static files never change for a given URL, so each is compressed once, at the best ratio, and
+kept in memory (pages are compressed per response: viewer/compression.py).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from functools import lru_cache
 
 import brotli
 from flask import Flask, request, Response, url_for
-from flask_compress import Compress
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 COMPRESSIBLE = frozenset({"text/html", "text/css", "text/javascript", "application/javascript",
@@ -27,15 +25,7 @@ ENCODERS = {  # best ratio first: the client's Accept-Encoding picks among these
 
 
 def register(app: Flask) -> None:
-    """Version static URLs, cache and precompress static files, compress pages."""
-    app.config.setdefault("COMPRESS_MIMETYPES", sorted(COMPRESSIBLE))
-    app.config.setdefault("COMPRESS_MIN_SIZE", 500)
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
-    app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4
-    app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
-    # Pages are no-store and carry no ETag: a conditional check per response would find none.
-    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
-    Compress(app)
+    """Version static URLs, cache and precompress static files."""
     versions: dict[str, str] = {}
     encoded: dict[tuple[str, str, str], bytes] = {}
     lock = threading.Lock()
@@ -68,8 +58,8 @@ def register(app: Flask) -> None:
         """``url_for("static", filename=...)`` with its content version, built once."""
         return versioned_url(request.script_root, filename)
 
-    # Registered after Compress, so it runs first; a Content-Encoding set here makes
-    # Flask-Compress leave the response alone.
+    # Registered after Flask-Compress (viewer/compression.py), so it runs first; a
+    # Content-Encoding set here makes Flask-Compress leave the response alone.
     @app.after_request
     def prepare_static(response: Response) -> Response:
         if request.endpoint != "static" or response.status_code != 200:
