@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
+STATIC_BUILT := build/static/.built
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run serve test bench install install-dev browser redis java clean
@@ -22,8 +23,8 @@ test: install-dev browser java redis ## Install everything, lint, then run the w
 bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
-install: $(VENV)/.runtime $(HTMX)
-install-dev: $(VENV)/.dev $(HTMX)
+install: $(VENV)/.runtime $(HTMX) $(STATIC_BUILT)
+install-dev: $(VENV)/.dev install
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,12 @@ $(HTMX): node_modules/.package-lock.json
 	mkdir -p $(dir $@)
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
+# Static files, htmx included, copied to build/static/ under content-hashed names beside their
+# brotli and gzip variants: compressed here, once, never per request (viewer/assets.py).
+$(STATIC_BUILT): $(wildcard static/*.*) $(HTMX) viewer/assets.py | $(VENV)/.runtime
+	$(BIN)/python -m viewer.assets
+	touch $@
+
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
 # The shared rate-limit tests start Debian's redis-server themselves, on a free loopback port.
@@ -60,4 +67,4 @@ java:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless; }
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) node_modules static/vendor build .pytest_cache

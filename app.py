@@ -14,6 +14,7 @@ from flask import Flask
 from viewer import (
     assets,
     cli,
+    compression,
     devserver,
     errors,
     observability,
@@ -32,7 +33,8 @@ from viewer.source import build_source
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides the environment (tests pass one)."""
-    app = Flask(__name__, instance_relative_config=True)
+    # No static route: WhiteNoise serves static/ in front of the app (viewer/assets.py).
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(settings_from_env())
     app.config.update(config or {})
@@ -50,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     proxies.register(app)
     observability.register(app)
+    compression.register(app)
     assets.register(app)
     templating.register(app)
     security.register(app)

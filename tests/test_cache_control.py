@@ -5,8 +5,6 @@ import re
 
 import pytest
 
-from viewer.assets import LONG_CACHE
-
 CHAT = "/chat?user_id=demo-user&conversation_id=demo-conversation"
 
 
@@ -44,7 +42,7 @@ def test_a_refusal_over_the_rate_limit_is_not_kept(app_factory):
 
 def test_static_files_keep_their_own_policy(client):
     page = client.get("/").get_data(as_text=True)
-    versioned = re.search(r'href="(/static/chat\.css\?v=[^"]+)"', page)[1]
-    assert client.get(versioned).headers["Cache-Control"] == LONG_CACHE
-    # Without a version the file may change under its URL: Flask's own revalidation stays.
-    assert client.get("/static/chat.css").headers.get("Cache-Control") != LONG_CACHE
+    versioned = re.search(r'href="(/static/chat\.\w{12}\.css)"', page)[1]
+    assert client.get(versioned).headers["Cache-Control"] == "max-age=31536000, public, immutable"
+    # Without a version the file may change under its URL: a minute, then asked again.
+    assert client.get("/static/chat.css").headers["Cache-Control"] == "max-age=60, public"

@@ -41,7 +41,8 @@ HOSTILE = ["//evil.example", "///evil.example", "https://evil.example", "/\\evil
 def test_a_prefix_that_is_not_a_plain_path_is_ignored(live_server, prefix):
     server = live_server(TRUSTED_PROXIES=1)
     status, _, page = fetch(server, PAGE, prefix)
-    assert status == 200 and first_script(page).startswith("/static/vendor/htmx.min.js?v=")
+    assert status == 200
+    assert re.fullmatch(r"/static/vendor/htmx\.min\.\w{12}\.js", first_script(page))
     # The no-JavaScript fallback of "load earlier" redirects: it stays on this site's root.
     older = re.search(r'data-hx-get="([^"]+)"', page)[1].replace("&amp;", "&")
     status, location, _ = fetch(server, older, prefix)

@@ -1,96 +1,129 @@
-"""Static files: cached for a year under content-hashed URLs, compressed once at top quality.
+"""Static files: WhiteNoise serves them under content-hashed names, compressed once at install.
 
-Pages are compressed per response by Flask-Compress at fast levels: they are dynamic, and a
-1000-message page is 800 KB. Static files never change for a given URL, so each is compressed
-once, at the best ratio, and kept in memory.
+``make install`` runs ``python -m viewer.assets``: each file under static/ (htmx included) is
+copied to build/static/ under a name carrying a hash of its content (``chat.css`` becomes
+``chat.0123456789ab.css``), beside the brotli and gzip variants WhiteNoise's compressor makes.
+build/ is not committed.
+
+When the app starts it hashes static/ again, and WhiteNoise serves each file at two URLs:
+
+- the hashed one, which pages link (``static_url('chat.css')``): cached for a year, immutable.
+  The version is in the path because WhiteNoise chooses headers per path, once, at start: it
+  never sees a query string.
+- the file's own name, for host pages that load ``/static/embed.js`` with no version: cached
+  for a minute, then revalidated.
+
+Both come from the built copy, with its variants, when there is one; without ``make install``
+they come from static/, uncompressed. The copy is looked up by the hash of the source as it is
+now, so an old build is never served for a changed file. Files are read when the app starts:
+restart it after editing one.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
-import threading
-from functools import lru_cache
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
-import brotli
-from flask import Flask, request, Response, url_for
-from flask_compress import Compress
+from flask import Flask, request
+from whitenoise import WhiteNoise
+from whitenoise.compress import Compressor
 
-LONG_CACHE = "public, max-age=31536000, immutable"
-COMPRESSIBLE = frozenset({"text/html", "text/css", "text/javascript", "application/javascript",
-                          "application/json", "image/svg+xml"})
-ENCODERS = {  # best ratio first: the client's Accept-Encoding picks among these
-    "br": lambda data: brotli.compress(data, quality=11),
-    "gzip": lambda data: gzip.compress(data, compresslevel=9, mtime=0),
-}
+from .security import static_file_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "static"
+BUILT = ROOT / "build" / "static"
+PREFIX = "/static/"
+UNVERSIONED_MAX_AGE = 60  # seconds: a host page picks up a new embed.js within a minute
+
+
+class StaticFiles(WhiteNoise):
+    """WhiteNoise, keeping versioned files a year (its default is ten, as nginx's ``max``)."""
+
+    FOREVER = 365 * 24 * 60 * 60
+
+
+def digests(source: Path) -> dict[str, str]:
+    """Hash the content of each file under ``source``, by its path relative to ``source``."""
+    found = {}
+    for path in sorted(source.rglob("*")):
+        name = path.relative_to(source)
+        if path.is_file() and not any(part.startswith(".") for part in name.parts):
+            found[name.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return found
+
+
+def hashed_name(name: str, digest: str) -> str:
+    """Put ``digest`` before the suffix: ``vendor/htmx.min.js`` -> ``vendor/htmx.min.<d>.js``."""
+    path = PurePosixPath(name)
+    return str(path.with_name(f"{path.stem}.{digest}{path.suffix}"))
+
+
+def build(source: Path = SOURCE, target: Path = BUILT) -> int:
+    """Copy each file under ``source`` to ``target`` under its hashed name, beside its brotli and
+    gzip variants (kept when at least 5% smaller). Return how many copies were new.
+
+    A hashed name already in ``target`` holds this very content, compressed: each copy is moved
+    into place only after its variants, so it is kept as it is.
+    """
+    compressor = Compressor(quiet=True)
+    new = 0
+    for name, digest in digests(source).items():
+        final = target / hashed_name(name, digest)
+        if final.is_file():
+            continue
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=final.parent) as scratch:
+            copy = Path(scratch, final.name)
+            shutil.copy2(source / name, copy)
+            if compressor.should_compress(copy.name):
+                for variant in compressor.compress(str(copy)):
+                    os.replace(variant, final.parent / Path(variant).name)
+            os.replace(copy, final)
+        new += 1
+    return new
 
 
 def register(app: Flask) -> None:
-    """Version static URLs, cache and precompress static files, compress pages."""
-    app.config.setdefault("COMPRESS_MIMETYPES", sorted(COMPRESSIBLE))
-    app.config.setdefault("COMPRESS_MIN_SIZE", 500)
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
-    app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4
-    app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
-    # Pages are no-store and carry no ETag: a conditional check per response would find none.
-    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
-    Compress(app)
-    versions: dict[str, str] = {}
-    encoded: dict[tuple[str, str, str], bytes] = {}
-    lock = threading.Lock()
+    """Put WhiteNoise in front of the app and add the ``static_url`` template global."""
+    files = digests(SOURCE)
+    versioned = {PREFIX + hashed_name(name, digest): digest for name, digest in files.items()}
+    etags = {**versioned, **{PREFIX + name: digest for name, digest in files.items()}}
+    security_headers = static_file_headers()
 
-    def version_of(filename: str) -> str:
-        if filename not in versions:
-            path = os.path.join(app.static_folder or "", filename)
-            try:
-                with open(path, "rb") as file:
-                    versions[filename] = hashlib.sha256(file.read()).hexdigest()[:12]
-            except OSError:
-                return ""  # a missing file gets no version; Flask answers 404 for it
-        return versions[filename]
+    def add_headers(headers, path: str, url: str) -> None:
+        for header, value in security_headers.items():  # Flask's hooks never see these answers
+            headers[header] = value
+        # The content's hash, not WhiteNoise's mtime and size: the same on every instance and
+        # every deploy, so a revalidation anywhere gets its 304.
+        headers["ETag"] = f'"{etags[url]}"'
 
-    @app.url_defaults
-    def add_static_version(endpoint: str, values: dict) -> None:
-        if endpoint == "static" and "filename" in values and "v" not in values:
-            version = version_of(values["filename"])
-            if version:
-                values["v"] = version
+    static = StaticFiles(app.wsgi_app, max_age=UNVERSIONED_MAX_AGE, allow_all_origins=False,
+                         add_headers_function=add_headers,
+                         immutable_file_test=lambda path, url: url in versioned)
+    for name, digest in files.items():
+        built = BUILT / hashed_name(name, digest)
+        path = str(built if built.is_file() else SOURCE / name)
+        # WhiteNoise's own Django middleware adds files one by one like this; add_files() can
+        # only serve a folder's files under their own names.
+        static.add_file_to_dictionary(PREFIX + hashed_name(name, digest), path)
+        static.add_file_to_dictionary(PREFIX + name, path)
+    app.wsgi_app = static
 
-    # A page links five static files; building each URL through the router cost a tenth of
-    # a small page's CPU. The URL depends only on the file and where the app is mounted.
-    @lru_cache(maxsize=256)
-    def versioned_url(script_root: str, filename: str) -> str:
-        return url_for("static", filename=filename)
+    # A page links five static files, and building their URLs through the router cost a tenth
+    # of a small page's CPU: each is a string made once, behind the mount point.
+    urls = {name: quote(PREFIX + hashed_name(name, digest)) for name, digest in files.items()}
 
     @app.template_global()
     def static_url(filename: str) -> str:
-        """``url_for("static", filename=...)`` with its content version, built once."""
-        return versioned_url(request.script_root, filename)
+        """Return the URL of ``static/<filename>``, content-hashed when the file exists."""
+        return request.script_root + (urls.get(filename) or quote(PREFIX + filename))
 
-    # Registered after Compress, so it runs first; a Content-Encoding set here makes
-    # Flask-Compress leave the response alone.
-    @app.after_request
-    def prepare_static(response: Response) -> Response:
-        if request.endpoint != "static" or response.status_code != 200:
-            return response
-        if request.args.get("v"):
-            response.headers["Cache-Control"] = LONG_CACHE
-        response.direct_passthrough = False  # send_file streams; read the (small) file
-        if response.mimetype not in COMPRESSIBLE:
-            return response
-        accepted = request.accept_encodings
-        encoding = next((name for name in ENCODERS if accepted[name]), None)
-        response.vary.add("Accept-Encoding")
-        if encoding is None:
-            return response
-        key = (request.path, response.get_etag()[0] or "", encoding)
-        with lock:
-            if key not in encoded:
-                encoded[key] = ENCODERS[encoding](response.get_data())
-        response.set_data(encoded[key])
-        response.headers["Content-Encoding"] = encoding
-        etag, weak = response.get_etag()
-        if etag:
-            response.set_etag(f"{etag}:{encoding}", weak=weak)
-        return response
+
+if __name__ == "__main__":
+    added = build()
+    print(f"{BUILT.relative_to(ROOT)}: {added or 'no'} new files, with brotli and gzip variants")

@@ -62,8 +62,6 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        if request.endpoint == "static":
-            return response
         method, path, status = request.method, request.path, response.status_code
         started = g.get("started", time.monotonic())
         upstream_ms = round(g.get("upstream_seconds", 0.0) * 1000, 1)

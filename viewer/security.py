@@ -8,6 +8,7 @@ from .access import shows_conversation
 
 # Probes must see this instance as it is now, never a cache's copy.
 PROBE_ENDPOINTS = frozenset({"chat.healthz", "chat.readyz"})
+EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
 def content_security_policy(frame_ancestors: str) -> str:
@@ -25,12 +26,16 @@ def content_security_policy(frame_ancestors: str) -> str:
     ])
 
 
-def cache_control(status: int) -> str | None:
-    """The ``Cache-Control`` for this request's answer; None leaves static files to assets.py."""
+def static_file_headers() -> dict[str, str]:
+    """Return the headers every static file is sent with: WhiteNoise answers before Flask's
+    hooks run. An SVG or a script opened on its own gets this site's policy."""
+    return {"Content-Security-Policy": content_security_policy("'self'"), **EVERY_RESPONSE}
+
+
+def cache_control(status: int) -> str:
+    """The ``Cache-Control`` for this request's answer (static files have theirs: assets.py)."""
     if status >= 400:
         return "no-store"  # an error may be gone a second later: never keep it
-    if request.endpoint == "static":
-        return None  # a year under content-hashed URLs (viewer/assets.py)
     if shows_conversation() or request.endpoint in PROBE_ENDPOINTS:
         return "no-store"
     # The landing page: nothing private, but it follows the settings and links this
@@ -55,9 +60,6 @@ def register(app: Flask) -> None:
         # allowlist, and a conflicting one would break the widget in some browsers.
         widget = request.endpoint == "chat.embed"
         response.headers["Content-Security-Policy"] = widget_policy if widget else own_policy
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        policy = cache_control(response.status_code)
-        if policy:
-            response.headers["Cache-Control"] = policy
+        response.headers.update(EVERY_RESPONSE)
+        response.headers["Cache-Control"] = cache_control(response.status_code)
         return response

@@ -1,0 +1,265 @@
+"""Static files through WhiteNoise (viewer/assets.py): pages link content-hashed URLs, cached a
+year and immutable; a file's own URL is kept a minute. The brotli and gzip variants are the
+ones built at install; a revalidation gets 304 in every encoding; every file carries the
+security headers; without a build everything is still served, uncompressed. Through Flask's test
+client (the whole WSGI stack) and over real HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import shutil
+from email.utils import formatdate
+
+import brotli
+import pytest
+
+from viewer import assets
+from viewer.security import content_security_policy
+
+VERSIONED = "max-age=31536000, public, immutable"
+ONE_MINUTE = "max-age=60, public"
+# What base.html links, htmx (installed by npm ci into static/vendor/) included.
+LINKED = {"favicon.svg", "chat.css", "pygments.css", "vendor/htmx.min.js", "chat.js"}
+HASHED = re.compile(r"/static/(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\.\w+)")
+DECODE = {"br": brotli.decompress, "gzip": gzip.decompress, "identity": lambda body: body}
+SUFFIX = {"br": ".br", "gzip": ".gz"}
+TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """static/ built as ``make install`` builds it, into this session's own folder."""
+    target = tmp_path_factory.mktemp("build") / "static"
+    assets.build(assets.SOURCE, target)
+    return target
+
+
+@pytest.fixture
+def client(app_factory, monkeypatch, built):
+    """The app serving ``built``."""
+    monkeypatch.setattr(assets, "BUILT", built)
+    return app_factory().test_client()
+
+
+def linked(client) -> dict[str, str]:
+    """The static files the landing page links: source name -> URL."""
+    html = client.get("/").get_data(as_text=True)
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    return {"{stem}{suffix}".format(**HASHED.fullmatch(url).groupdict()): url for url in urls}
+
+
+def source(name: str) -> bytes:
+    return (assets.SOURCE / name).read_bytes()
+
+
+def get(client, url, encoding="br, gzip", **headers):
+    return client.get(url, headers={"Accept-Encoding": encoding, **headers})
+
+
+# --- URLs and caching -----------------------------------------------------------------------
+
+def test_pages_link_each_file_under_the_hash_of_its_content(client):
+    urls = linked(client)
+    assert set(urls) == LINKED, "static/vendor/htmx.min.js comes with `make install`"
+    for name, url in urls.items():
+        assert HASHED.fullmatch(url)["digest"] == hashlib.sha256(source(name)).hexdigest()[:12]
+
+
+def test_versioned_urls_are_kept_a_year_and_a_files_own_url_a_minute(client):
+    for name, url in linked(client).items():
+        assert get(client, url).headers["Cache-Control"] == VERSIONED, url
+        assert get(client, f"/static/{name}").headers["Cache-Control"] == ONE_MINUTE, name
+    # The README's two-line snippet loads the widget's script with no version.
+    assert get(client, "/static/embed.js").headers["Cache-Control"] == ONE_MINUTE
+
+
+def test_only_the_current_version_and_existing_files_are_served(client):
+    url = linked(client)["chat.css"]
+    old = HASHED.sub(r"/static/\g<stem>.000000000000\g<suffix>", url)
+    for missing in (old, "/static/no-such-file.css", "/static/chat.css.br"):
+        response = get(client, missing)
+        assert response.status_code == 404, missing
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+# --- compression, done once at install --------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+def test_each_encoding_sends_the_variant_built_at_install(client, built, encoding):
+    for name, url in linked(client).items():
+        response = get(client, url, encoding)
+        hashed = built / url.removeprefix("/static/")
+        sent = hashed.with_name(hashed.name + SUFFIX[encoding]) if encoding in SUFFIX else hashed
+        assert response.headers.get("Content-Encoding", "identity") == encoding, name
+        # The very bytes written at install, not compressed again for this request.
+        assert response.data == sent.read_bytes(), name
+        assert DECODE[encoding](response.data) == source(name), name
+        assert response.headers["Vary"] == "Accept-Encoding", name
+        assert response.headers["Content-Length"] == str(len(response.data)), name
+
+
+def test_the_build_is_done_once_and_keeps_only_variants_worth_sending(tmp_path):
+    static = tmp_path / "static"
+    shutil.copytree(assets.SOURCE, static)
+    (static / "noise.bin").write_bytes(os.urandom(4096))  # brotli cannot make it smaller
+    (static / ".editor-swap").write_text("not a static file")
+    target = tmp_path / "build"
+    assert assets.build(static, target) == len(assets.digests(static))
+    files = {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()}
+    assert assets.build(static, target) == 0
+    assert {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()} == \
+        files  # nothing rewritten, nothing added
+    noise = target / assets.hashed_name("noise.bin", assets.digests(static)["noise.bin"])
+    assert noise.is_file() and not noise.with_name(noise.name + ".br").exists()
+    assert not noise.with_name(noise.name + ".gz").exists()
+    assert not list(target.rglob(".editor-swap*"))
+    css = target / assets.hashed_name("chat.css", assets.digests(static)["chat.css"])
+    assert brotli.decompress(css.with_name(css.name + ".br").read_bytes()) == source("chat.css")
+    assert gzip.decompress(css.with_name(css.name + ".gz").read_bytes()) == source("chat.css")
+
+
+# --- conditional requests ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "unversioned"])
+def test_a_revalidation_gets_304_in_every_encoding(client, encoding, versioned):
+    for name, url in linked(client).items():
+        url = url if versioned else f"/static/{name}"
+        first = get(client, url, encoding)
+        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+        for check in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+            again = get(client, url, encoding, **check)
+            assert again.status_code == 304 and again.data == b"", (url, check)
+            assert again.headers["ETag"] == etag
+            assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
+            assert again.headers["Vary"] == "Accept-Encoding"
+        for changed in ({"If-None-Match": '"000000000000"'},
+                        {"If-Modified-Since": formatdate(0, usegmt=True)}):
+            assert get(client, url, encoding, **changed).status_code == 200, (url, changed)
+
+
+def test_etags_are_the_content_hash_the_same_on_every_instance(client):
+    for name, url in linked(client).items():
+        etag = get(client, url).headers["ETag"]
+        assert etag == f'"{HASHED.fullmatch(url)["digest"]}"'
+        assert get(client, f"/static/{name}", "identity").headers["ETag"] == etag
+
+
+# --- security headers -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["br", "identity"])
+def test_static_files_carry_the_security_headers(client, encoding):
+    urls = list(linked(client).values()) + ["/static/embed.js", "/static/widget.js"]
+    for url in urls:
+        headers = get(client, url, encoding).headers
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+        # nosniff trusts the type: each must be the right one.
+        assert headers["Content-Type"].split(";")[0] == TYPES[os.path.splitext(url)[1]], url
+        assert headers["Content-Security-Policy"] == content_security_policy("'self'"), url
+        assert headers["Referrer-Policy"] == "same-origin", url
+        assert "Access-Control-Allow-Origin" not in headers, url  # as before: none needed
+
+
+# --- without make install ---------------------------------------------------------------------
+
+def test_without_a_build_files_are_served_uncompressed_and_still_versioned(
+        app_factory, monkeypatch, tmp_path):
+    monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
+    client = app_factory().test_client()
+    urls = linked(client)
+    assert set(urls) == LINKED
+    for name, url in urls.items():
+        response = get(client, url)
+        assert response.status_code == 200 and response.data == source(name), name
+        assert "Content-Encoding" not in response.headers and "Vary" not in response.headers
+        assert response.headers["Cache-Control"] == VERSIONED
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        again = get(client, url, **{"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304
+    assert get(client, "/static/embed.js").data == source("embed.js")
+
+
+def test_a_file_changed_since_the_build_is_served_as_it_is_now(app_factory, monkeypatch,
+                                                              tmp_path):
+    static, target = tmp_path / "static", tmp_path / "build"
+    shutil.copytree(assets.SOURCE, static)
+    assets.build(static, target)
+    edited = source("chat.css") + b"\n.edited { color: red }\n"
+    (static / "chat.css").write_bytes(edited)
+    monkeypatch.setattr(assets, "SOURCE", static)
+    monkeypatch.setattr(assets, "BUILT", target)
+    client = app_factory().test_client()
+    urls = linked(client)
+    assert HASHED.fullmatch(urls["chat.css"])["digest"] == \
+        hashlib.sha256(edited).hexdigest()[:12]
+    css = get(client, urls["chat.css"])
+    assert css.data == edited and "Content-Encoding" not in css.headers  # not the old build
+    assert get(client, "/static/chat.css").data == edited
+    assert get(client, urls["chat.js"]).headers["Content-Encoding"] == "br"  # still built
+
+
+# --- over real HTTP ---------------------------------------------------------------------------
+
+def fetch(server, path, **headers):
+    """GET ``path`` over a real socket; the status, headers and body exactly as sent."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+def test_over_http_each_encoding_is_sent_and_revalidated(live_server, monkeypatch, built,
+                                                         encoding):
+    monkeypatch.setattr(assets, "BUILT", built)
+    server = live_server()
+    versioned = linked(server.app.test_client())["chat.css"]
+    for path, name in ((versioned, "chat.css"), ("/static/embed.js", "embed.js")):
+        status, headers, body = fetch(server, path, **{"Accept-Encoding": encoding})
+        assert status == 200 and headers.get("Content-Encoding", "identity") == encoding
+        assert DECODE[encoding](body) == source(name)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Vary"] == "Accept-Encoding" and headers["Date"]
+        for check in ({"If-None-Match": headers["ETag"]},
+                      {"If-Modified-Since": headers["Last-Modified"]}):
+            status, again, body = fetch(server, path, **{"Accept-Encoding": encoding}, **check)
+            assert status == 304 and body == b"", (path, check)
+            assert again["ETag"] == headers["ETag"]
+            assert again["Cache-Control"] == headers["Cache-Control"]
+
+
+def test_behind_a_trusted_proxy_static_files_are_linked_and_served_under_its_prefix(
+        live_server, monkeypatch, built):
+    monkeypatch.setattr(assets, "BUILT", built)
+    server = live_server(TRUSTED_PROXIES=1)
+    _, _, page = fetch(server, "/", **{"X-Forwarded-Prefix": "/history"})
+    urls = re.findall(r'(?:href|src)="(/history/static/[^"]+)"', page.decode())
+    assert len(urls) == len(LINKED)
+    for url in urls:
+        # The proxy takes its prefix off before forwarding, as it does for pages.
+        path = url.removeprefix("/history")
+        status, headers, body = fetch(server, path, **{"X-Forwarded-Prefix": "/history",
+                                                      "Accept-Encoding": "br"})
+        name = "{stem}{suffix}".format(**HASHED.fullmatch(path).groupdict())
+        assert status == 200 and brotli.decompress(body) == source(name), url
+        assert headers["Cache-Control"] == VERSIONED
+
+
+def test_over_http_without_a_build_files_are_served_uncompressed(live_server, monkeypatch,
+                                                                 tmp_path):
+    monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
+    server = live_server()
+    for name, url in linked(server.app.test_client()).items():
+        status, headers, body = fetch(server, url, **{"Accept-Encoding": "br, gzip"})
+        assert status == 200 and body == source(name), name
+        assert "Content-Encoding" not in headers and headers["Cache-Control"] == VERSIONED
+        status, _, _ = fetch(server, url, **{"If-None-Match": headers["ETag"]})
+        assert status == 304, name

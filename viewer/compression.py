@@ -1,0 +1,22 @@
+"""Pages compressed per response (Flask-Compress): brotli or gzip at fast levels.
+
+Pages are dynamic, and a 1000-message page is 800 KB, so each is compressed as it is sent, at a
+level that costs little CPU. Static files are compressed once, at the best ratio (viewer/assets.py).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_compress import Compress
+
+
+def register(app: Flask) -> None:
+    """Compress pages and fragments (HTML) and JSON answers for clients that accept it."""
+    app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html"])
+    app.config.setdefault("COMPRESS_MIN_SIZE", 500)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
+    app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4
+    app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
+    # Pages are no-store and carry no ETag: a conditional check per response would find none.
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
+    Compress(app)
