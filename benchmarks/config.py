@@ -31,10 +31,12 @@ class Profile:
     warmup_seconds: int
     profile_requests: int
     warmup_pairs: int  # untimed pairs before each sampled series
+    viewers: int       # live-check viewers of one conversation
+    viewer_seconds: float  # how long they watch
 
 
 PROFILES = {
-    "full": Profile("full", 200, 120, 200, 30, 90, 15, 2, 5, 2),
-    "quick": Profile("quick", 60, 40, 60, 10, 30, 5, 1, 3, 2),
-    "smoke": Profile("smoke", 5, 10, 5, 1, 15, 1, 0, 1, 1),
+    "full": Profile("full", 200, 120, 200, 30, 90, 15, 2, 5, 2, 200, 45),
+    "quick": Profile("quick", 60, 40, 60, 10, 30, 5, 1, 3, 2, 200, 30),
+    "smoke": Profile("smoke", 5, 10, 5, 1, 15, 1, 0, 1, 1, 20, 4),
 }

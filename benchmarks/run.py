@@ -5,13 +5,13 @@ latency) and the app under gunicorn with the shipped gunicorn.conf.py, started a
 and always stopped. Each section prints its numbers as it goes; the whole report is written to
 docs/benchmarks.md (or ``--output``) and printed at the end. Every loop is bounded by a sample
 count and a time budget. Sections: fake upstream, overhead, bytes, render cost, cold page,
-hostile content, throughput, worker models, memory.
+hostile content, live checks, throughput, worker models, memory.
 
 This module is the entry point: ``main()`` (the command line) and ``run()`` (starts the servers
 and runs the sections in order). The rest of the package: config.py (constants and profiles),
 servers.py (the processes started), measure.py (timing, paired samples, wrk), report.py (the
-report and its markdown), latency.py, page_bytes.py, content.py and throughput.py (the
-sections), and profiling.py (where a page's time goes). benchmarks/lexer_scan.py is run on its
+report and its markdown), latency.py, page_bytes.py, content.py, live.py and throughput.py
+(the sections), and profiling.py (where a page's time goes). benchmarks/lexer_scan.py is run on its
 own (docs/lexer-scan.md).
 """
 
@@ -33,6 +33,7 @@ import requests
 from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.latency import section_fake, section_overhead, section_render
+from benchmarks.live import section_live
 from benchmarks.measure import parse_wrk
 from benchmarks.page_bytes import section_bytes
 from benchmarks.report import render_markdown, Report
@@ -43,7 +44,7 @@ from benchmarks.throughput import section_memory, section_throughput_and_models
 __all__ = ["SECTIONS", "main", "parse_wrk", "run"]
 
 SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page", "Hostile content",
-            "Throughput", "Worker models", "Memory")  # in the order they run and are reported
+            "Live checks", "Throughput", "Worker models", "Memory")  # in the order they run
 
 
 def run(profile: Profile, command: str) -> Report:
@@ -83,6 +84,12 @@ def run(profile: Profile, command: str) -> Report:
         section_cold_page(report, session, cold, rich, profile)
         cold.close()
         section_hostile(report)
+        quick = app("gthread (shipped), live checks every 2 s", 0.0,
+                    env={"LIVE_POLL_SECONDS": "2"})
+        shipped_live = app("gthread (shipped), live checks every 15 s", 0.0)
+        section_live(report, session, quick, shipped_live, fakes[0.0], profile)
+        quick.close()
+        shipped_live.close()
         fakes_pid = {key: fake.process.pid for key, fake in fakes.items()}
         models = section_throughput_and_models(report, app, fakes_pid, profile)
         section_memory(report, models)

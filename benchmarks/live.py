@@ -1,0 +1,128 @@
+"""The Live checks section: what a check with nothing new costs, and what many viewers cost MemOS.
+
+A check is ``GET /chat/newer`` with the live URL a page carries. Nothing new answers 204 with no
+body; checks of one conversation share one MemOS call, kept a fifteenth of the interval
+(viewer/sharing.py). Viewers are threads polling one conversation at the shipped interval,
+each starting at a random moment; the app's JSON request log says how many MemOS calls their
+checks made.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from html import unescape
+
+import requests
+
+from benchmarks.config import BROWSER_ENCODINGS, PAGE_SIZE, Profile
+from benchmarks.latency import SAMPLE_COLUMNS, sample_row
+from benchmarks.measure import direct_call, median, page_url
+from benchmarks.report import met, ms, Report
+from benchmarks.servers import cpu_seconds, Fake, Gunicorn
+
+INTERVAL = 15.0  # the shipped LIVE_POLL_SECONDS
+
+
+def live_url(session: requests.Session, app: Gunicorn) -> str:
+    page = session.get(page_url(app.url), timeout=30).text
+    return app.url + unescape(re.search(r'data-live-url="([^"]+)"', page).group(1))
+
+
+def check(session: requests.Session, url: str) -> tuple[int, int]:
+    """One live check as the page's script makes it: the status and the bytes received."""
+    response = session.get(url, stream=True, timeout=30, headers={
+        "HX-Request": "true", "Accept-Encoding": BROWSER_ENCODINGS})
+    body = response.raw.read(decode_content=False)
+    head = len(f"HTTP/1.1 {response.status_code} {response.reason}\r\n") + sum(
+        len(name) + len(value) + 4 for name, value in response.headers.items()) + 2
+    return response.status_code, head + len(body)
+
+
+def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
+                 shipped_app: Gunicorn, fake: Fake, profile: Profile) -> None:
+    report.section("Live checks", "A check with nothing new, over the direct upstream call it "
+                   f"makes (the newest {PAGE_SIZE} + 3 messages), sampled in turn, each check "
+                   "after the shared answer of the one before expired (an app with "
+                   "`LIVE_POLL_SECONDS=2`, whose answers live 0.13 s). Then viewers of one "
+                   f"conversation polling every {INTERVAL:.0f} s (the shipped interval), each "
+                   "from a random moment, against the shipped app (gunicorn.conf.py: 2 "
+                   "workers): the MemOS calls their checks made, from the app's request log.")
+    url = live_url(session, quick_app)
+    for _ in range(3):
+        check(session, url)
+        time.sleep(0.15)
+    checks, direct, sizes, statuses = [], [], [], set()
+    deadline = time.monotonic() + profile.render_budget
+    for _ in range(profile.render_samples * 2):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.15)  # past the last check's shared answer: this one calls MemOS
+        started = time.perf_counter()
+        status, size = check(session, url)
+        checks.append(time.perf_counter() - started)
+        statuses.add(status)
+        sizes.append(size)
+        started = time.perf_counter()
+        direct_call(session, fake.base_url, PAGE_SIZE + 3)
+        direct.append(time.perf_counter() - started)
+    cost = median(checks) - median(direct)
+    report.table(SAMPLE_COLUMNS, [sample_row("live check, nothing new (via the app)", checks),
+                                  sample_row(f"direct upstream call, {PAGE_SIZE + 3} messages",
+                                             direct)])
+    report.table(("check over the upstream call", "status", "bytes received (headers + body)"),
+                 [(ms(cost), ", ".join(map(str, sorted(statuses))),
+                   f"{median(sizes):.0f} B (body 0)")])
+    report.target("a live check with nothing new, over its upstream call", "—", ms(cost), None)
+
+    seen = _watch(shipped_app, live_url(session, shipped_app), profile)
+    workers = len(shipped_app.workers())
+    per_process = seen["upstream_calls"] / profile.viewer_seconds / max(1, workers)
+    ok = per_process <= 1.5
+    report.table(("viewers", "interval", "watched", "checks", "answers", "MemOS calls",
+                  "calls per second per process", "target", "met", "workers' CPU per check"),
+                 [(profile.viewers, f"{INTERVAL:.0f} s", f"{profile.viewer_seconds:.0f} s",
+                   seen["checks"], seen["statuses"], seen["upstream_calls"],
+                   f"{per_process:.2f} ({workers} processes)", "about 1", met(ok),
+                   ms(seen["cpu"] / max(1, seen["checks"])))])
+    report.target(f"{profile.viewers} viewers of one conversation: MemOS calls per second per "
+                  "process", "about 1", f"{per_process:.2f}", ok)
+
+
+def _watch(app: Gunicorn, url: str, profile: Profile) -> dict:
+    """``profile.viewers`` threads polling ``url``; what the app's log says they cost."""
+    log_start = app.log_path.stat().st_size
+    rng = random.Random(5)
+    started = time.monotonic() + 0.5
+    moments = sorted(started + phase + INTERVAL * turn
+                     for phase in (rng.uniform(0, INTERVAL) for _ in range(profile.viewers))
+                     for turn in range(int(profile.viewer_seconds / INTERVAL) + 1)
+                     if phase + INTERVAL * turn < profile.viewer_seconds)
+    local = threading.local()
+
+    def viewer_check() -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        check(local.session, url)
+
+    workers = app.workers()
+    cpu_before = cpu_seconds(workers)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for moment in moments:
+            time.sleep(max(0.0, moment - time.monotonic()))
+            pool.submit(viewer_check)
+    cpu = cpu_seconds(workers) - cpu_before
+    time.sleep(0.5)  # the last lines are written after their responses are sent
+    lines = app.log_path.read_bytes()[log_start:].decode(errors="replace").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    records = [record for record in records if record.get("path") == "/chat/newer"]
+    statuses: dict[int, int] = {}
+    for record in records:
+        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+    return {"checks": len(records), "statuses": ", ".join(f"{count} × {status}" for status, count
+                                                         in sorted(statuses.items())),
+            "upstream_calls": sum(record["upstream_calls"] for record in records), "cpu": cpu}
