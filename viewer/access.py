@@ -27,6 +27,11 @@ REQUIRED_CLAIMS = ("exp", "user_id", "conversation_id")
 View = TypeVar("View", bound=Callable)
 
 
+def is_open() -> bool:
+    """Whether this app serves any conversation to whoever names it (``VIEWER_ACCESS``)."""
+    return current_app.config["VIEWER_ACCESS"] == "open"
+
+
 def conversation_view(view: View) -> View:
     """Mark ``view`` as showing conversation content: rate limited per client, never cached."""
     view.shows_conversation = True  # type: ignore[attr-defined]

@@ -188,14 +188,14 @@ class History:
 
 
 def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,
-                 cap: int) -> int | None:
+                 max_limit: int) -> int | None:
     """A larger limit to ask for when the conversation grew since the anchor was made."""
-    if not full or limit >= cap:
+    if not full or limit >= max_limit:
         return None
     if end is None:
-        return cap  # grown by more than we asked for: the widest the API allows
+        return max_limit  # grown by more than we asked for: the widest the API allows
     if end <= count:
-        return min(cap, size - end + count + 1)  # not enough older ones to know what's above
+        return min(max_limit, size - end + count + 1)  # too few older ones to know what's above
     return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from .access import Access, grant
+from .access import Access, grant, is_open
 
 LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint
 
@@ -50,8 +50,7 @@ class Reader:
 
 def read_reader(layout: str) -> Reader:
     """This request's reader: 400 for bad ids or options, 403 for a bad token."""
-    config = current_app.config
-    secret = config["EMBED_SECRET"] if config["VIEWER_ACCESS"] == "signed" else None
+    secret = None if is_open() else current_app.config["EMBED_SECRET"]
     live = request.args.get("live", "")
     if live not in ("", "0", "1"):
         raise BadRequest(f"live must be 0 (off) or 1 (on), got {live[:20]!r}.")

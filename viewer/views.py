@@ -12,7 +12,7 @@ from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import errors
-from .access import conversation_view
+from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, read_reader
 from .validation import read_after, read_anchor, read_count, read_since
@@ -29,7 +29,7 @@ def history() -> History:
 @bp.get("/")
 def index():
     """The landing page: a form to open any conversation in open mode, and the demo."""
-    open_access = current_app.config["VIEWER_ACCESS"] == "open"
+    open_access = is_open()
     # Only the embedded store holds the demo conversation (seeded at start).
     demo = open_access and isinstance(history().source.source, LocalStore)
     demo_url = url_for("chat.chat", user_id=DEMO_USER_ID,
