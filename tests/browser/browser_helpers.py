@@ -1,12 +1,16 @@
-"""Seeding and page helpers shared by the browser tests (not tests themselves)."""
+"""Seeding, page and host-site helpers shared by the browser tests (not tests themselves)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import html
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode, urlsplit
 
-from playwright.sync_api import Page
+from playwright.sync_api import expect, Frame, Page
 
 MESSAGE = "#messages > [data-role]"
+WIDGET = "[data-memos-chat] > iframe"  # the iframe embed.js creates
 MAX_CLICKS = 20  # no test conversation needs more "load earlier" clicks than this
 
 
@@ -69,3 +73,75 @@ document.addEventListener("securitypolicyviolation", (event) => {
                                sample: event.sample});
 }, true);
 """
+
+
+# --- a host site on another origin -------------------------------------------------------------
+
+class HostSite:
+    """One HTML page served at ``/`` by a stdlib server on 127.0.0.1 and a free port.
+
+    The ``host_site`` fixture (conftest.py) starts one and closes it after the test.
+    """
+
+    def __init__(self) -> None:
+        self.html = "<!doctype html><title>empty host</title>"
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if urlsplit(self.path).path != "/":
+                    self.send_error(404)
+                    return
+                body = site.html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = self.origin + "/"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, name="host-site",
+                                       daemon=True)
+        self.thread.start()
+
+    def show(self, viewer: str, *widgets: str, extra: str = "") -> None:
+        """Serve a page with the README's snippet for each widget (already-made divs)."""
+        self.html = (
+            "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<title>Host page</title></head>\n<body style='margin: 0'>\n"
+            "<h1 style='margin: 0; font: 20px sans-serif'>Someone else's product</h1>\n"
+            + "\n".join(widgets) + "\n"
+            f'<script src="{html.escape(viewer)}/static/embed.js" async></script>\n'
+            + extra + "\n</body></html>")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def widget_div(src: str, max_height: int | None = None) -> str:
+    """``<div data-memos-chat="src" [data-max-height="N"]></div>``, attribute-escaped."""
+    extra = f' data-max-height="{max_height}"' if max_height is not None else ""
+    return f'<div data-memos-chat="{html.escape(src)}"{extra}></div>'
+
+
+def embed_url(base: str, user: str = "u", conversation: str = "c", **extra) -> str:
+    return f"{base}/embed?" + urlencode({"user_id": user, "conversation_id": conversation,
+                                         **extra})
+
+
+def widget_frame(page: Page, selector: str = WIDGET) -> Frame:
+    """The Frame inside the iframe matching ``selector`` once it shows its messages."""
+    expect(page.frame_locator(selector).locator(MESSAGE).first).to_be_visible()
+    frame = page.locator(selector).element_handle().content_frame()
+    assert frame is not None
+    return frame
