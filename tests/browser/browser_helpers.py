@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import html
+import json
+import sqlite3
 import threading
+from datetime import datetime, timedelta, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
 
-from playwright.sync_api import expect, Frame, Page
+from playwright.sync_api import expect, Frame, Page, Response
 
 MESSAGE = "#messages > [data-role]"
 WIDGET = "[data-memos-chat] > iframe"  # the iframe embed.js creates
+NEWER = "/chat/newer"  # the live check static/chat.js makes
+CLOCK_START = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # the page's clock, when frozen
 MAX_CLICKS = 20  # no test conversation needs more "load earlier" clicks than this
 
 
-def make_messages(count: int, *, prefix: str = "message", hour: int = 9,
+def make_messages(count: int, *, prefix: str = "message", hour: int = 9, day: int = 1,
                   roles: tuple[str, ...] = ("user", "assistant"), text=None) -> list[dict]:
-    """``count`` messages with distinct texts, one second apart, oldest first."""
+    """``count`` messages with distinct texts, one second apart from ``day`` (of March
+    2026) at ``hour``, oldest first."""
     return [{"role": roles[n % len(roles)],
              "content": text(n) if text else f"{prefix} {n:02d}",
-             "chat_time": f"2026-03-01 {hour:02d}:{n // 60:02d}:{n % 60:02d}"}
+             "chat_time": f"2026-03-{day:02d} {hour:02d}:{n // 60:02d}:{n % 60:02d}"}
             for n in range(count)]
 
 
@@ -62,6 +68,53 @@ def load_everything(page: Page) -> int:
             return clicks
         load_earlier(page)
     raise AssertionError(f"#load-more still there after {MAX_CLICKS} clicks")
+
+
+# --- live updates ------------------------------------------------------------------------------
+
+def freeze_clock(page: Page) -> None:
+    """Give ``page`` Playwright's clock, stopped: its timers (the live checks' among them)
+    fire only when the test runs the clock. Call before the first navigation."""
+    page.clock.install(time=CLOCK_START)
+    page.clock.pause_at(CLOCK_START + timedelta(seconds=1))
+
+
+def run_check(page: Page, seconds: float) -> Response:
+    """Run the frozen clock ``seconds`` on; return the answer to the live check that made.
+
+    The answer's headers are in; the page handles its body right after (wait with expect)."""
+    with page.expect_response(lambda response: NEWER in response.url) as answer:
+        page.clock.run_for(round(seconds * 1000))
+    return answer.value
+
+
+def scroll_up(page: Page, pixels: float | None = None) -> None:
+    """Scroll the conversation up by ``pixels`` (halfway to the oldest when None) and wait
+    until the page has seen the scroll."""
+    page.locator(".scroller").evaluate("""(scroller, pixels) => new Promise(done => {
+        const room = scroller.scrollHeight - scroller.clientHeight;
+        scroller.addEventListener("scroll", () => done(), {once: true});
+        scroller.scrollTop = -(pixels === null ? room / 2 : Math.min(pixels, room));
+    })""", pixels)
+
+
+def rewrite_newest(store, change: str, user: str = "u", conversation: str = "c") -> None:
+    """Edit ("edited") or delete ("deleted") the conversation's newest message in the store's
+    SQLite file itself (LocalStore has no API for either; MemOS does both)."""
+    connection = sqlite3.connect(store.path)
+    try:
+        with connection:
+            newest, stored = connection.execute(
+                "SELECT id, message FROM messages WHERE user_id = ? AND conversation_id = ?"
+                " ORDER BY id DESC LIMIT 1", (user, conversation)).fetchone()
+            if change == "edited":
+                message = json.loads(stored) | {"content": "rewritten upstream"}
+                connection.execute("UPDATE messages SET message = ? WHERE id = ?",
+                                   (json.dumps(message), newest))
+            else:
+                connection.execute("DELETE FROM messages WHERE id = ?", (newest,))
+    finally:
+        connection.close()
 
 
 # Records every CSP violation from the very start of each document (frames included);
