@@ -264,10 +264,12 @@
       dropRepeatedDays();
       var added = messages.querySelectorAll("[data-role]").length - count;
       if (following || !scroller) return;
-      scroller.scrollTop = top - (scroller.scrollHeight - height);
       unseen += added;
       newer.textContent = text(unseen === 1 ? "new-one" : "new-many").replace("{count}", unseen);
       newer.hidden = false;
+      // After showing the control: it is below the messages too, and adds to their height.
+      // (Browsers with scroll anchoring have kept the reader's place already; Safari has none.)
+      scroller.scrollTop = top - (scroller.scrollHeight - height);
     }
 
     function dropRepeatedDays() {

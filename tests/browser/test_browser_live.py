@@ -143,13 +143,18 @@ def test_new_messages_appear_in_order_once_and_in_view(memos_server, app_factory
 
 # --- Scrolled up: nothing moves; "new messages" counts them and goes to the newest -------------
 
+@pytest.mark.parametrize("anchoring", ["chromium", "none"])
 def test_scrolled_up_the_reader_keeps_their_place_and_gets_a_new_messages_control(
-        live_server, page):
+        live_server, page, anchoring):
+    """``anchoring``: Chromium's scroll anchoring, or none, as in Safari, which has none: there
+    static/chat.js alone keeps the reader's place."""
     server = live_server(LIVE_POLL_SECONDS=INTERVAL)
     seed(server.store, 12)
     freeze_clock(page)
     page.goto(chat_url(server.url, limit=12))
     expect(page.locator(MESSAGE)).to_have_count(12)
+    if anchoring == "none":
+        page.locator(".scroller").evaluate("scroller => { scroller.style.overflowAnchor = 'none' }")
     control = page.locator("#new-messages")
     newest = page.locator(MESSAGE).last
 
