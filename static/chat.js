@@ -129,8 +129,10 @@
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 
   // The clicked control is replaced by the swap; keep keyboard focus on its successor
-  // without scrolling anything (the widget may be framed by another page).
-  document.addEventListener("htmx:afterSettle", function () {
+  // without scrolling anything (the widget may be framed by another page). Only after a
+  // request ("load earlier"): live updates swap with no request, and move no one's focus.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.detail.xhr) return;
     if (document.activeElement && document.activeElement !== document.body) return;
     var next = document.getElementById("load-more") ||
       document.getElementById("conversation-start");
