@@ -182,6 +182,19 @@ def test_more_than_the_cap_is_a_gap_shown_as_such(local_store):
     assert fresh.gap and texts(fresh) == [f"message {n}" for n in range(20, 40)]
 
 
+@pytest.mark.parametrize("arrived", [18, 19])
+def test_new_messages_that_push_the_anchor_partly_out_are_found_without_a_gap(local_store,
+                                                                             arrived):
+    """Cap 20: beside 18 or 19 new messages the widest answer holds only 2 or 1 of the three
+    anchored ones. Every new message is in it, after those: no gap, and no change."""
+    add(local_store, 10)
+    page = live_page(local_store, cap=20)
+    add(local_store, arrived, start=10)
+    fresh = check(local_store, page, cap=20)
+    assert texts(fresh) == [f"message {n}" for n in range(10, 10 + arrived)]
+    assert not fresh.gap and fresh.seam == page.messages[-1].created_at
+
+
 def test_an_edited_newest_message_is_a_change_not_a_gap(local_store):
     add(local_store, 10)
     page = live_page(local_store)

@@ -136,10 +136,13 @@ class History:
                 break
             limit = self.max_limit  # more than a page arrived since the last check
         if at is None:
-            oldest = next((message.created_at for message in window if message.created_at), None)
-            if not (len(window) >= limit and since and oldest and oldest > since):
+            # The anchored messages may have been pushed out of the widest answer, wholly or
+            # in part, by new ones: then at most span - 1 of its oldest are not newer than
+            # ``since``. Only when none is can messages be missing between (a gap).
+            start = _first_after(window, since)
+            if not (len(window) >= limit and start is not None and start < span):
                 raise ConversationChanged()
-            return Fresh(reader, window, True, since, _newer_anchor(window))
+            return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window))
         fresh = window[at + span:]
         seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
         return Fresh(reader, fresh, False, seam, _newer_anchor(window))
@@ -213,6 +216,14 @@ def _newer_anchor(messages: list[Message]) -> tuple[str, str | None]:
     token = anchor_token(newest) if newest else NOTHING_SHOWN
     dated = next((m.created_at for m in reversed(messages) if m.created_at), None)
     return token, dated.isoformat() if dated else None
+
+
+def _first_after(window: list[Message], since: datetime | None) -> int | None:
+    """Where the messages written after ``since`` begin in ``window`` (None: nowhere)."""
+    if since is None:
+        return None
+    return next((n for n, m in enumerate(window) if m.created_at and m.created_at > since),
+                None)
 
 
 def fingerprint(message: Message) -> str:

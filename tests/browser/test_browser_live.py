@@ -281,6 +281,26 @@ def test_more_new_messages_than_the_api_returns_come_after_a_gap_marker(live_ser
     assert urlsplit(page.url).path == "/chat"
 
 
+@pytest.mark.parametrize("count", [17, 18, 19])
+def test_new_messages_that_one_request_returns_are_all_shown_without_a_gap(live_server, page,
+                                                                           count):
+    """MEMOS_MAX_LIMIT 20: the newest three on screen (the check's anchor) fit beside 17 new
+    messages in one answer; beside 18 or 19 only some of them do, but every new one is there."""
+    server = live_server(LIVE_POLL_SECONDS=INTERVAL, MEMOS_MAX_LIMIT=20)
+    seed(server.store, 8)
+    freeze_clock(page)
+    page.goto(chat_url(server.url))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+
+    arrived = add(server, make_messages(count, prefix="burst", hour=10))
+    past_shared_answer(server)
+    assert run_check(page, INTERVAL).status == 200
+    expect(page.locator(MESSAGE)).to_have_count(6 + count)
+    assert shown_texts(page) == [f"message {n:02d}" for n in range(2, 8)] + arrived
+    expect(page.locator(".live-gap, .live-notice")).to_have_count(0)
+    expect(page.locator(STATUS)).to_be_empty()
+
+
 # --- The newest messages on screen changed upstream: a notice, and checks stop -----------------
 
 @pytest.mark.parametrize("change", ["edited", "deleted"])
