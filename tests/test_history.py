@@ -215,6 +215,18 @@ def test_an_empty_conversation_finds_its_first_messages(local_store):
     assert texts(check(local_store, page)) == ["message 0", "message 1", "message 2"]
 
 
+@pytest.mark.parametrize("arrived, cap, gap", [(8, 50, False), (30, 20, True)])
+def test_an_empty_conversation_gets_all_its_first_messages_or_a_gap(local_store, arrived,
+                                                                     cap, gap):
+    """More than a page arrived before the first check of an empty page: all of them (one
+    wider call), or the newest ``cap`` and a gap when even that answer is full."""
+    page = live_page(local_store, cap=cap)
+    add(local_store, arrived)
+    fresh = check(local_store, page, cap=cap)
+    assert texts(fresh) == [f"message {n}" for n in range(max(0, arrived - cap), arrived)]
+    assert fresh.gap is gap and fresh.first
+
+
 def test_pages_with_live_updates_off_make_no_check(local_store):
     add(local_store, 3)
     assert History(local_store, 6, 50, 0).latest(reader()).newer is None

@@ -86,6 +86,7 @@ class Fresh:
     gap: bool  # more arrived than one request returns: some between are not shown
     seam: datetime | None  # when the newest message on screen was written, if known
     newer: tuple[str, str | None]  # the next check's anchor and time
+    first: bool = False  # nothing was on screen: these are the first messages shown
 
     @property
     def newer_url(self) -> str:
@@ -131,16 +132,19 @@ class History:
         limit = min(self.max_limit, self.page_size + span)
         for _attempt in range(MAX_FETCHES):
             window = self._read(reader, limit, shared=True)
-            at = 0 if not span else _find(window, after, 0)
-            if at is not None or len(window) < limit or limit >= self.max_limit:
+            full = len(window) >= limit
+            at = _find(window, after, 0) if span else None  # nothing shown: no anchor
+            if at is not None or not full or limit >= self.max_limit:
                 break
             limit = self.max_limit  # more than a page arrived since the last check
+        if not span:  # all of it is new; when the widest answer is full, older ones may be too
+            return Fresh(reader, window, full, since, _newer_anchor(window), first=True)
         if at is None:
             # The anchored messages may have been pushed out of the widest answer, wholly or
             # in part, by new ones: then at most span - 1 of its oldest are not newer than
             # ``since``. Only when none is can messages be missing between (a gap).
             start = _first_after(window, since)
-            if not (len(window) >= limit and start is not None and start < span):
+            if not (full and start is not None and start < span):
                 raise ConversationChanged()
             return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window))
         fresh = window[at + span:]

@@ -301,6 +301,38 @@ def test_new_messages_that_one_request_returns_are_all_shown_without_a_gap(live_
     expect(page.locator(STATUS)).to_be_empty()
 
 
+@pytest.mark.parametrize("count, max_limit", [(8, 1000), (25, 20)], ids=["a-few", "too-many"])
+def test_an_empty_conversation_shows_its_first_messages_all_or_after_a_gap_marker(
+        live_server, page, count, max_limit):
+    """The widget opened before the conversation began: more than a page arrives before the
+    first check. All of it is shown, or, beyond what one request returns, the newest after a
+    gap marker; the note "No messages in this conversation yet" goes."""
+    server = live_server(LIVE_POLL_SECONDS=INTERVAL, MEMOS_MAX_LIMIT=max_limit)
+    freeze_clock(page)
+    page.goto(chat_url(server.url))
+    expect(page.locator("#conversation-empty")).to_be_visible()
+
+    arrived = add(server, make_messages(count, prefix="first", hour=10))
+    assert run_check(page, INTERVAL).status == 200
+    shown = arrived[-max_limit:]
+    expect(page.locator(MESSAGE)).to_have_count(len(shown))
+    assert shown_texts(page) == shown
+    expect(page.locator("#conversation-empty")).to_have_count(0)
+    if count <= max_limit:
+        expect(page.locator(".live-gap")).to_have_count(0)
+        expect(page.locator("#conversation-start")).to_have_text("Beginning of conversation")
+    else:
+        expect(page.locator("#messages > .live-gap")).to_be_visible()
+        expect(page.locator("#conversation-start")).to_have_count(0)
+    assert page.evaluate("document.activeElement === document.body")
+
+    later = add(server, make_messages(1, prefix="later", hour=11))
+    past_shared_answer(server)
+    assert run_check(page, INTERVAL).status == 200
+    expect(page.locator(MESSAGE).last).to_contain_text(later[0])
+    assert shown_texts(page) == shown + later
+
+
 # --- The newest messages on screen changed upstream: a notice, and checks stop -----------------
 
 @pytest.mark.parametrize("change", ["edited", "deleted"])
