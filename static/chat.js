@@ -183,10 +183,14 @@
       check();
     }
 
-    function check() {
+    // refresh: the host page asked (its own chat just posted): the server reads MemOS afresh
+    // rather than reuse another reader's answer of the last moments (viewer/sharing.py).
+    function check(refresh) {
       if (busy || stopped || paused) return;
       busy = true;
-      fetch(url, { headers: { "HX-Request": "true" }, cache: "no-store", credentials: "same-origin" })
+      var headers = { "HX-Request": "true" };
+      if (refresh === true) headers["Live-Refresh"] = "1";
+      fetch(url, { headers: headers, cache: "no-store", credentials: "same-origin" })
         .then(answer)
         .catch(function () { busy = false; backOff(0); });  // offline, or the answer broke
     }
@@ -311,7 +315,7 @@
     document.addEventListener("memos-chat:refresh", function () {
       if (paused || stopped) return;
       lastActivity = Date.now();
-      check();
+      check(true);
     });
     live.classList.add("live--running");
     schedule(interval);

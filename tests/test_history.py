@@ -9,6 +9,7 @@ from viewer import history
 from viewer.access import Access
 from viewer.history import Boundary, History
 from viewer.links import Reader
+from viewer.sharing import SharedReads
 
 
 def reader(conversation="c"):
@@ -225,6 +226,22 @@ def test_an_empty_conversation_gets_all_its_first_messages_or_a_gap(local_store,
     fresh = check(local_store, page, cap=cap)
     assert texts(fresh) == [f"message {n}" for n in range(max(0, arrived - cap), arrived)]
     assert fresh.gap is gap and fresh.first
+
+
+def test_a_refresh_reads_afresh_where_a_check_reuses_a_shared_answer(local_store):
+    """Checks share an answer for a while (viewer/sharing.py); a check the host page asked for
+    (its chat just posted) reads MemOS again, and so finds what was posted."""
+    shared = SharedReads(local_store, ttl=60, wait=1)
+    live = History(local_store, 6, 50, 15, shared)
+    add(local_store, 10)
+    page = live.latest(reader())
+    after, since = page.newer
+    moment = datetime.fromisoformat(since)
+    assert live.newer(reader(), after, moment).messages == []
+    add(local_store, 1, start=10)
+    assert live.newer(reader(), after, moment).messages == []  # the shared answer
+    assert texts(live.newer(reader(), after, moment, refresh=True)) == ["message 10"]
+    assert shared.calls == 1
 
 
 def test_pages_with_live_updates_off_make_no_check(local_store):

@@ -122,16 +122,18 @@ class History:
             raise ConversationChanged()
         return self._slice(reader, window, end, full, fetched, self.page_size, shown)
 
-    def newer(self, reader: Reader, after: str, since: datetime | None) -> Fresh:
+    def newer(self, reader: Reader, after: str, since: datetime | None,
+              refresh: bool = False) -> Fresh:
         """The messages after the newest on screen (named by ``after``, written at ``since``).
 
+        Checks share their reads (``live_source``), unless ``refresh``: read MemOS now.
         Raises ConversationChanged when those can no longer be found and the answer does
         not show that more arrived than it holds (which is a gap, not a change).
         """
         span = 0 if after == NOTHING_SHOWN else int(after.split(".", 1)[0])
         limit = min(self.max_limit, self.page_size + span)
         for _attempt in range(MAX_FETCHES):
-            window = self._read(reader, limit, shared=True)
+            window = self._read(reader, limit, shared=not refresh)
             full = len(window) >= limit
             at = _find(window, after, 0) if span else None  # nothing shown: no anchor
             if at is not None or not full or limit >= self.max_limit:

@@ -20,6 +20,7 @@ import pytest
 from browser_helpers import (
     chat_url,
     CSP_RECORDER,
+    embed_url,
     freeze_clock,
     make_messages,
     MESSAGE,
@@ -29,6 +30,8 @@ from browser_helpers import (
     scroll_up,
     seed,
     shown_texts,
+    widget_div,
+    widget_frame,
 )
 from playwright.sync_api import expect, Page, Response
 from upstream_apps import upstream_app
@@ -468,6 +471,92 @@ def test_without_javascript_there_are_no_checks_and_the_link_reloads(live_server
     check_link_reloads(page, texts[-1])
     assert shown_texts(page)[-2:] == texts
     assert checks == []
+
+
+# --- The host page asks its widgets to check now -----------------------------------------------
+
+# A sibling of the widget on the host page: a frame of the host's own (allowed) origin, and a
+# sandboxed one (an opaque origin, "null"). Each can post to the widget's window.
+SIBLINGS = """
+<iframe id="same-origin-sibling" title="sibling" srcdoc="<p>same origin</p>"></iframe>
+<iframe id="sandboxed-sibling" title="sandboxed sibling" sandbox="allow-scripts"
+        srcdoc="<p>sandboxed</p>"></iframe>
+"""
+POST_REFRESH = """index => window.parent.frames[index].postMessage({type: "memos-chat:refresh"},
+                                                                  "*")"""
+# In the widget, after widget.js's own listener: counts the refresh messages delivered, and the
+# refreshes widget.js passed on to chat.js (its "memos-chat:refresh" event) by then.
+REFRESH_COUNTER = """() => {
+    window.__refreshMessages = 0;
+    window.__refreshesAccepted = 0;
+    document.addEventListener("memos-chat:refresh", () => { window.__refreshesAccepted += 1; });
+    window.addEventListener("message", (event) => {
+        if (event.data && event.data.type === "memos-chat:refresh") window.__refreshMessages += 1;
+    });
+}"""
+
+
+def test_the_host_page_can_make_its_widgets_check_now(live_server, host_site, page):
+    # An hour between checks: only the host's refresh can explain one.
+    server = live_server(EMBED_ALLOWED_ORIGINS=host_site.origin, LIVE_POLL_SECONDS=3600)
+    seed(server.store, 8, conversation="first")
+    seed(server.store, 8, conversation="second")
+    host_site.show(server.url, widget_div(embed_url(server.url, conversation="first")),
+                   widget_div(embed_url(server.url, conversation="second")), extra=SIBLINGS)
+    page.add_init_script(CSP_RECORDER)
+    checks = checks_made(page)
+    page.goto(host_site.url)
+    first = page.frame_locator("[data-memos-chat]:nth-of-type(1) > iframe")
+    second = page.frame_locator("[data-memos-chat]:nth-of-type(2) > iframe")
+    widget = widget_frame(page, "[data-memos-chat]:nth-of-type(1) > iframe")
+    widget_frame(page, "[data-memos-chat]:nth-of-type(2) > iframe")
+    index = widget.evaluate("""() => Array.from({length: parent.frames.length},
+                                                (_, n) => parent.frames[n]).indexOf(window)""")
+
+    def conversation_of(url: str) -> str:
+        return parse_qs(urlsplit(url).query)["conversation_id"][0]
+
+    # The host's chat posted in both; it asks the first widget alone.
+    one = add(server, make_messages(1, prefix="first posted", hour=10), conversation="first")
+    two = add(server, make_messages(1, prefix="second posted", hour=10), conversation="second")
+    with page.expect_response(lambda response: NEWER in response.url) as answer:
+        page.evaluate("MemosChat.refresh(document.querySelector('[data-memos-chat]'))")
+    assert answer.value.status == 200
+    expect(first.locator(MESSAGE).last).to_contain_text(one[0])
+    assert [conversation_of(url) for url in checks] == ["first"]
+    expect(second.locator(MESSAGE).last).to_contain_text("message 07")
+
+    # Then all of them: the second shows its message too.
+    with page.expect_response(lambda response: NEWER in response.url
+                              and conversation_of(response.url) == "first"), \
+            page.expect_response(lambda response: NEWER in response.url
+                                 and conversation_of(response.url) == "second"):
+        page.evaluate("MemosChat.refresh()")
+    expect(second.locator(MESSAGE).last).to_contain_text(two[0])
+    assert sorted(conversation_of(url) for url in checks) == ["first", "first", "second"]
+
+    # The host's chat posts again, and asks again: the widget shows that one too.
+    again = add(server, make_messages(1, prefix="first again", hour=11), conversation="first")
+    page.evaluate("MemosChat.refresh(document.querySelector('[data-memos-chat]'))")
+    expect(first.locator(MESSAGE).last).to_contain_text(again[0])
+    assert len(checks) == 4
+
+    # A window that is not the widget's parent asks: nothing happens, whatever its origin.
+    later = add(server, make_messages(1, prefix="first later", hour=12), conversation="first")
+    widget.evaluate(REFRESH_COUNTER)
+    for sibling in ("#same-origin-sibling", "#sandboxed-sibling"):
+        frame = page.locator(sibling).element_handle().content_frame()
+        frame.evaluate(POST_REFRESH, index)
+    widget.wait_for_function("window.__refreshMessages === 2")
+    assert widget.evaluate("window.__refreshesAccepted") == 0
+    expect(first.locator(MESSAGE).last).to_contain_text(again[0])
+    # The same message from the widget's own parent is obeyed.
+    page.evaluate(POST_REFRESH.replace("window.parent", "window"), index)
+    expect(first.locator(MESSAGE).last).to_contain_text(later[0])
+    assert widget.evaluate("window.__refreshesAccepted") == 1
+    assert len(checks) == 5
+    for frame in page.frames:
+        assert frame.evaluate("window.__cspViolations || []") == [], frame.url
 
 
 # --- Failed checks back off; Retry-After is honoured; success resets the interval --------------
