@@ -193,8 +193,10 @@ def embed_url(base: str, user: str = "u", conversation: str = "c", **extra) -> s
 
 
 def widget_frame(page: Page, selector: str = WIDGET) -> Frame:
-    """The Frame inside the iframe matching ``selector`` once it shows its messages."""
+    """The Frame inside the iframe matching ``selector`` once it shows its messages and its
+    scripts have run (they listen for the host's messages only from then on)."""
     expect(page.frame_locator(selector).locator(MESSAGE).first).to_be_visible()
     frame = page.locator(selector).element_handle().content_frame()
     assert frame is not None
+    frame.wait_for_load_state("domcontentloaded")
     return frame
