@@ -129,8 +129,10 @@
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 
   // The clicked control is replaced by the swap; keep keyboard focus on its successor
-  // without scrolling anything (the widget may be framed by another page).
-  document.addEventListener("htmx:afterSettle", function () {
+  // without scrolling anything (the widget may be framed by another page). Only after a
+  // request ("load earlier"): live updates swap with no request, and move no one's focus.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.detail.xhr) return;
     if (document.activeElement && document.activeElement !== document.body) return;
     var next = document.getElementById("load-more") ||
       document.getElementById("conversation-start");
@@ -181,10 +183,14 @@
       check();
     }
 
-    function check() {
+    // refresh: the host page asked (its own chat just posted): the server reads MemOS afresh
+    // rather than reuse another reader's answer of the last moments (viewer/sharing.py).
+    function check(refresh) {
       if (busy || stopped || paused) return;
       busy = true;
-      fetch(url, { headers: { "HX-Request": "true" }, cache: "no-store", credentials: "same-origin" })
+      var headers = { "HX-Request": "true" };
+      if (refresh === true) headers["Live-Refresh"] = "1";
+      fetch(url, { headers: headers, cache: "no-store", credentials: "same-origin" })
         .then(answer)
         .catch(function () { busy = false; backOff(0); });  // offline, or the answer broke
     }
@@ -264,10 +270,12 @@
       dropRepeatedDays();
       var added = messages.querySelectorAll("[data-role]").length - count;
       if (following || !scroller) return;
-      scroller.scrollTop = top - (scroller.scrollHeight - height);
       unseen += added;
       newer.textContent = text(unseen === 1 ? "new-one" : "new-many").replace("{count}", unseen);
       newer.hidden = false;
+      // After showing the control: it is below the messages too, and adds to their height.
+      // (Browsers with scroll anchoring have kept the reader's place already; Safari has none.)
+      scroller.scrollTop = top - (scroller.scrollHeight - height);
     }
 
     function dropRepeatedDays() {
@@ -307,7 +315,7 @@
     document.addEventListener("memos-chat:refresh", function () {
       if (paused || stopped) return;
       lastActivity = Date.now();
-      check();
+      check(true);
     });
     live.classList.add("live--running");
     schedule(interval);

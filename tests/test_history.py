@@ -9,6 +9,7 @@ from viewer import history
 from viewer.access import Access
 from viewer.history import Boundary, History
 from viewer.links import Reader
+from viewer.sharing import SharedReads
 
 
 def reader(conversation="c"):
@@ -182,6 +183,19 @@ def test_more_than_the_cap_is_a_gap_shown_as_such(local_store):
     assert fresh.gap and texts(fresh) == [f"message {n}" for n in range(20, 40)]
 
 
+@pytest.mark.parametrize("arrived", [18, 19])
+def test_new_messages_that_push_the_anchor_partly_out_are_found_without_a_gap(local_store,
+                                                                             arrived):
+    """Cap 20: beside 18 or 19 new messages the widest answer holds only 2 or 1 of the three
+    anchored ones. Every new message is in it, after those: no gap, and no change."""
+    add(local_store, 10)
+    page = live_page(local_store, cap=20)
+    add(local_store, arrived, start=10)
+    fresh = check(local_store, page, cap=20)
+    assert texts(fresh) == [f"message {n}" for n in range(10, 10 + arrived)]
+    assert not fresh.gap and fresh.seam == page.messages[-1].created_at
+
+
 def test_an_edited_newest_message_is_a_change_not_a_gap(local_store):
     add(local_store, 10)
     page = live_page(local_store)
@@ -200,6 +214,34 @@ def test_an_empty_conversation_finds_its_first_messages(local_store):
     assert page.messages == [] and page.newer == ("0", None)
     add(local_store, 3)
     assert texts(check(local_store, page)) == ["message 0", "message 1", "message 2"]
+
+
+@pytest.mark.parametrize("arrived, cap, gap", [(8, 50, False), (30, 20, True)])
+def test_an_empty_conversation_gets_all_its_first_messages_or_a_gap(local_store, arrived,
+                                                                     cap, gap):
+    """More than a page arrived before the first check of an empty page: all of them (one
+    wider call), or the newest ``cap`` and a gap when even that answer is full."""
+    page = live_page(local_store, cap=cap)
+    add(local_store, arrived)
+    fresh = check(local_store, page, cap=cap)
+    assert texts(fresh) == [f"message {n}" for n in range(max(0, arrived - cap), arrived)]
+    assert fresh.gap is gap and fresh.first
+
+
+def test_a_refresh_reads_afresh_where_a_check_reuses_a_shared_answer(local_store):
+    """Checks share an answer for a while (viewer/sharing.py); a check the host page asked for
+    (its chat just posted) reads MemOS again, and so finds what was posted."""
+    shared = SharedReads(local_store, ttl=60, wait=1)
+    live = History(local_store, 6, 50, 15, shared)
+    add(local_store, 10)
+    page = live.latest(reader())
+    after, since = page.newer
+    moment = datetime.fromisoformat(since)
+    assert live.newer(reader(), after, moment).messages == []
+    add(local_store, 1, start=10)
+    assert live.newer(reader(), after, moment).messages == []  # the shared answer
+    assert texts(live.newer(reader(), after, moment, refresh=True)) == ["message 10"]
+    assert shared.calls == 1
 
 
 def test_pages_with_live_updates_off_make_no_check(local_store):

@@ -119,6 +119,47 @@ def fetch(client, path: str, status: int, **options) -> str:
     return response.get_data(as_text=True)
 
 
+def live_url(page: str) -> str:
+    """The live check's URL on a page (its ``#live`` element's ``data-live-url``)."""
+    found = re.search(r'id="live"[^>]*?data-live-url="([^"]+)"', page, re.S)
+    assert found, "the page has no #live with a data-live-url"
+    return html.unescape(found.group(1))
+
+
+def collect_live(client, store, small_cap_client) -> dict[str, str]:
+    """name -> HTML of the live updates' pages and fragments (static/chat.js appends these)."""
+    hx = {"HX-Request": "true"}
+    pages = {"demo-chat-live-off": fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION,
+                                                            live="0"), 200)}
+    assert 'data-live-url' not in pages["demo-chat-live-off"]
+    demo = fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION), 200)
+    store.add_messages(DEMO_USER, DEMO_CONVERSATION, [  # after the demo's newest, a new day
+        message | {"chat_time": f"2026-04-01 09:00:0{n}"}
+        for n, message in enumerate(MARKDOWN_MESSAGES[1:3])])
+    pages["newer-fragment"] = as_document(
+        fetch(client, live_url(demo), 200, headers=hx), "newer fragment")
+    # An empty conversation's first messages replace its "no messages yet" note (out of band).
+    empty = fetch(client, chat_path("nobody", "live-empty"), 200)
+    store.add_messages("nobody", "live-empty", MARKDOWN_MESSAGES[:2])
+    pages["newer-first-fragment"] = as_document(
+        fetch(client, live_url(empty), 200, headers=hx), "newer first fragment")
+    # The messages on screen are gone upstream: the notice offering a reload.
+    changed = re.sub(r"after=[^&]+", "after=1.0123456789abcdef", live_url(demo))  # not there
+    pages["newer-changed-fragment"] = as_document(
+        fetch(client, changed, 409, headers=hx), "newer changed fragment")
+    # More arrived than one request returns (MEMOS_MAX_LIMIT 20): the gap marker.
+    small_store = small_cap_client.application.extensions["memos_source"]
+    small_store.add_messages(MARKDOWN_USER, MARKDOWN_CONVERSATION, MARKDOWN_MESSAGES)
+    before = fetch(small_cap_client, chat_path(MARKDOWN_USER, MARKDOWN_CONVERSATION), 200)
+    small_store.add_messages(MARKDOWN_USER, MARKDOWN_CONVERSATION, [
+        {"role": "user", "content": f"burst {n}", "chat_time": f"2026-03-03 09:00:{n:02d}"}
+        for n in range(25)])
+    gap = fetch(small_cap_client, live_url(before), 200, headers=hx)
+    assert 'class="live-gap"' in gap
+    pages["newer-gap-fragment"] = as_document(gap, "newer gap fragment")
+    return pages
+
+
 def collect_pages(client, store, upstream_down_client, signed_client) -> dict[str, str]:
     """name -> HTML of every kind of page (and fragment, wrapped) the viewer serves."""
     store.add_messages(MARKDOWN_USER, MARKDOWN_CONVERSATION, MARKDOWN_MESSAGES)
@@ -184,6 +225,13 @@ def upstream_down_client(app_factory, unused_port):
 
 
 @pytest.fixture
+def small_cap_client(app_factory, tmp_path):
+    """The viewer on its own embedded store, asking MemOS for at most 20 messages at once."""
+    app = app_factory(MEMOS_MAX_LIMIT=20, MEMOS_LOCAL_DB=str(tmp_path / "small-cap.sqlite3"))
+    return app.test_client()
+
+
+@pytest.fixture
 def signed_client(app_factory):
     """The viewer in signed mode, allowing one conversation request a minute."""
     app = app_factory(EMBED_SECRET="an-embed-secret-that-is-long-enough-32b",
@@ -191,9 +239,11 @@ def signed_client(app_factory):
     return app.test_client()
 
 
-def test_every_page_is_valid_html(client, store, upstream_down_client, signed_client, tmp_path):
+def test_every_page_is_valid_html(client, store, upstream_down_client, signed_client,
+                                  small_cap_client, tmp_path):
     command = vnu_command()
     pages = collect_pages(client, store, upstream_down_client, signed_client)
+    pages |= collect_live(client, store, small_cap_client)
     # A known-bad document proves that vnu really parsed the files it was given.
     canary = as_document("<p>canary</span>", "canary")
     names: dict[str, str] = {}

@@ -86,6 +86,7 @@ class Fresh:
     gap: bool  # more arrived than one request returns: some between are not shown
     seam: datetime | None  # when the newest message on screen was written, if known
     newer: tuple[str, str | None]  # the next check's anchor and time
+    first: bool = False  # nothing was on screen: these are the first messages shown
 
     @property
     def newer_url(self) -> str:
@@ -121,25 +122,33 @@ class History:
             raise ConversationChanged()
         return self._slice(reader, window, end, full, fetched, self.page_size, shown)
 
-    def newer(self, reader: Reader, after: str, since: datetime | None) -> Fresh:
+    def newer(self, reader: Reader, after: str, since: datetime | None,
+              refresh: bool = False) -> Fresh:
         """The messages after the newest on screen (named by ``after``, written at ``since``).
 
+        Checks share their reads (``live_source``), unless ``refresh``: read MemOS now.
         Raises ConversationChanged when those can no longer be found and the answer does
         not show that more arrived than it holds (which is a gap, not a change).
         """
         span = 0 if after == NOTHING_SHOWN else int(after.split(".", 1)[0])
         limit = min(self.max_limit, self.page_size + span)
         for _attempt in range(MAX_FETCHES):
-            window = self._read(reader, limit, shared=True)
-            at = 0 if not span else _find(window, after, 0)
-            if at is not None or len(window) < limit or limit >= self.max_limit:
+            window = self._read(reader, limit, shared=not refresh)
+            full = len(window) >= limit
+            at = _find(window, after, 0) if span else None  # nothing shown: no anchor
+            if at is not None or not full or limit >= self.max_limit:
                 break
             limit = self.max_limit  # more than a page arrived since the last check
+        if not span:  # all of it is new; when the widest answer is full, older ones may be too
+            return Fresh(reader, window, full, since, _newer_anchor(window), first=True)
         if at is None:
-            oldest = next((message.created_at for message in window if message.created_at), None)
-            if not (len(window) >= limit and since and oldest and oldest > since):
+            # The anchored messages may have been pushed out of the widest answer, wholly or
+            # in part, by new ones: then at most span - 1 of its oldest are not newer than
+            # ``since``. Only when none is can messages be missing between (a gap).
+            start = _first_after(window, since)
+            if not (full and start is not None and start < span):
                 raise ConversationChanged()
-            return Fresh(reader, window, True, since, _newer_anchor(window))
+            return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window))
         fresh = window[at + span:]
         seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
         return Fresh(reader, fresh, False, seam, _newer_anchor(window))
@@ -213,6 +222,14 @@ def _newer_anchor(messages: list[Message]) -> tuple[str, str | None]:
     token = anchor_token(newest) if newest else NOTHING_SHOWN
     dated = next((m.created_at for m in reversed(messages) if m.created_at), None)
     return token, dated.isoformat() if dated else None
+
+
+def _first_after(window: list[Message], since: datetime | None) -> int | None:
+    """Where the messages written after ``since`` begin in ``window`` (None: nowhere)."""
+    if since is None:
+        return None
+    return next((n for n, m in enumerate(window) if m.created_at and m.created_at > since),
+                None)
 
 
 def fingerprint(message: Message) -> str:

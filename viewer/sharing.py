@@ -5,7 +5,8 @@ calls a second to MemOS, whose limits are per key. Here the checks of one conver
 process make at most one call at a time (the others wait for its answer: single flight), and
 its answer, or its error, is reused for ``ttl`` seconds (a fifteenth of the interval: about one
 call a second per process). Answers are kept per user, conversation and limit: a reader only
-ever gets what their own grant would have fetched.
+ever gets what their own grant would have fetched. A check the host page asked for
+(``MemosChat.refresh()``, after its own chat posted) does not share: it reads MemOS afresh.
 """
 
 from __future__ import annotations

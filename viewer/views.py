@@ -81,13 +81,18 @@ def older():
 @bp.get("/chat/newer")
 @conversation_view
 def newer():
-    """Live check: the messages after the newest on screen, to put below them; 204 if none."""
+    """Live check: the messages after the newest on screen, to put below them; 204 if none.
+
+    ``Live-Refresh: 1``: the host page asked for this check because its chat just posted, so
+    an answer shared from moments ago (viewer/sharing.py) would miss what it posted.
+    """
     reader = read_reader(fragment_layout())
     if "HX-Request" not in request.headers:  # a plain request: the page has them all
         return redirect(reader.page())
     after, since = read_after(request.args), read_since(request.args)
+    refresh = request.headers.get("Live-Refresh") == "1"
     try:
-        fresh = history().newer(reader, after, since)
+        fresh = history().newer(reader, after, since, refresh=refresh)
     except (MemOSError, ConversationChanged) as error:
         return errors.live(error, reader.page())
     if not fresh.messages:

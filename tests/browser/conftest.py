@@ -3,6 +3,8 @@
 - ``browser`` (session): one Chromium for the whole run (``/usr/bin/chromium``; Playwright
   cannot download its own browser here).
 - ``live_server`` (tests/conftest.py): the app over real HTTP on 127.0.0.1.
+- ``host_site``: a ``HostSite`` (browser_helpers.py): a page on another loopback origin, for
+  the widget's host.
 - ``new_context``: a factory for fresh browser contexts (``new_context(java_script_enabled=
   False)`` for the no-JavaScript fallback); ``context`` and ``page`` are the default ones.
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import HostSite
 from playwright.sync_api import Browser, BrowserContext, expect, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -79,3 +82,13 @@ def context(new_context) -> BrowserContext:
 def page(context: BrowserContext) -> Page:
     """A page in ``context``."""
     return context.new_page()
+
+
+@pytest.fixture
+def host_site() -> Iterator[HostSite]:
+    """A host page's site on another origin (another port) than the viewer's."""
+    site = HostSite()
+    try:
+        yield site
+    finally:
+        site.close()

@@ -15,7 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_helpers import chat_url, load_earlier, MESSAGE
+from browser_helpers import (
+    chat_url,
+    freeze_clock,
+    load_earlier,
+    make_messages,
+    MESSAGE,
+    rewrite_newest,
+    run_check,
+    scroll_up,
+    seed,
+)
 from playwright.sync_api import expect, Page
 from test_html_validity import (
     DEMO_CONVERSATION,
@@ -97,6 +107,54 @@ def error_429(server, page: Page, theme: dict) -> None:
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+# Live updates (static/chat.js): the controls and notes the script shows, on the demo store's
+# clock frozen (browser_helpers.freeze_clock) until the state is reached, then running again
+# for axe, which uses timers of its own.
+
+def live_page(server, page: Page, theme: dict, count: int = 6) -> None:
+    freeze_clock(page)
+    seed(server.store, count)
+    page.goto(chat_url(server.url, limit=count, **theme))
+    expect(page.locator(MESSAGE)).to_have_count(count)
+
+
+def live_check(server, page: Page, status: int) -> None:
+    assert run_check(page, server.app.config["LIVE_POLL_SECONDS"]).status == status
+
+
+def live_new_messages(server, page: Page, theme: dict) -> None:
+    live_page(server, page, theme, 12)
+    scroll_up(page)
+    server.store.add_messages("u", "c", make_messages(2, prefix="new", hour=10))
+    live_check(server, page, 200)
+    expect(page.locator("#new-messages")).to_have_text("2 new messages")
+    page.clock.resume()
+
+
+def live_gap(server, page: Page, theme: dict) -> None:
+    live_page(server, page, theme)
+    server.store.add_messages("u", "c", make_messages(25, prefix="new", hour=10))
+    live_check(server, page, 200)
+    page.locator(".live-gap").scroll_into_view_if_needed()
+    page.clock.resume()
+
+
+def live_paused(server, page: Page, theme: dict) -> None:
+    live_page(server, page, theme)
+    page.clock.fast_forward("31:00")  # thirty idle minutes: no check, a pause
+    expect(page.get_by_role("button", name="Resume live updates")).to_be_visible()
+    expect(page.get_by_role("link", name="Check for new messages")).to_be_visible()
+    page.clock.resume()
+
+
+def live_stopped(server, page: Page, theme: dict) -> None:
+    live_page(server, page, theme)
+    rewrite_newest(server.store, "edited")
+    live_check(server, page, 409)
+    expect(page.locator(".live-notice")).to_be_visible()
+    page.clock.resume()
+
+
 PAGES: dict[str, Callable] = {
     "landing": landing,
     "demo-chat": demo_chat,
@@ -108,10 +166,15 @@ PAGES: dict[str, Callable] = {
     "upstream-failure": upstream_failure,
     "landing-signed": landing_signed,
     "error-429": error_429,
+    "live-new-messages": live_new_messages,
+    "live-gap": live_gap,
+    "live-paused": live_paused,
+    "live-stopped": live_stopped,
 }
 # Pages that only an app with other settings shows.
 SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-enough-32b"},
-            "error-429": {"RATE_LIMIT": "1/minute"}}
+            "error-429": {"RATE_LIMIT": "1/minute"},
+            "live-gap": {"MEMOS_MAX_LIMIT": 20}}
 
 
 def accepts_theme(base_url: str) -> bool:

@@ -13,21 +13,26 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from browser_helpers import CSP_RECORDER, load_earlier, MESSAGE, seed
+from browser_helpers import (
+    CSP_RECORDER,
+    embed_url,
+    load_earlier,
+    MESSAGE,
+    seed,
+    WIDGET,
+    widget_div,
+    widget_frame,
+)
 from playwright.sync_api import expect, Frame, Page
 
 from viewer.access import sign
 
 pytestmark = pytest.mark.browser
 
-WIDGET = "[data-memos-chat] > iframe"  # the iframe embed.js creates
 INITIAL_HEIGHT = 320  # embed.js's height before the widget reports its own
 SETTLE_TIMEOUT_S = 5.0
 
@@ -42,88 +47,10 @@ MESSAGE_COUNTER = """() => {
 }"""
 
 
-# --- a host site on another origin -------------------------------------------------------------
-
-class HostSite:
-    """One HTML page served at ``/`` by a stdlib server on 127.0.0.1 and a free port."""
-
-    def __init__(self) -> None:
-        self.html = "<!doctype html><title>empty host</title>"
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if urlsplit(self.path).path != "/":
-                    self.send_error(404)
-                    return
-                body = site.html.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.server.server_port}"
-        self.url = self.origin + "/"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, name="host-site",
-                                       daemon=True)
-        self.thread.start()
-
-    def show(self, viewer: str, *widgets: str, extra: str = "") -> None:
-        """Serve a page with the README's snippet for each widget (already-made divs)."""
-        self.html = (
-            "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<title>Host page</title></head>\n<body style='margin: 0'>\n"
-            "<h1 style='margin: 0; font: 20px sans-serif'>Someone else's product</h1>\n"
-            + "\n".join(widgets) + "\n"
-            f'<script src="{html.escape(viewer)}/static/embed.js" async></script>\n'
-            + extra + "\n</body></html>")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def host_site() -> Iterator[HostSite]:
-    site = HostSite()
-    try:
-        yield site
-    finally:
-        site.close()
-
-
-def widget_div(src: str, max_height: int | None = None) -> str:
-    """``<div data-memos-chat="src" [data-max-height="N"]></div>``, attribute-escaped."""
-    extra = f' data-max-height="{max_height}"' if max_height is not None else ""
-    return f'<div data-memos-chat="{html.escape(src)}"{extra}></div>'
-
-
-def embed_url(base: str, user: str = "u", conversation: str = "c", **extra) -> str:
-    return f"{base}/embed?" + urlencode({"user_id": user, "conversation_id": conversation,
-                                         **extra})
-
+# --- the host site (browser_helpers.HostSite) and reading its frame ----------------------------
 
 def signed_url(base: str, token: str, **extra) -> str:
     return f"{base}/embed?" + urlencode({"token": token, **extra})
-
-
-# --- reading the host page and its frame -------------------------------------------------------
-
-def widget_frame(page: Page, selector: str = WIDGET) -> Frame:
-    """The Frame inside the iframe matching ``selector`` once it shows its messages."""
-    expect(page.frame_locator(selector).locator(MESSAGE).first).to_be_visible()
-    frame = page.locator(selector).element_handle().content_frame()
-    assert frame is not None
-    return frame
 
 
 def iframe_height(page: Page, selector: str = WIDGET) -> float:
