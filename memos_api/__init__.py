@@ -8,7 +8,9 @@ from .errors import (
     AuthError,
     BadResponseError,
     InvalidRequestError,
+    is_known_wording,
     MemOSError,
+    N_,
     NotFoundError,
     RateLimitedError,
     UpstreamError,
@@ -19,7 +21,8 @@ from .models import AddResult, ContentPart, Message, message_from_api, sort_by_t
 from .timestamps import BEIJING, parse_timestamp, parse_timezone
 
 __all__ = [
-    "AddResult", "AuthError", "BEIJING", "BadResponseError", "ContentPart", "DEFAULT_BASE_URL",
+    "N_", "is_known_wording", "AddResult", "AuthError", "BEIJING", "BadResponseError",
+    "ContentPart", "DEFAULT_BASE_URL",
     "GLOBAL_BASE_URL", "InvalidRequestError", "MemOSClient", "MemOSError", "Message",
     "NotFoundError", "RateLimitedError", "UpstreamError", "UpstreamTimeoutError",
     "UpstreamUnavailableError", "message_from_api", "parse_timestamp", "parse_timezone",

@@ -21,6 +21,7 @@ from .errors import (
     error_for_code,
     error_for_status,
     MemOSError,
+    N_,
     RateLimitedError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -114,7 +115,7 @@ class MemOSClient:
         data = self._call("/get/message", body, idempotent=True)
         items = data.get("message_detail_list") if isinstance(data, dict) else None
         if not isinstance(items, list):
-            raise BadResponseError("MemOS's answer has no message list.")
+            raise BadResponseError(N_("MemOS's answer has no message list."))
         return [message_from_api(item, self.default_tz) for item in items]
 
     def add_messages(self, user_id: str, conversation_id: str,
@@ -125,7 +126,8 @@ class MemOSClient:
         data = self._call("/add/message", body, idempotent=False)
         if not isinstance(data, dict) or not all(k in data for k in ("success", "task_id",
                                                                        "status")):
-            raise BadResponseError("MemOS's answer to add/message lacks success/task_id/status.")
+            raise BadResponseError(
+                N_("MemOS's answer to add/message lacks success/task_id/status."))
         return AddResult(success=bool(data["success"]), task_id=str(data["task_id"]),
                          status=str(data["status"]))
 
@@ -169,13 +171,14 @@ class MemOSClient:
         try:
             response = self.session.send(request, timeout=timeout, stream=True)
         except requests.ConnectTimeout as error:
-            raise _ConnectFailed("MemOS could not be reached (connection timed out).") from error
+            raise _ConnectFailed(
+                N_("MemOS could not be reached (connection timed out).")) from error
         except requests.ConnectionError as error:
             raise _connection_error(error) from error
         except requests.Timeout as error:
             raise UpstreamTimeoutError() from error
         except requests.RequestException as error:
-            raise UpstreamUnavailableError(f"MemOS request failed: {type(error).__name__}.") \
+            raise UpstreamUnavailableError(N_("MemOS request failed.")) \
                 from error
         with response:
             raw = self._read_body(response, started)
@@ -192,14 +195,14 @@ class MemOSClient:
                     break
                 size += len(chunk)
                 if size > self.max_response_bytes:
-                    raise BadResponseError("MemOS's answer is larger than this app accepts.")
+                    raise BadResponseError(N_("MemOS's answer is larger than this app accepts."))
                 if time.monotonic() - started > self.deadline:
                     raise UpstreamTimeoutError()
                 chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError as error:  # a stall mid-answer
             raise UpstreamTimeoutError() from error
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise UpstreamUnavailableError("The connection to MemOS broke mid-answer.") \
+            raise UpstreamUnavailableError(N_("The connection to MemOS broke mid-answer.")) \
                 from error
         return b"".join(chunks)
 
@@ -218,12 +221,12 @@ class MemOSClient:
         if status >= 400:
             raise error_for_status(status, retry_after=_retry_after(response))
         if not isinstance(envelope, dict):
-            raise BadResponseError("MemOS's answer is not JSON." if envelope is None
-                                   else "MemOS's answer is not a JSON object.")
+            raise BadResponseError(N_("MemOS's answer is not JSON.") if envelope is None
+                                   else N_("MemOS's answer is not a JSON object."))
         if code is None:
-            raise BadResponseError("MemOS's answer has no result code.")
+            raise BadResponseError(N_("MemOS's answer has no result code."))
         if envelope.get("data") is None:
-            raise BadResponseError("MemOS's answer has no data.")
+            raise BadResponseError(N_("MemOS's answer has no data."))
         return envelope["data"]
 
 
@@ -234,8 +237,8 @@ class _ConnectFailed(UpstreamUnavailableError):
 def _connection_error(error: requests.ConnectionError) -> UpstreamUnavailableError:
     text = str(error)
     if "NewConnectionError" in text or "Failed to establish" in text or "resolve" in text:
-        return _ConnectFailed("MemOS could not be reached.")
-    return UpstreamUnavailableError("The connection to MemOS was lost.")
+        return _ConnectFailed(N_("MemOS could not be reached."))
+    return UpstreamUnavailableError(N_("The connection to MemOS was lost."))
 
 
 def _envelope_code(envelope: object) -> int | None:

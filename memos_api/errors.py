@@ -3,34 +3,56 @@
 MemOS reports business errors as HTTP 200 with a non-zero ``code``, but gateways also answer
 with plain HTTP errors and HTML pages. Both paths end in the same exception types, carrying our
 own wording: the service's ``message`` may be empty or hold an unfilled placeholder.
+
+That wording is English, and stays here, in one place. An application showing it in another
+language translates ``error.wording`` (a template, marked with ``N_`` so that gettext's tools
+find it; ``is_known_wording`` says whether it is one) with ``error.params``; the viewer does.
 """
 
 from __future__ import annotations
 
+_WORDINGS: set[str] = set()
+
+
+def N_(wording: str) -> str:  # gettext's own name for "translate this, later"
+    """Mark ``wording`` as translatable, as gettext's ``N_`` does; return it unchanged."""
+    _WORDINGS.add(wording)
+    return wording
+
+
+def is_known_wording(wording: str) -> bool:
+    """Whether ``wording`` is one of this module's own (and so in translation catalogs)."""
+    return wording in _WORDINGS
+
 
 class MemOSError(Exception):
-    """Base class: ``str(error)`` is a sentence fit to show a user (it never holds the API key)."""
+    """Base class: ``str(error)`` is a sentence fit to show a user (it never holds the API key).
 
-    default_message = "MemOS could not answer the request."
+    ``wording`` is its template (``%(code)s`` and ``%(status)s`` are filled from ``params``).
+    """
+
+    default_message = N_("MemOS could not answer the request.")
 
     def __init__(self, message: str | None = None, *, code: int | None = None,
                  http_status: int | None = None) -> None:
-        self.message = message or self.default_message
+        self.wording = message or self.default_message
         self.code = code
         self.http_status = http_status
+        self.params = {"code": code, "status": http_status}
+        self.message = self.wording % self.params if "%(" in self.wording else self.wording
         super().__init__(self.message)
 
 
 class AuthError(MemOSError):
     """The API key is missing, malformed, invalid or expired."""
 
-    default_message = "MemOS rejected the API key."
+    default_message = N_("MemOS rejected the API key.")
 
 
 class InvalidRequestError(MemOSError):
     """MemOS refused the request's parameters."""
 
-    default_message = "MemOS refused the request as invalid."
+    default_message = N_("MemOS refused the request as invalid.")
 
 
 class NotFoundError(InvalidRequestError):
@@ -40,13 +62,13 @@ class NotFoundError(InvalidRequestError):
     would tell anyone trying ids which users exist.
     """
 
-    default_message = "MemOS has no such user or conversation."
+    default_message = N_("MemOS has no such user or conversation.")
 
 
 class RateLimitedError(MemOSError):
     """Too many requests; ``retry_after`` is the server's hint in seconds, when it gave one."""
 
-    default_message = "MemOS is rate limiting requests."
+    default_message = N_("MemOS is rate limiting requests.")
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None,
                  **kwargs) -> None:
@@ -57,47 +79,47 @@ class RateLimitedError(MemOSError):
 class UpstreamError(MemOSError):
     """MemOS failed while handling the request (an internal error on its side)."""
 
-    default_message = "MemOS failed to handle the request."
+    default_message = N_("MemOS failed to handle the request.")
 
 
 class UpstreamUnavailableError(UpstreamError):
     """MemOS, or a service behind it, cannot be reached right now."""
 
-    default_message = "MemOS is unavailable right now."
+    default_message = N_("MemOS is unavailable right now.")
 
 
 class UpstreamTimeoutError(MemOSError):
     """MemOS did not answer within the configured timeout."""
 
-    default_message = "MemOS did not answer in time."
+    default_message = N_("MemOS did not answer in time.")
 
 
 class BadResponseError(MemOSError):
     """MemOS answered with something that is not the documented JSON envelope."""
 
-    default_message = "MemOS sent a response this app cannot read."
+    default_message = N_("MemOS sent a response this app cannot read.")
 
 
 # Documented MemOS business codes -> (exception class, our wording; None: the class's own).
 # 40301/40302 changed meaning between doc versions, so they fall through to their families.
 _CODES: dict[int, tuple[type[MemOSError], str | None]] = {
-    40000: (InvalidRequestError, "MemOS refused the request's parameters as invalid."),
+    40000: (InvalidRequestError, N_("MemOS refused the request's parameters as invalid.")),
     40001: (NotFoundError, None),
-    40002: (InvalidRequestError, "MemOS says a required field was empty."),
-    40003: (InvalidRequestError, "MemOS says a required field was empty."),
-    40010: (InvalidRequestError, "The user id is longer than MemOS allows (100 characters)."),
+    40002: (InvalidRequestError, N_("MemOS says a required field was empty.")),
+    40003: (InvalidRequestError, N_("MemOS says a required field was empty.")),
+    40010: (InvalidRequestError, N_("The user id is longer than MemOS allows (100 characters).")),
     40011: (InvalidRequestError,
-            "The conversation id is longer than MemOS allows (100 characters)."),
-    40100: (AuthError, "No MemOS API key was sent."),
+            N_("The conversation id is longer than MemOS allows (100 characters).")),
+    40100: (AuthError, N_("No MemOS API key was sent.")),
     40103: (NotFoundError, None),
-    40130: (AuthError, "MemOS could not read the API key header."),
-    40132: (AuthError, "MemOS rejected the API key: it is invalid or has expired."),
-    40300: (RateLimitedError, "MemOS is rate limiting requests; try again shortly."),
-    40309: (RateLimitedError, "MemOS's token allowance for this period is used up."),
-    50000: (UpstreamError, "MemOS had an internal error."),
-    50002: (UpstreamError, "MemOS could not complete the operation."),
-    50004: (UpstreamUnavailableError, "A service behind MemOS is unavailable right now."),
-    50005: (UpstreamUnavailableError, "A service behind MemOS is unavailable right now."),
+    40130: (AuthError, N_("MemOS could not read the API key header.")),
+    40132: (AuthError, N_("MemOS rejected the API key: it is invalid or has expired.")),
+    40300: (RateLimitedError, N_("MemOS is rate limiting requests; try again shortly.")),
+    40309: (RateLimitedError, N_("MemOS's token allowance for this period is used up.")),
+    50000: (UpstreamError, N_("MemOS had an internal error.")),
+    50002: (UpstreamError, N_("MemOS could not complete the operation.")),
+    50004: (UpstreamUnavailableError, N_("A service behind MemOS is unavailable right now.")),
+    50005: (UpstreamUnavailableError, N_("A service behind MemOS is unavailable right now.")),
 }
 
 
@@ -113,14 +135,15 @@ def error_for_code(code: int, *, http_status: int | None = None) -> MemOSError:
     # Older code tables have more of these families (40101, 40110-40114...): say what kind
     # of refusal it is, and keep the code for support.
     if 40100 <= code < 40200:
-        return AuthError(f"MemOS refused the API key or its permissions (code {code}).",
+        return AuthError(N_("MemOS refused the API key or its permissions (code %(code)s)."),
                          code=code, http_status=http_status)
     if 40300 <= code < 40400:
-        return RateLimitedError(f"MemOS is limiting requests; try again shortly (code {code}).",
-                                code=code, http_status=http_status)
+        return RateLimitedError(N_("MemOS is limiting requests; try again shortly (code "
+                                   "%(code)s)."), code=code, http_status=http_status)
     family = code // 1000
     cls = InvalidRequestError if family == 40 else UpstreamError if family == 50 else MemOSError
-    return cls(f"MemOS answered with error code {code}.", code=code, http_status=http_status)
+    return cls(N_("MemOS answered with error code %(code)s."), code=code,
+               http_status=http_status)
 
 
 def error_for_status(status: int, *, retry_after: float | None = None) -> MemOSError:
@@ -132,10 +155,10 @@ def error_for_status(status: int, *, retry_after: float | None = None) -> MemOSE
     if status == 404:  # a wrong base URL also ends here: the log keeps the status
         return NotFoundError(http_status=status)
     if 400 <= status < 500:
-        return InvalidRequestError(f"MemOS refused the request (HTTP {status}).",
+        return InvalidRequestError(N_("MemOS refused the request (HTTP %(status)s)."),
                                    http_status=status)
     if status in (502, 503, 504):
-        return UpstreamUnavailableError(f"MemOS is unavailable right now (HTTP {status}).",
+        return UpstreamUnavailableError(N_("MemOS is unavailable right now (HTTP %(status)s)."),
                                         http_status=status)
-    return UpstreamError(f"MemOS failed to handle the request (HTTP {status}).",
+    return UpstreamError(N_("MemOS failed to handle the request (HTTP %(status)s)."),
                          http_status=status)
