@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HTMX := static/vendor/htmx.min.js
 STATIC_BUILT := build/static/.built
+CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test bench install install-dev browser redis java clean
+.PHONY: run serve test bench install install-dev translations browser redis java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
@@ -23,7 +25,7 @@ test: install-dev browser java redis ## Install everything, lint, then run the w
 bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
-install: $(VENV)/.runtime $(HTMX) $(STATIC_BUILT)
+install: $(VENV)/.runtime $(HTMX) $(STATIC_BUILT) $(COMPILED)
 install-dev: $(VENV)/.dev install
 
 $(VENV)/bin/python:
@@ -51,6 +53,16 @@ $(HTMX): node_modules/.package-lock.json
 $(STATIC_BUILT): $(wildcard static/*.*) $(HTMX) viewer/assets.py | $(VENV)/.runtime
 	$(BIN)/python -m viewer.assets
 	touch $@
+
+# Translations: the .po catalogs are the source, compiled here (the .mo files are not committed).
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.runtime
+	$(BIN)/pybabel compile --domain messages --input-file $< --output-file $@ --locale $*
+
+# After changing wording: extract every translatable text (babel.cfg) and add the new ones to
+# each catalog, for a translator; tests/test_i18n.py fails until every one is translated.
+translations: | $(VENV)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --width 100
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.

@@ -17,6 +17,7 @@ from viewer import (
     compression,
     devserver,
     errors,
+    i18n,
     observability,
     proxies,
     ratelimit,
@@ -51,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
 
     proxies.register(app)
+    i18n.init_app(app)
     observability.register(app)
     compression.register(app)
     assets.register(app)

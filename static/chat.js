@@ -2,13 +2,26 @@
 (function () {
   "use strict";
 
-  var NETWORK_ERROR = "Could not reach the server. Check the connection and try again.";
-  var TIMEOUT_ERROR = "The server took too long to answer. Try again.";
+  // What this script says, in the page's language (templates/base.html, viewer/templating.py),
+  // and dates in that language too, not only the browser's.
+  var TEXTS = readTexts();
+  var LANGUAGE = document.documentElement.lang || undefined;
   var MINUTE = 60 * 1000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
-  var fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-  var clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
-  var dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
-  var relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  var fullFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full", timeStyle: "short" });
+  var clockFormat = new Intl.DateTimeFormat(LANGUAGE, { timeStyle: "short" });
+  var dayFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full" });
+  var relative = new Intl.RelativeTimeFormat(LANGUAGE, { numeric: "auto" });
+
+  function readTexts() {
+    var meta = document.querySelector('meta[name="chat-texts"]');
+    try {
+      return JSON.parse(meta.getAttribute("content"));
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function phrase(name, fallback) { return TEXTS[name] || fallback; }
 
   // Message times: the viewer's own zone and locale; recent ones also as "5 minutes ago".
   function localizeTime(time) {
@@ -45,9 +58,9 @@
     button.textContent = label;
     button.addEventListener("click", function () {
       copyText(getText()).then(function () {
-        button.textContent = "Copied";
+        button.textContent = phrase("copied", "Copied");
       }, function () {
-        button.textContent = "Copy failed";
+        button.textContent = phrase("copyFailed", "Copy failed");
       });
       setTimeout(function () { button.textContent = label; }, 2000);
     });
@@ -78,10 +91,16 @@
       meta.className = "message__meta";
       message.appendChild(meta);
     }
-    meta.appendChild(copyButton("Copy", function () { return content.innerText.trim(); }));
+    meta.appendChild(copyButton(phrase("copy", "Copy"), function () {
+      return content.innerText.trim();
+    }));
     content.querySelectorAll(".code-block").forEach(function (block) {
       var code = block.querySelector("code");
-      if (code) block.appendChild(copyButton("Copy code", function () { return code.innerText; }));
+      if (code) {
+        block.appendChild(copyButton(phrase("copyCode", "Copy code"), function () {
+          return code.innerText;
+        }));
+      }
     });
   }
 
@@ -115,16 +134,16 @@
     message.className = "alert__message";
     message.textContent = text;
     alert.appendChild(message);
-    control.textContent = "Try again";
+    control.textContent = phrase("tryAgain", "Try again");
     alert.appendChild(control);
     head.replaceChildren(alert);
   }
 
   document.addEventListener("htmx:sendError", function (event) {
-    showLoadError(event.detail.elt, NETWORK_ERROR);
+    showLoadError(event.detail.elt, phrase("network", "Could not reach the server."));
   });
   document.addEventListener("htmx:timeout", function (event) {
-    showLoadError(event.detail.elt, TIMEOUT_ERROR);
+    showLoadError(event.detail.elt, phrase("timeout", "The server took too long to answer."));
   });
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 

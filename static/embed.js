@@ -22,7 +22,9 @@
     var maxHeight = parseInt(host.getAttribute("data-max-height"), 10) || DEFAULT_MAX_HEIGHT;
     var frame = document.createElement("iframe");
     frame.src = src.href;
-    frame.title = host.getAttribute("data-title") || "Conversation history";
+    // The widget names itself in its own language once loaded (below), unless the host did.
+    var named = host.getAttribute("data-title");
+    frame.title = named || "Conversation history";
     frame.loading = "lazy";
     frame.referrerPolicy = "strict-origin-when-cross-origin";
     frame.style.width = "100%";
@@ -39,6 +41,9 @@
       if (!data || data.type !== "memos-chat:height" || typeof data.height !== "number") return;
       if (!isFinite(data.height) || data.height < 0) return;
       frame.style.height = Math.min(Math.ceil(data.height), maxHeight) + "px";
+      if (!named && typeof data.title === "string" && data.title) {
+        frame.title = data.title.slice(0, 200);
+      }
     });
   }
 

@@ -16,7 +16,9 @@
     var height = contentHeight();
     if (height === lastHeight) return;
     lastHeight = height;
-    window.parent.postMessage({ type: "memos-chat:height", height: height }, "*");
+    // The widget's name (its title, in the page's language) for the host's iframe.
+    var title = document.title.split(" · ")[0];
+    window.parent.postMessage({ type: "memos-chat:height", height: height, title: title }, "*");
   }
 
   // The host page asks for a check now (MemosChat.refresh in static/embed.js): accepted only

@@ -127,6 +127,6 @@ def test_a_spent_page_budget_shows_plain_and_keeps_nothing():
 def test_plain_fallback_keeps_every_character(message_list):
     text = "<b>" + "汉字 & \"quotes\" 'single'\n" * 1000
     html = str(message_list([message_from_api(hostile_message(text * 2))]))
-    assert formatting.TOO_LONG in html
+    assert str(formatting.TOO_LONG) in html
     content = html[html.index('<div class="message__content">'):]
     assert content.count("汉字 &amp; &#34;quotes&#34; &#39;single&#39;") == 2000

@@ -85,7 +85,7 @@ def test_over_the_limit_is_a_429_page_in_the_site_shell(app_factory):
     wait = int(response.headers["Retry-After"])
     assert 1 <= wait <= 60  # the rest of this one-minute window
     assert 'role="alert"' in html and 'class="topbar"' in html and "429 Too Many Requests" in html
-    assert "Too many requests from your address" in html and "2 per 1 minute" in html
+    assert "Too many requests from your address" in html and "2 per 60 seconds" in html
     assert f"Try again in {wait} second" in html
     assert "data-role=" not in html  # no conversation content
     assert response.headers["Cache-Control"] == "no-store"

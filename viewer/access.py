@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import jwt
 from flask import current_app, request
+from flask_babel import gettext
 from werkzeug.exceptions import Forbidden
 
 from .validation import check_id, MAX_ID_LENGTH, read_conversation
@@ -64,11 +65,12 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
                       {"user_id": user_id, "conversation_id": conversation_id})
     token = args.get("token", "")
     if not token:
-        raise Forbidden("This viewer needs a signed link: the address has no token.")
+        raise Forbidden(gettext("This viewer needs a signed link: the address has no token."))
     claims = read_token(token, secret)
     for name in ("user_id", "conversation_id"):
         if name in args and args[name] != claims[name]:
-            raise Forbidden("The address names a different conversation than its token grants.")
+            raise Forbidden(gettext("The address names a different conversation than its "
+                                    "token grants."))
     return Access(claims["user_id"], claims["conversation_id"], {"token": token})
 
 
@@ -78,19 +80,22 @@ def read_token(token: str, secret: str) -> dict:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
                             options={"require": list(REQUIRED_CLAIMS)})
     except jwt.ExpiredSignatureError:
-        raise Forbidden("This link has expired: ask for a new one.") from None
+        raise Forbidden(gettext("This link has expired: ask for a new one.")) from None
     except jwt.InvalidSignatureError:
-        raise Forbidden("This link's token is not signed by this viewer.") from None
+        raise Forbidden(gettext("This link's token is not signed by this viewer.")) from None
     except jwt.MissingRequiredClaimError as error:
-        raise Forbidden(f"This link's token lacks the {error.claim!r} claim.") from None
+        raise Forbidden(gettext("This link's token lacks the '%(claim)s' claim.",
+                                claim=error.claim)) from None
     except jwt.InvalidAlgorithmError:
-        raise Forbidden(f"This link's token must be signed with {ALGORITHM}.") from None
+        raise Forbidden(gettext("This link's token must be signed with %(algorithm)s.",
+                                algorithm=ALGORITHM)) from None
     except jwt.InvalidTokenError:
-        raise Forbidden("This link's token is malformed.") from None
+        raise Forbidden(gettext("This link's token is malformed.")) from None
     for name in ("user_id", "conversation_id"):
         problem = check_id(claims[name], MAX_ID_LENGTH)
         if problem:
-            raise Forbidden(f"This link's token has an unusable {name}: {problem}.")
+            raise Forbidden(gettext("This link's token has an unusable %(name)s: %(problem)s.",
+                                    name=name, problem=problem))
     return claims
 
 

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from memos_api import MemOSError
 
 from .access import sign
+from .i18n import LANGUAGES, locale_for
 from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
@@ -136,8 +137,11 @@ def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
               help="Seconds until the link expires.")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
               help="Where this viewer is served.")
+@click.option("--lang", default=None,
+              help="The widget's language: en, or zh-CN (zh, zh-Hans, zh-SG) for Chinese.")
 @with_appcontext
-def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str) -> None:
+def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
+              lang: str | None) -> None:
     """Print a signed /embed link for one conversation (needs EMBED_SECRET)."""
     secret = current_app.config["EMBED_SECRET"]
     if not secret:
@@ -147,8 +151,16 @@ def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str) -> No
         raise click.BadParameter("must start with http:// or https://", param_hint="--base-url")
     _check_id(user_id, "user id")
     _check_id(conversation_id, "conversation id")
+    language = ""
+    if lang is not None:
+        locale = locale_for(lang)
+        if locale is None:
+            raise click.BadParameter(f"{printable(lang)} is not a language this viewer speaks: "
+                                     f"use one of {', '.join(LANGUAGES.values())}.",
+                                     param_hint="--lang")
+        language = f"&lang={LANGUAGES[locale]}"
     token = sign(user_id, conversation_id, secret, ttl)
-    click.echo(f"{base_url.rstrip('/')}/embed?token={token}")
+    click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}")
 
 
 def register(app: Flask) -> None:

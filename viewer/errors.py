@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from memos_api import (
+    is_known_wording,
     MemOSError,
     NotFoundError,
     RateLimitedError,
@@ -38,8 +41,18 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (ConversationChanged, 409),
     (MemOSError, 502),
 ]
-CHANGED_MESSAGE = ("This conversation changed since the page was loaded, so the messages "
-                   "can't be lined up with the ones shown. Reload to see it as it is now.")
+CHANGED_MESSAGE = _l("This conversation changed since the page was loaded, so the messages "
+                     "can't be lined up with the ones shown. Reload to see it as it is now.")
+# Our words for HTTP errors, by status: a title, and what to say when nothing more is known.
+TITLES = {400: _l("Bad Request"), 403: _l("Forbidden"), 404: _l("Not Found"),
+          405: _l("Method Not Allowed"), 409: _l("Conflict"), 413: _l("Request Entity Too Large"),
+          429: _l("Too Many Requests"), 500: _l("Internal Server Error"),
+          502: _l("Bad Gateway"), 503: _l("Service Unavailable"), 504: _l("Gateway Timeout")}
+DESCRIPTIONS = {
+    404: _l("There is no page at this address."),
+    405: _l("This address does not answer that kind of request."),
+    500: _l("Something went wrong on our side. Try again in a moment."),
+}
 
 Failure = MemOSError | ConversationChanged
 
@@ -52,11 +65,22 @@ def describe(error: Failure) -> tuple[int, str, dict[str, str]]:
         # A day at most: an upstream's absurd hint should not become ours.
         headers["Retry-After"] = str(min(MAX_RETRY_AFTER, max(1, round(error.retry_after))))
     if isinstance(error, ConversationChanged):
-        return status, CHANGED_MESSAGE, headers
+        return status, str(CHANGED_MESSAGE), headers
     log.warning("upstream failure: %s (code=%s, http_status=%s) -> %s",
                 type(error).__name__, getattr(error, "code", None),
                 getattr(error, "http_status", None), status)
-    return status, str(error), headers
+    return status, memos_message(error), headers
+
+
+def memos_message(error: MemOSError) -> str:
+    """What went wrong with MemOS, in the reader's language.
+
+    The wording is the client's own (memos_api/errors.py), translated as a whole by its
+    template; a message the client did not write (a local store's detail) is said in its
+    kind's general words instead.
+    """
+    wording = error.wording if is_known_wording(error.wording) else type(error).default_message
+    return gettext(wording, **error.params) if "%(" in wording else gettext(wording)
 
 
 def page(template: str, error: Failure, reader: Reader, retry_url: str):
@@ -100,11 +124,15 @@ def render(error: HTTPException):
     """Our page for ``error`` (a fragment for htmx requests), with the headers it carries."""
     # Retry-After on a 429 or 503, Allow on a 405: werkzeug formats them; the body is ours.
     headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
-    status, message = error.code or 500, error.description or error.name
+    status = error.code or 500
+    message = error.description
+    if not message or message == type(error).description:  # werkzeug's words, not ours
+        message = DESCRIPTIONS.get(status, TITLES.get(status, error.name))
+    title = TITLES.get(status, error.name)
     if "HX-Request" in request.headers:
         return render_template("partials/load_error.html", error=message, retry_url=None,
                                reload_url=""), status, headers | FRAGMENT_ERROR_HEADERS
     # Inside a host's iframe: no site chrome, and no link to pages the host may not frame.
     embedded = request.endpoint == "chat.embed"
-    return render_template("error.html", status=status, title=error.name, error=message,
+    return render_template("error.html", status=status, title=title, error=message,
                            embedded=embedded), status, headers

@@ -15,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from memos_api import ContentPart, Message
@@ -29,11 +31,11 @@ MESSAGE_SECONDS = 0.025        # thread CPU one message's Markdown and highlight
 PAGE_SECONDS = 0.25            # ... and all the messages formatted for one page
 HTML_RATIO, HTML_EXTRA = 8, 4096  # HTML a message's text may become, before the page around it
 
-TOO_LONG = "Shown as plain text: this message is too long to format."
-TOO_COSTLY = "Shown as plain text: this message is too complex to format."
-PAGE_FULL = "Shown as plain text to keep this page quick. Reload to see it formatted."
+TOO_LONG = _l("Shown as plain text: this message is too long to format.")
+TOO_COSTLY = _l("Shown as plain text: this message is too complex to format.")
+PAGE_FULL = _l("Shown as plain text to keep this page quick. Reload to see it formatted.")
 CODE_MARKER = re.compile(r"code-([0-9a-f]{16})-([0-9]+)\.")  # see _markdown_body
-CODE_PLAIN = "Part of the code is shown without highlighting, to keep this page quick."
+CODE_PLAIN = _l("Part of the code is shown without highlighting, to keep this page quick.")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def message_body(message: Message, budget: PageBudget) -> Body:
 def plain_html(parts: tuple[ContentPart, ...]) -> Markup:
     """Text parts as typed (escaped, whitespace kept); other parts labelled."""
     if not parts:
-        return Markup('<p class="message__empty">(no content)</p>')
+        return Markup('<p class="message__empty">%s</p>') % gettext("(no content)")
     return Markup("").join(Markup('<p class="message__plain">%s</p>') % part.text
                            if part.kind == "text" else _attachment(part) for part in parts)
 

@@ -1,9 +1,9 @@
 """Who reads a conversation, how, and the URLs of every request their page can make next.
 
 URLs are computed here, in Python, as Datasette computes ``next_url``; templates only print
-them. Every link keeps what the reader chose (the access grant, the theme, live updates off)
-and nothing else from the query string: ``url_for`` reads ``endpoint=``, ``_method=`` or
-``_external=`` as its own arguments, so stray parameters must never reach it.
+them. Every link keeps what the reader chose (the access grant, the theme, live updates off,
+the language) and nothing else from the query string: ``url_for`` reads ``endpoint=``,
+``_method=`` or ``_external=`` as its own arguments, so stray parameters must never reach it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, g, request, url_for
+from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
 from .access import Access, grant, is_open
@@ -26,6 +27,7 @@ class Reader:
     layout: str = "chat"      # "chat", the full page; "embed", the widget
     theme: str | None = None  # forced light or dark; None follows the system
     live_off: bool = False    # ``?live=0``: no live updates on this page or the ones it links
+    lang: str | None = None   # ``?lang=``, as a BCP 47 tag: the language every link keeps
 
     def page(self, limit: int | None = None) -> str:
         """The conversation's page (or widget), with the newest ``limit`` messages."""
@@ -42,7 +44,8 @@ class Reader:
                        layout=self._fragment_layout())
 
     def _kept(self) -> dict[str, str | None]:
-        return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None}
+        return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,
+                "lang": self.lang}
 
     def _fragment_layout(self) -> str | None:
         return "embed" if self.layout == "embed" else None
@@ -53,8 +56,10 @@ def read_reader(layout: str) -> Reader:
     secret = None if is_open() else current_app.config["EMBED_SECRET"]
     live = request.args.get("live", "")
     if live not in ("", "0", "1"):
-        raise BadRequest(f"live must be 0 (off) or 1 (on), got {live[:20]!r}.")
-    return Reader(grant(request.args, secret), layout, g.get("theme"), live_off=live == "0")
+        raise BadRequest(gettext("live must be 0 (off) or 1 (on), not “%(value)s”.",
+                                 value=live[:20]))
+    return Reader(grant(request.args, secret), layout, g.get("theme"), live_off=live == "0",
+                  lang=g.get("lang"))
 
 
 def fragment_layout() -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import nh3
 import pyromark
+from flask_babel import gettext
 
 from .highlight import escape_code, lexer_for
 
@@ -268,7 +269,8 @@ class _Renderer:
 
     def _image(self, image: dict, alt: str, links: int) -> str:
         """An image is never loaded: a link to it when https, otherwise its description."""
-        label = escape(f"image: {alt}" if alt else "image")
+        label = escape(gettext("image: %(description)s", description=alt) if alt
+                       else gettext("image"))
         url = image["dest_url"]
         if url[:6].lower() == "https:" and not links:  # a link inside a link is invalid HTML
             return f'<a href="{escape(url)}" rel="{LINK_REL}" target="_blank">{label}</a>'

@@ -28,40 +28,42 @@ class CacheInfo(NamedTuple):
 
 
 class MessageCache:
-    """A least-recently-used map from messages to their HTML, safe to share between threads."""
+    """A least-recently-used map from messages (in a language) to their HTML, thread-safe."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Message, tuple[Markup, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[Message, str], tuple[Markup, int]] = OrderedDict()
         self._bytes = self._hits = self._misses = 0
         self._lock = threading.Lock()
 
-    def get(self, message: Message) -> Markup | None:
-        """The HTML kept for ``message``, or None."""
-        entry = self._items.get(message)
+    def get(self, message: Message, language: str = "") -> Markup | None:
+        """The HTML kept for ``message`` shown in ``language``, or None."""
+        key = (message, language)
+        entry = self._items.get(key)
         if entry is None:
             self._misses += 1
             return None
         try:  # atomic under the GIL; a concurrent eviction just leaves nothing to move
-            self._items.move_to_end(message)
+            self._items.move_to_end(key)
         except KeyError:
             pass
         self._hits += 1
         return entry[0]
 
-    def put(self, message: Message, html: Markup) -> None:
-        """Keep ``html`` for ``message``, evicting the least recently used beyond the bounds."""
+    def put(self, message: Message, html: Markup, language: str = "") -> None:
+        """Keep ``html`` for ``message`` in ``language``, evicting the least recently used."""
         if self.max_entries < 1:
             return
         # What it costs to keep: the HTML and the key's text (the message holds it).
         size = sys.getsizeof(html) + sum(sys.getsizeof(part.text) for part in message.parts)
         if size > self.max_bytes // 8:  # no one entry may crowd out the rest
             return
+        key = (message, language)
         with self._lock:
-            if message in self._items:
+            if key in self._items:
                 return
-            self._items[message] = (html, size)
+            self._items[key] = (html, size)
             self._bytes += size
             while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
                 self._bytes -= self._items.popitem(last=False)[1][1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -27,20 +27,23 @@ class DayBreak:
 
 
 def day_breaks(messages: Iterable[Message], zone: tzinfo, today: date,
-               current: date | None = None) -> Iterator[tuple[DayBreak | None, Message]]:
+               current: date | None = None,
+               label: Callable[[date, date], str] | None = None,
+               ) -> Iterator[tuple[DayBreak | None, Message]]:
     """Pair each message with the day break to show above it, if any.
 
     Undated messages belong to the day before them; ``current`` is the day of what is shown
-    above the first message, if anything.
+    above the first message, if anything. ``label`` writes a day (English by default).
     """
+    label = label or day_label
     for message in messages:
         day = message.created_at.astimezone(zone).date() if message.created_at else current
-        yield (DayBreak(day, day_label(day, today)) if day and day != current else None), message
+        yield (DayBreak(day, label(day, today)) if day and day != current else None), message
         current = day
 
 
 def day_label(day: date, today: date) -> str:
-    """"Today", "Yesterday", or the date written out."""
+    """"Today", "Yesterday", or the date written out (in English)."""
     if day == today:
         return "Today"
     if day == today - timedelta(days=1):

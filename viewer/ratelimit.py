@@ -17,6 +17,7 @@ import sys
 import time
 
 from flask import Flask, request
+from flask_babel import ngettext
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits.errors import ConfigurationError
 from redis.backoff import NoBackoff
@@ -89,10 +90,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(error: RateLimitExceeded):
         wait = _seconds_to_wait(limiter, error)
-        unit = "second" if wait == 1 else "seconds"
-        return errors.render(TooManyRequests(
-            f"Too many requests from your address: this viewer answers {error.limit.limit} "
-            f"from one address. Try again in {wait} {unit}.", retry_after=wait))
+        item = error.limit.limit
+        return errors.render(TooManyRequests(ngettext(
+            "Too many requests from your address: this viewer answers %(amount)s per "
+            "%(window)s seconds from one address. Try again in %(num)d second.",
+            "Too many requests from your address: this viewer answers %(amount)s per "
+            "%(window)s seconds from one address. Try again in %(num)d seconds.",
+            wait, amount=item.amount, window=item.get_expiry()), retry_after=wait))
 
 
 def _seconds_to_wait(limiter: Limiter, error: RateLimitExceeded) -> int:

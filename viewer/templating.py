@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel.dates import format_date
 from flask import Flask, g, request
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
@@ -14,11 +17,15 @@ from memos_api import Message
 from . import presentation
 from .formatting import message_body, PageBudget
 from .highlight import prepare
+from .i18n import page_language
 from .message_cache import MessageCache
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
-ROLE_LABELS = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+ROLE_LABELS = {"user": _l("User"), "assistant": _l("Assistant"), "system": _l("System"),
+               "tool": _l("Tool")}
 THEMES = ("light", "dark", "auto")
+# How a day separator writes a date: CLDR patterns per locale ("full" is the locale's own).
+DAY_FORMATS = {"en": "EEEE, d MMMM y", "zh_Hans": "full"}
 
 
 def role_class(role: str) -> str:
@@ -28,7 +35,7 @@ def role_class(role: str) -> str:
 
 def role_label(role: str) -> str:
     """Who said it, in words; an unknown role is shown as its own (escaped) name."""
-    return ROLE_LABELS.get(role) or role or "Unknown role"
+    return str(ROLE_LABELS.get(role) or role or gettext("Unknown role"))
 
 
 def requested_theme() -> str | None:
@@ -37,8 +44,29 @@ def requested_theme() -> str | None:
     if theme in (None, "", "auto"):
         return None
     if theme not in THEMES:
-        raise BadRequest(f"The theme must be light, dark or auto, got {theme[:20]!r}.")
+        raise BadRequest(gettext("The theme must be light, dark or auto, not “%(theme)s”.",
+                                 theme=theme[:20]))
     return theme
+
+
+def day_label(day, today) -> str:
+    """"Today", "Yesterday", or the date written out, in the reader's language."""
+    if day == today:
+        return gettext("Today")
+    if (today - day).days == 1:
+        return gettext("Yesterday")
+    locale = str(get_locale() or "en")
+    return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
+
+
+def script_texts() -> dict[str, str]:
+    """What static/chat.js says (errors, copy buttons), in the page's language."""
+    return {"network": gettext("Could not reach the server. Check the connection and try "
+                               "again."),
+            "timeout": gettext("The server took too long to answer. Try again."),
+            "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
+            "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
+            "copyFailed": gettext("Copy failed")}
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -101,7 +129,8 @@ def register(app: Flask) -> None:
         # Bodies first, then the template around each: one kind of work at a time keeps the
         # CPU's caches warm (~14 us a message less than alternating, measured).
         budget = PageBudget()  # formatting time for the messages of this page
-        kept = [cache.get(message) for message in messages]
+        language = page_language()  # a message's HTML holds its labels in this language
+        kept = [cache.get(message, language) for message in messages]
         bodies = [None if html is not None else message_body(message, budget)
                   for message, html in zip(messages, kept, strict=True)]
         template = app.jinja_env.get_template("partials/message.html")
@@ -110,13 +139,14 @@ def register(app: Flask) -> None:
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
         for (day_break, message), cached, body in zip(
-                presentation.day_breaks(messages, zone, today, day), kept, bodies, strict=True):
+                presentation.day_breaks(messages, zone, today, day, day_label), kept, bodies,
+                strict=True):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             if cached is None:
                 cached = Markup(template.render(message=message, body=body))
                 if body.cacheable:
-                    cache.put(message, cached)
+                    cache.put(message, cached, language)
             html.append(cached)
         return Markup("\n".join(html))
 
@@ -125,5 +155,14 @@ def register(app: Flask) -> None:
         app.add_template_filter(function)
     app.add_template_global(shared_day)
     app.add_template_global(message_list)
+    texts: dict[str, str] = {}  # per language, serialised once
+
+    @app.template_global("script_texts")
+    def script_texts_json() -> str:
+        locale = str(get_locale() or "en")
+        if locale not in texts:
+            texts[locale] = htmlsafe_json_dumps(script_texts(), dumps=app.json.dumps)
+        return texts[locale]
+
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 
+from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
@@ -17,15 +18,16 @@ NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
 def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
     """What is wrong with an id (a phrase), or None when it is usable."""
     if not isinstance(value, str):
-        return "it is not text"
+        return gettext("it is not text")
     if value == "":
-        return "it is empty"
+        return gettext("it is empty")
     if len(value) > maximum:
-        return f"it is {len(value)} characters long; MemOS allows at most {maximum}"
+        return gettext("it is %(length)s characters long; MemOS allows at most %(maximum)s",
+                       length=len(value), maximum=maximum)
     if value.strip() == "":
-        return "it is blank"
+        return gettext("it is blank")
     if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
-        return "it contains control characters"
+        return gettext("it contains control characters")
     return None
 
 
@@ -33,17 +35,19 @@ def read_id(args: Mapping[str, str], name: str, label: str) -> str:
     """A user or conversation id: present, at most 100 characters, no control characters."""
     value = args.get(name)
     if value is None or value == "":
-        raise BadRequest(f"The {label} is missing: add ?{name}=… to the address.")
+        raise BadRequest(gettext("The %(label)s is missing: add ?%(name)s=… to the address.",
+                                 label=label, name=name))
     problem = check_id(value)
     if problem:
-        raise BadRequest(f"The {label} is unusable: {problem}.")
+        raise BadRequest(gettext("The %(label)s is unusable: %(problem)s.", label=label,
+                                 problem=problem))
     return value
 
 
 def read_conversation(args: Mapping[str, str]) -> tuple[str, str]:
     """The ``user_id`` and ``conversation_id`` of a request."""
-    return (read_id(args, "user_id", "user id"),
-            read_id(args, "conversation_id", "conversation id"))
+    return (read_id(args, "user_id", gettext("user id")),
+            read_id(args, "conversation_id", gettext("conversation id")))
 
 
 def read_count(args: Mapping[str, str], name: str, required: bool = False) -> int | None:
@@ -51,13 +55,15 @@ def read_count(args: Mapping[str, str], name: str, required: bool = False) -> in
     raw = args.get(name)
     if raw is None or raw == "":
         if required:
-            raise BadRequest(f"The {name} parameter is missing.")
+            raise BadRequest(gettext("The %(name)s parameter is missing.", name=name))
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise BadRequest(f"The {name} must be a whole number from 1 up, got {raw[:20]!r}.")
+        raise BadRequest(gettext("The %(name)s must be a whole number from 1 up, not "
+                                 "“%(value)s”.", name=name, value=raw[:20]))
     value = int(raw)
     if value < 1:
-        raise BadRequest(f"The {name} must be at least 1, got {value}.")
+        raise BadRequest(gettext("The %(name)s must be at least 1, not %(value)s.", name=name,
+                                 value=value))
     return value
 
 
@@ -65,7 +71,8 @@ def read_anchor(args: Mapping[str, str]) -> str:
     """The token naming the oldest messages already on screen (see viewer.history)."""
     value = args.get("anchor", "")
     if not _ANCHOR.fullmatch(value):
-        raise BadRequest("The anchor parameter is missing or malformed; reload the page.")
+        raise BadRequest(gettext("The anchor parameter is missing or malformed; reload the "
+                                 "page."))
     return value
 
 
@@ -73,7 +80,8 @@ def read_after(args: Mapping[str, str]) -> str:
     """The token naming the newest messages on screen, for a live check (see viewer.history)."""
     value = args.get("after", "")
     if value != NOTHING_SHOWN and not _ANCHOR.fullmatch(value):
-        raise BadRequest("The after parameter is missing or malformed; reload the page.")
+        raise BadRequest(gettext("The after parameter is missing or malformed; reload the "
+                                 "page."))
     return value
 
 
@@ -87,5 +95,6 @@ def read_since(args: Mapping[str, str]) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise BadRequest("The since parameter must be a time with its offset; reload the page.")
+        raise BadRequest(gettext("The since parameter must be a time with its offset; reload "
+                                 "the page."))
     return moment

@@ -1,0 +1,80 @@
+"""The reader's language: English, or Simplified Chinese.
+
+It comes from ``?lang=`` first (kept by every link the page makes: see viewer/links.py), then
+the browser's ``Accept-Language``, then English; an unknown ``?lang=`` is English, not an
+error. Translations are ``translations/<locale>/LC_MESSAGES/messages.po`` (compiled by
+``make install``, checked complete by the tests), through Flask-Babel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, get_locale
+
+# Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
+LANGUAGES = {"en": "en", "zh_Hans": "zh-Hans"}
+DEFAULT_LOCALE = "en"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+# What readers ask for, lower case: Simplified Chinese is asked for as these (zh-TW, zh-HK
+# and zh-Hant are Traditional Chinese, which this viewer does not speak).
+_ASKED = {"en": "en", "zh": "zh_Hans", "zh-cn": "zh_Hans", "zh-sg": "zh_Hans",
+          "zh-hans": "zh_Hans", "zh-hans-cn": "zh_Hans", "zh-hans-sg": "zh_Hans",
+          "zh-my": "zh_Hans"}
+
+
+def locale_for(tag: str) -> str | None:
+    """The locale for a language tag a reader asked for, or None when not spoken here."""
+    tag = tag.strip().lower().replace("_", "-")
+    if tag in _ASKED:
+        return _ASKED[tag]
+    if tag.startswith("en-"):
+        return "en"
+    if tag.startswith("zh-hans-"):
+        return "zh_Hans"
+    return None
+
+
+def chosen_language() -> str | None:
+    """The tag of the language ``?lang=`` chose (English for an unknown one), or None."""
+    asked = request.args.get("lang")
+    if asked is None or asked == "":
+        return None
+    return LANGUAGES[locale_for(asked[:35]) or DEFAULT_LOCALE]
+
+
+def select_locale() -> str:
+    """This request's locale: ``?lang=``, then Accept-Language, then English (and English
+    outside a request: the command line)."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    chosen = chosen_language()
+    if chosen is not None:
+        return next(locale for locale, tag in LANGUAGES.items() if tag == chosen)
+    for tag, _quality in request.accept_languages:
+        if tag == "*":
+            break
+        locale = locale_for(tag)
+        if locale:
+            return locale
+    return DEFAULT_LOCALE
+
+
+def page_language() -> str:
+    """The BCP 47 tag of this request's language, for ``<html lang>`` and the scripts."""
+    return LANGUAGES.get(str(get_locale()), "en")
+
+
+def init_app(app: Flask) -> None:
+    """Translate the app's pages, templates and messages into the reader's language."""
+    Babel(app, locale_selector=select_locale,
+          default_translation_directories=str(TRANSLATIONS))
+
+    @app.context_processor
+    def language():
+        return {"page_lang": page_language()}
+
+    @app.before_request
+    def read_language() -> None:
+        g.lang = chosen_language()  # kept by the links this request's page makes
