@@ -51,6 +51,16 @@ class Reader:
         return "embed" if self.layout == "embed" else None
 
 
+def kept_choices() -> dict[str, str | None]:
+    """The choices every link keeps, before any conversation is open: theme and language."""
+    return {"theme": g.get("theme"), "lang": g.get("lang")}
+
+
+def start_page() -> str:
+    """The start page, in the reader's theme and language."""
+    return url_for("chat.index", **kept_choices())
+
+
 def read_reader(layout: str) -> Reader:
     """This request's reader: 400 for bad ids or options, 403 for a bad token."""
     secret = None if is_open() else current_app.config["EMBED_SECRET"]

@@ -18,6 +18,7 @@ from . import presentation
 from .formatting import message_body, PageBudget
 from .highlight import prepare
 from .i18n import page_language
+from .links import start_page
 from .message_cache import MessageCache
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
@@ -100,7 +101,7 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def page_settings():
-        return {"htmx_config": settings, "theme": g.get("theme")}
+        return {"htmx_config": settings, "theme": g.get("theme"), "start_url": start_page()}
 
     def iso_time(moment: datetime) -> str:
         return moment.astimezone(zone).isoformat(timespec="seconds")

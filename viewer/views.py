@@ -14,7 +14,7 @@ from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 from . import errors
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
-from .links import fragment_layout, read_reader
+from .links import fragment_layout, kept_choices, read_reader
 from .validation import read_after, read_anchor, read_count, read_since
 
 bp = Blueprint("chat", __name__)
@@ -32,9 +32,11 @@ def index():
     open_access = is_open()
     # Only the embedded store holds the demo conversation (seeded at start).
     demo = open_access and isinstance(history().source.source, LocalStore)
-    demo_url = url_for("chat.chat", user_id=DEMO_USER_ID,
-                       conversation_id=DEMO_CONVERSATION_ID) if demo else None
-    return render_template("index.html", open_access=open_access, demo_url=demo_url)
+    kept = kept_choices()
+    demo_url = url_for("chat.chat", user_id=DEMO_USER_ID, conversation_id=DEMO_CONVERSATION_ID,
+                       **kept) if demo else None
+    return render_template("index.html", open_access=open_access, demo_url=demo_url,
+                           kept={name: value for name, value in kept.items() if value})
 
 
 @bp.get("/chat")
