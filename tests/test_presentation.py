@@ -18,22 +18,27 @@ def at(day, hour=12):
     return datetime(2026, 3, day, hour, tzinfo=UTC8)
 
 
+def days_ago(day, today):
+    """A day label that shows what it was given (the real ones: tests/test_i18n.py)."""
+    return f"{(today - day).days} days ago"
+
+
 def test_day_breaks_mark_each_new_day_once():
     messages = [message(when=at(1, 9)), message(when=at(1, 23)), message(when=None),
                 message(when=at(3, 1)), message(when=at(3, 2))]
-    breaks = [b for b, _ in presentation.day_breaks(messages, UTC8, today=date(2026, 3, 3))]
+    breaks = [b for b, _ in presentation.day_breaks(messages, UTC8, date(2026, 3, 3), days_ago)]
     assert [b.key if b else None for b in breaks] == ["2026-03-01", None, None, "2026-03-03",
                                                       None]
-    assert breaks[0].label == "Sunday, 1 March 2026" and breaks[3].label == "Today"
+    assert breaks[0].label == "2 days ago" and breaks[3].label == "0 days ago"
 
 
 def test_day_breaks_follow_the_display_zone():
     late_utc = datetime(2026, 3, 1, 20, tzinfo=UTC)  # already 2 March in UTC+8
     [(utc_break, _)] = presentation.day_breaks([message(when=late_utc)], UTC,
-                                               date(2026, 3, 2))
+                                               date(2026, 3, 2), days_ago)
     [(local_break, _)] = presentation.day_breaks([message(when=late_utc)], UTC8,
-                                                 date(2026, 3, 2))
-    assert utc_break.label == "Yesterday" and local_break.label == "Today"
+                                                 date(2026, 3, 2), days_ago)
+    assert utc_break.label == "1 days ago" and local_break.label == "0 days ago"
 
 
 def test_shared_day_only_when_the_seam_falls_inside_a_day():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 
 from memos_api import Message
 
@@ -27,28 +27,18 @@ class DayBreak:
 
 
 def day_breaks(messages: Iterable[Message], zone: tzinfo, today: date,
-               current: date | None = None,
-               label: Callable[[date, date], str] | None = None,
+               label: Callable[[date, date], str], current: date | None = None,
                ) -> Iterator[tuple[DayBreak | None, Message]]:
     """Pair each message with the day break to show above it, if any.
 
     Undated messages belong to the day before them; ``current`` is the day of what is shown
-    above the first message, if anything. ``label`` writes a day (English by default).
+    above the first message, if anything. ``label(day, today)`` writes a day in the reader's
+    language (viewer/templating.py).
     """
-    label = label or day_label
     for message in messages:
         day = message.created_at.astimezone(zone).date() if message.created_at else current
         yield (DayBreak(day, label(day, today)) if day and day != current else None), message
         current = day
-
-
-def day_label(day: date, today: date) -> str:
-    """"Today", "Yesterday", or the date written out (in English)."""
-    if day == today:
-        return "Today"
-    if day == today - timedelta(days=1):
-        return "Yesterday"
-    return f"{day:%A}, {day.day} {day:%B %Y}"
 
 
 def shared_day(messages: list[Message], after: Message | None, zone: tzinfo) -> str | None:

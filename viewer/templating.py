@@ -140,7 +140,7 @@ def register(app: Flask) -> None:
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
         for (day_break, message), cached, body in zip(
-                presentation.day_breaks(messages, zone, today, day, day_label), kept, bodies,
+                presentation.day_breaks(messages, zone, today, day_label, day), kept, bodies,
                 strict=True):
             if day_break:
                 html.append(separator.render(day_break=day_break))
