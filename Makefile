@@ -10,7 +10,7 @@ CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test bench install install-dev translations browser redis java clean
+.PHONY: run serve test bench install install-dev translations pot browser redis java clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
@@ -59,10 +59,13 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po |
 	$(BIN)/pybabel compile --domain messages --input-file $< --output-file $@ --locale $*
 
 # After changing wording: extract every translatable text (babel.cfg) and add the new ones to
-# each catalog, for a translator; tests/test_i18n.py fails until every one is translated.
-translations: | $(VENV)/.runtime
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --width 100
+# each catalog, for a translator; tests/test_i18n.py fails until every one is translated. It
+# extracts with `make pot POT=<file>`, so the tests and the catalogs read the same texts.
+POT ?= translations/messages.pot
+translations: pot
+	$(BIN)/pybabel update -i $(POT) -d translations --no-fuzzy-matching --width 100
+pot: | $(VENV)/.runtime
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k N_ --no-location -o $(POT) .
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
