@@ -41,9 +41,10 @@ def test_each_hostile_message_is_shown_quickly_and_within_its_size(message_list,
                                                                    content):
     item = hostile_message(content)
     message = message_from_api(item)
-    started = time.monotonic()
+    # CPU time, as the budget is: on a loaded machine, wall time says little about rendering.
+    started = time.thread_time()
     html = str(message_list([message]))
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     assert elapsed < MESSAGE_GUARD, f"{name}: {elapsed:.3f} s"
     assert len(html) <= SIZE_RATIO * stored_size(item) + SIZE_EXTRA, (name, len(html))
     assert html.count("<article") == 1 and 'data-role="assistant"' in html
@@ -58,9 +59,9 @@ def test_a_page_of_the_worst_content_renders_in_well_under_a_second(app_factory)
     store.add_messages("mallory", "worst", items)
     client = app.test_client()
     client.get("/chat?user_id=demo-user&conversation_id=demo-conversation")  # warm
-    started = time.monotonic()
+    started = time.thread_time()
     page = client.get("/chat?user_id=mallory&conversation_id=worst&limit=50")
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert html.count('<article class="message') == 50
@@ -96,9 +97,9 @@ def test_deep_nesting_is_flattened_not_refused():
 
 def test_slow_code_is_highlighted_up_to_the_budget_then_plain():
     code = "{" + "\n" * 19_000 + "int x;"
-    started = time.monotonic()
+    started = time.thread_time()
     body = message_body(assistant(f"```c\n{code}\n```"), PageBudget())
-    assert time.monotonic() - started < MESSAGE_GUARD
+    assert time.thread_time() - started < MESSAGE_GUARD
     assert body.note == formatting.CODE_PLAIN and body.cacheable
     assert body.html.endswith("int x;\n</code></pre></figure>\n")  # all of the code shows
 
