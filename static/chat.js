@@ -247,7 +247,8 @@
     }
 
     // Our own fragment says why: partials/live_notice.html (shown, with its reload link) or
-    // an error page's message (said in the status line, not as an alert).
+    // an error page's message (said in the status line, not as an alert). The two sentences
+    // are joined by the translation, not here: languages space them differently.
     function stop(html) {
       stopped = true;
       clearTimeout(timer);
@@ -256,7 +257,8 @@
       answer.innerHTML = html;
       var notice = answer.querySelector(".live-notice");
       var reason = answer.querySelector(".alert__message");
-      say((text("stopped") + " " + (reason && !notice ? reason.textContent.trim() : "")).trim());
+      var why = reason && !notice ? reason.textContent.trim() : "";
+      say(why ? text("stopped-because").replace("{reason}", why) : text("stopped"));
       if (notice) live.appendChild(notice);
     }
 

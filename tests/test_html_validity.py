@@ -244,16 +244,23 @@ def test_every_page_is_valid_html(client, store, upstream_down_client, signed_cl
     command = vnu_command()
     pages = collect_pages(client, store, upstream_down_client, signed_client)
     pages |= collect_live(client, store, small_cap_client)
+    assert_valid_html(command, pages, tmp_path)
+
+
+def assert_valid_html(command: list[str], pages: dict[str, str], directory: Path) -> None:
+    """vnu finds no error in any of ``pages`` (name -> HTML), written to ``directory``.
+
+    Also used by browser/test_browser_chinese.py, for pages as a browser left them."""
     # A known-bad document proves that vnu really parsed the files it was given.
     canary = as_document("<p>canary</span>", "canary")
     names: dict[str, str] = {}
     for name, text in [*pages.items(), (CANARY, canary)]:
-        path = tmp_path / f"{name}.html"
+        path = directory / f"{name}.html"
         path.write_text(text, encoding="utf-8")
         names[path.as_uri()] = name
         names[f"file:{path}"] = name  # vnu writes file:/tmp/..., not file:///tmp/...
 
-    done = subprocess.run([*command, *(tmp_path / f"{n}.html" for n in [*pages, CANARY])],
+    done = subprocess.run([*command, *(directory / f"{n}.html" for n in [*pages, CANARY])],
                           capture_output=True, text=True, timeout=VNU_TIMEOUT_S, check=False)
     try:
         messages = json.loads(done.stdout)["messages"]

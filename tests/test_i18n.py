@@ -22,13 +22,12 @@ import time
 from datetime import date, datetime, timedelta, UTC
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
-from untranslated import english_words, reader_texts, untranslated
+from untranslated import echoed, english_words, reader_texts, untranslated
 from upstream_apps import upstream_app
 from werkzeug.wrappers import Response
 
@@ -379,12 +378,6 @@ def pseudo_app(app_factory, pseudo_translations):
         return app_factory(BABEL_TRANSLATION_DIRECTORIES=str(pseudo_translations),
                            LIVE_POLL_SECONDS=2, RATE_LIMIT="0", **settings)
     return build
-
-
-def echoed(url: str) -> set[str]:
-    """The words of ``url``'s query: an error may quote a parameter and its value."""
-    query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-    return {word for pair in query for part in pair for word in re.findall(r"\w+", part)}
 
 
 def assert_translated(response, status=200):

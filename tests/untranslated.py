@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlsplit
 
 # Words that stay as they are in any language: names, protocols, and the units of ids.
 ALLOWED = {"MemOS", "API", "ID", "IDs", "HTTP", "HTTPS", "JSON", "HS256", "URL", "htmx",
@@ -94,3 +95,9 @@ def untranslated(page: str, identifiers: set[str] = frozenset()) -> list[str]:
     for text in reader_texts(page):
         words.update(english_words(text, identifiers))
     return sorted(words)
+
+
+def echoed(url: str) -> set[str]:
+    """The words of ``url``'s query: an error may quote a parameter and its value."""
+    query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return {word for pair in query for part in pair for word in re.findall(r"\w+", part)}

@@ -189,6 +189,16 @@ def accepts_theme(base_url: str) -> bool:
         raise
 
 
+def require_axe() -> None:
+    """Skip the calling test without axe-core, or fail it under CI, where a missing tool
+    must not pass silently."""
+    if not AXE.is_file():
+        reason = f"{AXE} is missing: run `make test` (npm ci installs axe-core)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"under CI: {reason}")
+        pytest.skip(reason)
+
+
 def run_axe(page: Page) -> list[dict]:
     """Inject axe-core and return its violations on the page as it is now."""
     page.add_script_tag(path=str(AXE))
@@ -217,11 +227,7 @@ def describe(violation: dict) -> str:
 @pytest.mark.parametrize("name", PAGES)
 def test_no_serious_accessibility_violations(live_server, app_factory, new_context,
                                              unused_port, name, mode):
-    if not AXE.is_file():
-        reason = f"{AXE} is missing: run `make test` (npm ci installs axe-core)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"under CI: {reason}")
-        pytest.skip(reason)
+    require_axe()
     if name == "upstream-failure":  # a MemOS base URL where nothing listens
         server = live_server(app_factory(
             MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
