@@ -35,6 +35,13 @@
     else time.textContent = clockFormat.format(moment);
   }
 
+  // "Edited" says when in its tooltip: the reader's zone and the page's language too.
+  function localizeEdited(mark) {
+    var moment = new Date(mark.getAttribute("data-edited"));
+    if (isNaN(moment.getTime())) return;
+    mark.title = phrase("editedAt", "Edited %(time)s").replace("%(time)s", fullFormat.format(moment));
+  }
+
   // Day separators carry a plain date: label it relative to the viewer's today.
   function localizeDay(time) {
     var parts = time.getAttribute("datetime").split("-").map(Number);
@@ -112,6 +119,7 @@
       addCopyButtons(message);
     });
     within(root, "time.message__time").forEach(localizeTime);
+    within(root, ".message__edited[data-edited]").forEach(localizeEdited);
     within(root, ".day-separator time").forEach(localizeDay);
   }
 

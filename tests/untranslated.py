@@ -23,7 +23,7 @@ ALLOWED = {"MemOS", "API", "ID", "IDs", "HTTP", "HTTPS", "JSON", "HS256", "URL",
 # a conversation id in a heading) is not interface text: it is the reader's own data, or a
 # parameter name the API defines.
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_'’.:/-]*")
-_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}|%\([a-z_]+\)[sd]")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 # Attributes whose words a reader meets (screen readers, tooltips, the scripts' phrases).
 _READER_ATTRIBUTES = {"title", "aria-label", "aria-description", "alt", "placeholder"}
@@ -71,7 +71,7 @@ class _ReaderText(HTMLParser):
 def english_words(text: str, identifiers: set[str] = frozenset()) -> list[str]:
     """The English words in ``text``, other than names, identifiers and ``identifiers``."""
     found = []
-    text = _PLACEHOLDER.sub(" ", text)  # the scripts' {count}, filled in at run time
+    text = _PLACEHOLDER.sub(" ", text)  # the scripts fill {count} and %(time)s in at run time
     for token in _TOKEN.findall(text):
         if token in identifiers or token in ALLOWED or "_" in token or "/" in token:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from flask import Flask, g, request
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
@@ -67,7 +67,7 @@ def script_texts() -> dict[str, str]:
             "timeout": gettext("The server took too long to answer. Try again."),
             "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
-            "copyFailed": gettext("Copy failed")}
+            "copyFailed": gettext("Copy failed"), "editedAt": gettext("Edited %(time)s")}
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -112,6 +112,12 @@ def register(app: Flask) -> None:
     def full_time(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %z")
 
+    def edited_time(moment: datetime) -> str:
+        # Babel only here: edits are rare, and a message's own time (full_time, on every
+        # message) is rewritten by the script in the reader's language anyway.
+        return format_datetime(moment.astimezone(zone), "long", tzinfo=zone,
+                               locale=str(get_locale() or "en"))
+
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
@@ -152,7 +158,7 @@ def register(app: Flask) -> None:
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size
-    for function in (iso_time, clock_time, full_time, role_class, role_label):
+    for function in (iso_time, clock_time, full_time, edited_time, role_class, role_label):
         app.add_template_filter(function)
     app.add_template_global(shared_day)
     app.add_template_global(message_list)

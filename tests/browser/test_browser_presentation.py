@@ -642,7 +642,10 @@ def test_an_edited_message_says_so(upstream, new_context):
         edited = messages.nth(0).locator(".message__edited")
         expect(edited).to_have_text("edited")
         expect(edited).to_be_visible()
-        expect(edited).to_have_attribute("title", "Edited 2026-03-01 09:30:00 +0800")
+        expect(edited).to_have_attribute("title", "Edited " + (page.evaluate(
+            "new Intl.DateTimeFormat('en', {dateStyle: 'full', timeStyle: 'short'})"
+            ".format(new Date('2026-03-01T09:30:00+08:00'))") if javascript
+            else "March 1, 2026, 9:30:00\u202fAM +0800"))  # CLDR: a narrow space
         expect(messages.nth(1).locator(".message__edited")).to_have_count(0)
         expect(messages.nth(2).locator(".message__edited")).to_have_count(0)
         expect(page.get_by_text("edited", exact=True)).to_have_count(1)
