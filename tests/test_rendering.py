@@ -86,11 +86,11 @@ def test_emphasis_strikethrough_and_lists():
 
 def test_tables_with_alignment_as_classes_not_styles():
     html = render_markdown("| a | b | c | d |\n|:-|:-:|-:|---|\n| 1 | 2 | 3 | 4 |")
-    assert "<table>" in html and "<thead>" in html and "<tbody>" in html
-    assert '<th class="align-left">a</th>' in html
-    assert '<th class="align-center">b</th>' in html
-    assert '<td class="align-right">3</td>' in html
-    assert "<td>4</td>" in html
+    assert html == Markup(
+        '<table><thead><tr><th class="align-left">a</th><th class="align-center">b</th>'
+        '<th class="align-right">c</th><th>d</th></tr></thead><tbody>'
+        '<tr><td class="align-left">1</td><td class="align-center">2</td>'
+        '<td class="align-right">3</td><td>4</td></tr></tbody></table>\n')
     assert_inert(html)
 
 
