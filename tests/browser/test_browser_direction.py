@@ -2,7 +2,8 @@
 
 Arabic and Hebrew messages read right to left inside their bubbles (checked on screenshots:
 where each paragraph's ink starts), code stays left to right, mixed messages take each
-paragraph's own direction, and a right-to-left page (``<html dir="rtl">``, set by the test: the
+paragraph's own direction, table columns line up as the Markdown author aligned them (else
+on the table's start side), and a right-to-left page (``<html dir="rtl">``, set by the test: the
 app has no right-to-left interface language yet) mirrors the layout. Screenshots are
 decoded with Pillow; the light theme is forced so that ink and paper have known colours.
 """
@@ -209,6 +210,53 @@ def test_each_paragraph_of_a_mixed_message_takes_its_own_direction(live_server, 
     assert computed(english_table, "direction") == "ltr"
     first, second = (english_table.locator("th").nth(n).bounding_box() for n in (0, 1))
     assert first["x"] < second["x"]
+
+
+ALIGNED = """| يسار | يمين | بلا |
+|:---|---:|---|
+| 1 | 2 | 3 |
+| ا | ب | ج |
+| A | B | C |
+| خلية أطول بكثير من غيرها | خلية أطول بكثير من غيرها | خلية أطول بكثير من غيرها |
+
+| left | right | none |
+|:---|---:|---|
+| 1 | 2 | 3 |
+| ا | ب | ج |
+| A | B | C |
+| a cell much longer than the others | a cell much longer than the others | a longer cell |
+"""
+
+
+def test_table_columns_line_up_where_the_author_aligned_them_else_at_the_start(live_server,
+                                                                              page):
+    server = live_server()
+    add(server, [say("assistant", ALIGNED, at("09:00:00"))])
+    light(page, server)
+    arabic_table, english_table = page.locator(".message__content table").all()
+    assert computed(arabic_table, "direction") == "rtl"
+    assert computed(english_table, "direction") == "ltr"
+
+    def sides(table) -> list[list[str]]:
+        """Where each cell's text sits in its cell, "left", "right" or "middle", row by row
+        (but the last: its long cells make the columns wide)."""
+        found = []
+        for row in table.locator("tr").all()[:-1]:
+            found.append([])
+            for cell in row.locator("th, td").all():
+                left, right = content_edges(cell)
+                text = text_box(cell)
+                assert right - left > text["right"] - text["left"] + 10  # room to move
+                found[-1].append("left" if abs(text["left"] - left) <= 1
+                                 else "right" if abs(text["right"] - right) <= 1 else "middle")
+        return found
+
+    # ":---" and "---:" are the author's left and right, on an Arabic table too; an unaligned
+    # column keeps to the table's start side, whatever each cell's own direction: a number or
+    # an English letter under an Arabic header sits at the right, in line with the Arabic.
+    # (An unaligned header is centred, as browsers draw a <th>.)
+    assert sides(arabic_table) == [["left", "right", "middle"]] + [["left", "right", "right"]] * 3
+    assert sides(english_table) == [["left", "right", "middle"]] + [["left", "right", "left"]] * 3
 
 
 # --- a right-to-left page ------------------------------------------------------------------
