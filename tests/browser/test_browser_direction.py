@@ -1,17 +1,23 @@
-"""Right-to-left and mixed scripts in a real browser.
+"""Right-to-left and mixed scripts, and Chinese text, in a real browser.
 
 Arabic and Hebrew messages read right to left inside their bubbles (checked on screenshots:
 where each paragraph's ink starts), code stays left to right, mixed messages take each
 paragraph's own direction, table columns line up as the Markdown author aligned them (else
-on the table's start side), and a right-to-left page (``<html dir="rtl">``, set by the test: the
-app has no right-to-left interface language yet) mirrors the layout. Screenshots are
-decoded with Pillow; the light theme is forced so that ink and paper have known colours.
+on the table's start side), a right-to-left page (``<html dir="rtl">``, set by the test: the
+app has no right-to-left interface language yet) mirrors the layout, and long Chinese text
+wraps within a 320 px screen, by the rules of Chinese line breaking, in a Chinese font.
+Screenshots are decoded with Pillow; the light theme is forced so that ink and paper have
+known colours.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import pytest
-from browser_helpers import chat_url
+from browser_helpers import chat_url, MESSAGE
 from playwright.sync_api import expect, Page
 from test_browser_presentation import (
     add,
@@ -20,6 +26,7 @@ from test_browser_presentation import (
     computed,
     css_rgb,
     luminance,
+    no_horizontal_overflow,
     say,
     screenshot,
     xs_of_colour,
@@ -35,6 +42,16 @@ HEBREW = "שלום, מה שלומך?"
 LONG_HEBREW = "אני כותב כאן שורה ארוכה יותר משתי השורות הקודמות, כדי שהבועה תהיה רחבה"
 HEBREW_MESSAGE = f"{HEBREW}\nA short English line.\n{LONG_HEBREW}"
 CODE = "x = 1"
+CJK_FONT = "Noto Sans CJK SC"  # the stack's Linux font: Debian's fonts-noto-cjk (make browser)
+# Long Chinese text: ideographs (breakable anywhere), and runs that the line breaking rules
+# never break (no line may start with "。", "……" or inside "——"): overflow-wrap must.
+CHINESE = "这是一段很长的中文文本，没有任何空格，用来检查换行是否正确。" * 12
+UNBREAKABLE = "——" * 40 + "。" * 60 + "……" * 30
+WIDE_TABLE = ("| " + " | ".join(f"第{n}列的标题" for n in range(8)) + " |\n|" + "---|" * 8
+              + "\n| " + " | ".join("很长的单元格内容没有空格" * 2 for _ in range(8)) + " |")
+LATIN_TABLE = ("| " + " | ".join(f"column {n}" for n in range(8)) + " |\n|" + "---|" * 8
+               + "\n| " + " | ".join("Donaudampfschiff" for _ in range(8)) + " |")
+SMALL_TABLE = "| a | b | c | d |\n|---|---|---|---|\n| 1 | 2 | 3 | 4 |"
 
 
 def light(page: Page, server, conversation: str = "c", width: int = 1000) -> None:
@@ -343,3 +360,102 @@ def test_an_alert_is_marked_on_its_start_side(live_server, page):
     page.evaluate("document.documentElement.dir = 'rtl'")
     assert computed(alert, "borderRightWidth") == "4px"
     assert computed(alert, "borderLeftWidth") == "1px"
+
+
+# --- Chinese -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("interface", ["en", "zh-Hans"])
+def test_long_chinese_text_does_not_overflow_a_320_pixel_screen(live_server, new_context,
+                                                                interface):
+    server = live_server()
+    add(server, [say("user", CHINESE, at("09:00:00")),
+                 say("assistant", f"{CHINESE}\n\n{UNBREAKABLE}\n\n`{CHINESE}`", at("09:00:01")),
+                 say("user", UNBREAKABLE, at("09:00:02")),
+                 say("assistant", f"{WIDE_TABLE}\n\n{LATIN_TABLE}\n\n{SMALL_TABLE}",
+                     at("09:00:03")),
+                 say("assistant", f"```\n{CHINESE}\n```", at("09:00:04")),
+                 say("tool", CHINESE[:300], at("09:00:05"))])
+    page = new_context(viewport={"width": 320, "height": 640}).new_page()
+    page.goto(chat_url(server.url, limit=6, lang=interface))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+    expect(page.locator("html")).to_have_attribute("lang", interface)
+    chinese, latin, small = page.locator(".message__content table").all()
+    no_horizontal_overflow(page)
+    for bubble in page.locator(MESSAGE).all():
+        box = bubble.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+    # The text wraps (many lines), inside the bubble; code and tables scroll in their box.
+    first = page.locator(".message--user .message__plain").first
+    assert first.bounding_box()["height"] > 20 * 24, first.bounding_box()
+    # Where it wraps follows Chinese rules: no line starts with a comma or a full stop.
+    for text in (first, page.locator(".message--assistant .message__content > p").first):
+        starts = line_starts(text)
+        assert len(starts) > 20 and not set(starts) & set("，。"), starts
+    for wide in page.locator(".message__content table, .message__content pre").all():
+        box = wide.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+    for wide in (chinese, latin, page.locator(".message__content pre")):
+        assert wide.evaluate("el => el.scrollWidth > el.clientWidth")  # scrolls, not wraps
+
+    # A wide table's cells are not squeezed to a character a line: a Chinese cell keeps three
+    # or more characters a line, a Latin one its words whole; a small table still fits.
+    for cell in chinese.locator("th, td").all():
+        assert lines(cell) <= len(cell.inner_text()) / 3 + 1, (cell.inner_text(), lines(cell))
+    for cell in latin.locator("th, td").all():
+        assert lines(cell) <= len(cell.inner_text().split()), (cell.inner_text(), lines(cell))
+    assert not small.evaluate("el => el.scrollWidth > el.clientWidth")
+
+
+def line_starts(block) -> list[str]:
+    """The first character of each line of a block's text, in a single text node."""
+    return block.evaluate("""el => {
+        const text = el.firstChild, range = document.createRange(), starts = [];
+        let top = null;
+        for (let i = 0; i < text.length; i++) {
+            range.setStart(text, i);
+            range.setEnd(text, i + 1);
+            const rect = range.getClientRects()[0];
+            if (rect && (top === null || rect.top > top + 2)) {
+                starts.push(text.data[i]);
+                top = rect.top;
+            }
+        }
+        return starts;
+    }""")
+
+
+def lines(cell) -> int:
+    """How many lines the text of a table cell takes."""
+    return cell.evaluate("""el => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+    }""")
+
+
+def cjk_font_installed() -> bool:
+    fc_list = shutil.which("fc-list")
+    return bool(fc_list) and CJK_FONT in subprocess.run(
+        [fc_list, ":lang=zh-cn", "family"], capture_output=True, text=True, check=False).stdout
+
+
+def test_chinese_text_is_set_in_a_chinese_font_from_the_stack(live_server, page):
+    if not cjk_font_installed():
+        reason = f"{CJK_FONT} is not installed: run `make browser` (fonts-noto-cjk)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"under CI: {reason}")
+        pytest.skip(reason)
+    server = live_server()
+    add(server, [say("user", "你好，世界", at("09:00:00"))])
+    page.goto(chat_url(server.url))
+    expect(page.locator(MESSAGE)).to_have_count(1)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".message__plain"})
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+    used = {font["familyName"]: font["glyphCount"] for font in fonts}
+    # Simplified Chinese forms, from the named font (the page says lang="en": without the
+    # stack, the system's fallback for Han would be free to pick Japanese forms).
+    assert used == {CJK_FONT: 5}, used
