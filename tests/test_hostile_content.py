@@ -92,7 +92,7 @@ def test_amplifying_markdown_is_shown_plain_with_a_note():
 def test_deep_nesting_is_flattened_not_refused():
     body = message_body(assistant("> " * 5000 + "deep"), PageBudget())
     assert body.note == "" and "deep" in body.html
-    assert body.html.count("<blockquote>") == 8
+    assert body.html.count("<blockquote") == 8  # "<blockquote>" or "<blockquote dir=..."
 
 
 def test_slow_code_is_highlighted_up_to_the_budget_then_plain():

@@ -80,25 +80,28 @@ def test_returns_markup_that_is_not_escaped_again():
 def test_emphasis_strikethrough_and_lists():
     html = render_markdown("*em* **strong** ~~gone~~\n\n- one\n- two\n\n3. three\n4. four")
     assert "<em>em</em>" in html and "<strong>strong</strong>" in html and "<s>gone</s>" in html
-    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
-    assert '<ol start="3">' in html
+    assert '<ul>\n<li dir="auto">one</li>\n<li dir="auto">two</li>\n</ul>' in html
+    assert '<ol start="3">\n<li dir="auto">three</li>' in html
 
 
 def test_tables_with_alignment_as_classes_not_styles():
     html = render_markdown("| a | b | c | d |\n|:-|:-:|-:|---|\n| 1 | 2 | 3 | 4 |")
-    assert "<table>" in html and "<thead>" in html and "<tbody>" in html
-    assert '<th class="align-left">a</th>' in html
-    assert '<th class="align-center">b</th>' in html
-    assert '<td class="align-right">3</td>' in html
-    assert "<td>4</td>" in html
+    # The table takes its direction from its first cell, which so has no dir of its own.
+    assert html == Markup(
+        '<table dir="auto"><thead><tr><th class="align-left">a</th>'
+        '<th class="align-center" dir="auto">b</th><th class="align-right" dir="auto">c</th>'
+        '<th dir="auto">d</th></tr></thead><tbody><tr><td class="align-left" dir="auto">1</td>'
+        '<td class="align-center" dir="auto">2</td><td class="align-right" dir="auto">3</td>'
+        '<td dir="auto">4</td></tr></tbody></table>\n')
     assert_inert(html)
 
 
 def test_fenced_code_is_highlighted_with_classes_and_captioned():
     html = render_markdown("```python\ndef f(x):\n    return '<b>'\n```")
     assert html.startswith(
-        '<figure class="code-block"><figcaption class="code-block__lang">Python</figcaption>'
-        '<pre class="highlight" tabindex="0"><code class="language-python">'
+        '<figure class="code-block" dir="ltr">'
+        '<figcaption class="code-block__lang">Python</figcaption>'
+        '<pre class="highlight" tabindex="0"><code class="language-python" dir="ltr">'
         '<span class="k">def</span>'
     )
     assert '<span class="nf">f</span>' in html
@@ -110,8 +113,8 @@ def test_fenced_code_is_highlighted_with_classes_and_captioned():
 def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
     html = render_markdown("```nosuchlanguage\n<b>x</b>\n```")
     assert html == Markup(
-        '<figure class="code-block"><pre class="highlight" tabindex="0">'
-        '<code class="language-nosuchlanguage">'
+        '<figure class="code-block" dir="ltr"><pre class="highlight" tabindex="0">'
+        '<code class="language-nosuchlanguage" dir="ltr">'
         "&lt;b&gt;x&lt;/b&gt;\n</code></pre></figure>\n"
     )
 
@@ -119,8 +122,8 @@ def test_fenced_code_in_an_unknown_language_is_plain_escaped_text():
 def test_fenced_code_without_a_language_has_no_caption_or_class():
     html = render_markdown("```\nplain <x>\n```")
     assert html == Markup(
-        '<figure class="code-block"><pre class="highlight" tabindex="0">'
-        "<code>plain &lt;x&gt;\n</code></pre></figure>\n"
+        '<figure class="code-block" dir="ltr"><pre class="highlight" tabindex="0">'
+        '<code dir="ltr">plain &lt;x&gt;\n</code></pre></figure>\n'
     )
 
 
@@ -156,7 +159,7 @@ def test_links_get_rel_and_target():
 
 def test_plain_text_is_escaped_and_kept_as_typed():
     assert plain_html((ContentPart("text", "<b>a & b</b>\n*not markdown*"),)) == Markup(
-        '<p class="message__plain">&lt;b&gt;a &amp; b&lt;/b&gt;\n*not markdown*</p>'
+        '<p class="message__plain" dir="auto">&lt;b&gt;a &amp; b&lt;/b&gt;\n*not markdown*</p>'
     )
 
 
@@ -209,13 +212,13 @@ def test_links_with_other_schemes_are_not_links(text):
 def test_https_image_becomes_a_link_not_an_image():
     html = render_markdown("![a pixel](https://evil.example/pixel.png)")
     assert html == Markup(
-        '<p><a href="https://evil.example/pixel.png" target="_blank" '
+        '<p dir="auto"><a href="https://evil.example/pixel.png" target="_blank" '
         'rel="noopener noreferrer nofollow">image: a pixel</a></p>\n'
     )
 
 
 def test_http_image_is_plain_text():
-    assert render_markdown("![a](http://x/y.png)") == Markup("<p>[image: a]</p>\n")
+    assert render_markdown("![a](http://x/y.png)") == Markup('<p dir="auto">[image: a]</p>\n')
 
 
 @pytest.mark.parametrize(
@@ -223,7 +226,8 @@ def test_http_image_is_plain_text():
 )
 def test_images_with_other_urls_stay_as_typed(text):
     html = render_markdown(text)
-    assert html == Markup(f"<p>{text}</p>\n")  # like a link with such a URL: not Markdown at all
+    # Like a link with such a URL: not Markdown at all.
+    assert html == Markup(f'<p dir="auto">{text}</p>\n')
 
 
 def test_image_inside_a_link_does_not_nest_links():
@@ -234,7 +238,7 @@ def test_image_inside_a_link_does_not_nest_links():
 
 
 def test_lone_surrogates_and_nul_do_not_raise():
-    assert render_markdown("a\ud800b\x00c") == Markup("<p>a?b\ufffdc</p>\n")
+    assert render_markdown("a\ud800b\x00c") == Markup('<p dir="auto">a?b\ufffdc</p>\n')
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def plain_html(parts: tuple[ContentPart, ...]) -> Markup:
     """Text parts as typed (escaped, whitespace kept); other parts labelled."""
     if not parts:
         return Markup('<p class="message__empty">%s</p>') % gettext("(no content)")
-    return Markup("").join(Markup('<p class="message__plain">%s</p>') % part.text
+    return Markup("").join(Markup('<p class="message__plain" dir="auto">%s</p>') % part.text
                            if part.kind == "text" else _attachment(part) for part in parts)
 
 

@@ -7,6 +7,12 @@ text, only http, https and mailto links survive, images are never loaded, and qu
 nested past ``MAX_DEPTH`` are flattened. The HTML may grow to ``Limits.max_html`` characters
 and take until ``Limits.deadline`` (thread CPU time); past either, ``LimitReached`` is raised.
 Fenced code is left as a marker for the caller to fill in (viewer/highlight.py).
+
+Direction: each block of text (paragraph, heading, list item, quote, table cell) has
+``dir="auto"``, so the browser lays it out in the direction of its first strong letter (right to
+left for Arabic or Hebrew) inside a page in the reader's direction. A quote, list item or table
+takes the direction of its first block, which therefore has no ``dir`` of its own (the browser
+skips elements that have one). Code, in blocks and inline, is ``dir="ltr"``.
 """
 
 from __future__ import annotations
@@ -40,20 +46,26 @@ ALLOWED_TAGS = set(
     "p br hr h1 h2 h3 h4 h5 h6 strong em s code pre blockquote ul ol li a"
     " table thead tbody tr th td figure figcaption".split()
 )
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"}}
+# dir is only ever "auto" here (see the module docstring): raw HTML never reaches the sanitizer.
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"},
+                      **{tag: {"dir"} for tag in "p h1 h2 h3 h4 h5 h6 li blockquote table th td"
+                         .split()}}
 ALIGNMENT_CLASSES = {"align-left", "align-center", "align-right"}
 ALLOWED_CLASSES = {
     "pre": {"highlight"}, "figure": {"code-block"}, "figcaption": {"code-block__lang"},
     "th": ALIGNMENT_CLASSES, "td": ALIGNMENT_CLASSES,
 }
-_TAGS = {"Paragraph": ("<p>", "</p>\n"), "Emphasis": ("<em>", "</em>"),
+_TAGS = {"Paragraph": ("<p>", "</p>\n"),  # opened with its dir, in _Renderer.run()
+         "Emphasis": ("<em>", "</em>"),
          "Strong": ("<strong>", "</strong>"), "Strikethrough": ("<s>", "</s>"),
          "Subscript": ("~", "~"),  # see PARSER
-         "TableHead": ("<thead>\n<tr>\n", "</tr>\n</thead>\n<tbody>\n"),
-         "TableRow": ("<tr>\n", "</tr>\n")}
+         # No whitespace inside tables: it means nothing there, and each would be a text node
+         # for the sanitizer to parse and write again (about 15 a table).
+         "TableHead": ("<thead><tr>", "</tr></thead><tbody>"), "TableRow": ("<tr>", "</tr>")}
 
 
 _LINKS = {"Link", "Image"}
+DIR_AUTO = ' dir="auto"'
 
 
 class LimitReached(Exception):
@@ -91,8 +103,11 @@ SANITIZER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                         allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES,
                         url_relative="deny", link_rel=LINK_REL,
                         # Code scrolls sideways: tabindex lets keyboard users scroll it.
+                        # And it reads left to right, whatever the text around it.
                         set_tag_attribute_values={"a": {"target": "_blank"},
-                                                  "pre": {"tabindex": "0"}})
+                                                  "pre": {"tabindex": "0"},
+                                                  "figure": {"dir": "ltr"},
+                                                  "code": {"dir": "ltr"}})
 
 
 def sanitize_html(html: str) -> str:
@@ -151,6 +166,9 @@ class _Renderer:
         code: list[str] | None = None
         language = ""
         image: dict = {}
+        # True while the innermost quote, list item or table has shown nothing yet: its first
+        # block gets no dir, so that the container takes its direction (module docstring).
+        opening = False
         for count, event in enumerate(PARSER.events(self.text), 1):
             if count % CHECK_EVERY == 0:
                 self.check()
@@ -170,35 +188,43 @@ class _Renderer:
                 elif alt is not None and kind in ("Text", "Code"):
                     alt.append(value)
             elif kind == "Text":
+                opening = False
                 if code is None:
                     add(escape(value))
                 else:
                     code.append(value)
             elif kind == "Code":
-                add(f"<code>{escape(value)}</code>")
+                add(f'<code dir="ltr">{escape(value)}</code>')
+                opening = False
             elif kind == "Html":  # a line of an HTML block: shown as text
                 add(escape(value).replace("\n", "<br>\n"))
             elif kind == "InlineHtml":
                 add(escape(value))
+                opening = False
             elif kind == "Start":
                 if type(value) is str:
-                    if value == "TableCell":
+                    if value == "Paragraph" or value == "HtmlBlock":  # the latter shown as text
+                        add("<p>" if opening else '<p dir="auto">')
+                        opening = False
+                    elif value == "TableCell":
                         alignment = columns[column] if column < len(columns) else ""
-                        add(f"<{cell}{ALIGNMENTS.get(alignment, '')}>")
+                        add(f"<{cell}{ALIGNMENTS.get(alignment, '')}"
+                            f"{'' if opening else DIR_AUTO}>")
                         column += 1
+                        opening = False
                     elif value in _TAGS:
                         add(_TAGS[value][0])
                         if value == "TableHead":
                             cell = "th"
                         if value in ("TableHead", "TableRow"):
                             column = 0
-                    elif value == "Item":
-                        add("<li>" if containers[-1] else "")
-                    elif value == "HtmlBlock":
-                        add("<p>")
+                    elif value == "Item" and containers[-1]:
+                        add("<li>" if opening else '<li dir="auto">')
+                        opening = True
                     continue
                 ((tag, detail),) = value.items()
                 if tag == "Link":
+                    opening = False
                     url = detail["dest_url"]
                     url = "mailto:" + url if detail["link_type"] == "Email" else url
                     if not is_safe_url(url):
@@ -210,7 +236,7 @@ class _Renderer:
                     links += 1
                     self.check(clock=False)  # a reference can repeat a long URL many times
                 elif tag == "Image":
-                    skip, image = 1, detail
+                    skip, image, opening = 1, detail, False
                     if is_safe_url(detail["dest_url"]):
                         alt = []
                     else:
@@ -222,28 +248,32 @@ class _Renderer:
                     shown = len(containers) < MAX_DEPTH
                     containers.append(shown)
                     if shown and tag == "BlockQuote":
-                        add("<blockquote>\n")
+                        add("<blockquote>\n" if opening else '<blockquote dir="auto">\n')
+                        opening = True
                     elif shown:
                         add("<ul>\n" if detail is None
                             else "<ol>\n" if detail == 1 else f'<ol start="{int(detail)}">\n')
                 elif tag == "Heading":
-                    add(f"<h{detail['level'][1]}>")
+                    add(f"<h{detail['level'][1]}{'' if opening else DIR_AUTO}>")
+                    opening = False
                 elif tag == "Table":
                     columns, cell = detail, "td"
-                    add("<table>\n")
+                    add("<table>" if opening else '<table dir="auto">')
+                    opening = True
                 else:  # footnotes, metadata and the like are not enabled: shown as typed
                     add(self.typed(count))
-                    skip = 1
+                    skip, opening = 1, False
             elif kind == "End":
                 if type(value) is str:
                     if value == "TableCell":
-                        add(f"</{cell}>\n")
+                        add(f"</{cell}>")
                     elif value in _TAGS:
                         add(_TAGS[value][1])
                         if value == "TableHead":
                             cell = "td"
                     elif value == "Item":
                         add("</li>\n" if containers[-1] else "\n")
+                        opening = False
                     elif value == "Link":
                         add("</a>")
                         links -= 1
@@ -251,7 +281,8 @@ class _Renderer:
                         add(self._fence(language, "".join(code or ())))
                         code = None
                     elif value == "Table":
-                        add("</tbody>\n</table>\n")
+                        add("</tbody></table>\n")
+                        opening = False
                     elif value == "HtmlBlock":
                         out[-1] = out[-1].removesuffix("<br>\n")
                         add("</p>\n")
@@ -262,8 +293,10 @@ class _Renderer:
                 elif tag in ("BlockQuote", "List") and containers.pop():
                     add("</blockquote>\n" if tag == "BlockQuote"
                         else "</ol>\n" if detail else "</ul>\n")
+                    opening = False
             else:  # footnote references, math and the like are not enabled: shown as typed
                 add(self.typed(count))
+                opening = False
         self.check()
         return "".join(out)
 
@@ -283,6 +316,7 @@ class _Renderer:
         caption = f'<figcaption class="code-block__lang">{lexer.name}</figcaption>' if lexer else ""
         language_class = NOT_CLASS_CHARACTER.sub("", language.lower())
         attributes = f' class="language-{language_class}"' if language_class else ""
-        return (f'<figure class="code-block">{caption}<pre class="highlight" tabindex="0">'
-                f"<code{attributes}>{self.marker}{len(self.fences) - 1}.</code></pre></figure>\n")
+        return (f'<figure class="code-block" dir="ltr">{caption}'
+                f'<pre class="highlight" tabindex="0"><code{attributes}>'
+                f"{self.marker}{len(self.fences) - 1}.</code></pre></figure>\n")
 
