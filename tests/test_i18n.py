@@ -95,6 +95,13 @@ def test_accept_language_chooses_when_the_address_does_not(client, header, lang)
     assert f'<html lang="{lang}"' in page
 
 
+def test_the_page_declares_its_direction_with_its_language(client):
+    for lang in ("en", "zh-CN"):
+        assert 'dir="ltr"' in client.get(f"/?lang={lang}").text.split(">", 2)[1]
+    # The messages take their own direction, not the page's (viewer/markdown.py).
+    assert client.get(CHAT).text.count('dir="rtl"') == 0
+
+
 def test_the_address_wins_over_the_browser(client):
     chinese = client.get("/?lang=zh-CN", headers={"Accept-Language": "en"}).text
     english = client.get("/?lang=en", headers={"Accept-Language": "zh-CN"}).text

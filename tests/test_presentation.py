@@ -87,7 +87,7 @@ def test_fragment_keeps_the_separator_when_days_differ(client, store):
 def test_theme_is_forced_kept_in_links_and_checked(client, store):
     seed_two_days(store)
     dark = client.get("/chat?user_id=u&conversation_id=c&theme=dark").get_data(as_text=True)
-    assert '<html lang="en" data-theme="dark">' in dark
+    assert '<html lang="en" dir="ltr" data-theme="dark">' in dark
     assert re.search(r'id="load-more"[^>]*href="[^"]*theme=dark', dark, re.S)
     auto = client.get("/chat?user_id=u&conversation_id=c&theme=auto").get_data(as_text=True)
     assert "data-theme" not in auto and "theme=" not in auto

@@ -73,7 +73,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def language():
-        return {"page_lang": page_language()}
+        # dir as well as lang, so that a right-to-left language, once added, mirrors the page.
+        return {"page_lang": page_language(), "page_dir": get_locale().text_direction}
 
     @app.before_request
     def read_language() -> None:
