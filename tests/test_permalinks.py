@@ -130,6 +130,16 @@ def test_identical_messages_share_an_id_so_only_the_newest_carries_it(app_factor
     assert linked.count('aria-current="true"') == 1
 
 
+def test_a_hostile_role_cannot_move_the_id_out_of_the_tag(app):
+    role = 'x"><b id="m-000000000000">'
+    app.extensions["memos_source"].add_messages("u", "c", [
+        {"role": role, "content": "hi", "chat_time": "2026-01-01 10:00:00"}])
+    page = app.test_client().get(CHAT).text
+    [tag] = ARTICLE.findall(page)
+    hexes = expected_id(role, "hi", "2026-01-01T10:00:00+08:00")
+    assert tag.endswith(f' id="m-{hexes}">') and "<b " not in page
+
+
 def test_messages_added_live_carry_their_ids(small):
     client = small.test_client()
     page = client.get(CHAT).text
