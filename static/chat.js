@@ -58,10 +58,10 @@
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
-  function copyButton(label, getText) {
+  function copyButton(label, getText, className) {
     var button = document.createElement("button");
     button.type = "button";
-    button.className = "copy-button";
+    button.className = className || "copy-button";
     button.textContent = label;
     button.addEventListener("click", function () {
       copyText(getText()).then(function () {
@@ -111,12 +111,47 @@
     });
   }
 
+  // Permalinks: each message with an id (viewer/history.py message_ids) gets "Copy link",
+  // which copies this page's own address (the widget's, in a widget) naming the message:
+  // ?message=<hex>, and #m-<hex> so that a reader without JavaScript lands on it too.
+  function messageLink(id) {
+    var url = new URL(window.location.href);
+    url.searchParams.set("message", id.slice(2));  // replaces any message= already there
+    url.hash = id;
+    return url.href;
+  }
+
+  function addLinkButton(message) {
+    var meta = message.querySelector(".message__meta");
+    var id = message.id;
+    if (!meta || !/^m-[0-9a-f]{12}$/.test(id)) return;
+    meta.appendChild(copyButton(phrase("copyLink", "Copy link"), function () {
+      return messageLink(id);
+    }, "copy-link"));
+  }
+
+  // The message a permalink asked for: in the middle of the scroller (or its top, when taller
+  // than it), and focused without scrolling, so a screen reader and Tab go on from there.
+  // Only the scroller moves: scrollIntoView would scroll a host page that frames the widget,
+  // and the widget takes no focus from its host.
+  function showTarget() {
+    var target = document.querySelector('#messages > [aria-current="true"]');
+    var scroller = document.querySelector(".scroller");
+    if (!target || !scroller) return;
+    var box = scroller.getBoundingClientRect(), rect = target.getBoundingClientRect();
+    var offset = rect.height > box.height ? rect.top - box.top - 8
+      : rect.top + rect.height / 2 - (box.top + box.height / 2);
+    scroller.scrollTop += offset;
+    if (window.self === window.top) target.focus({ preventScroll: true });
+  }
+
   function enhance(root) {
     if (!root.querySelectorAll) return;
     // htmx:load comes for each swapped-in element, so root may itself be a message.
     within(root, ".message:not([data-enhanced])").forEach(function (message) {
       message.setAttribute("data-enhanced", "");
       addCopyButtons(message);
+      addLinkButton(message);
     });
     within(root, "time.message__time").forEach(localizeTime);
     within(root, ".message__edited[data-edited]").forEach(localizeEdited);
@@ -297,6 +332,7 @@
       var count = messages.querySelectorAll("[data-role]").length;
       htmx.swap(messages, html, { swapStyle: "beforeend", settleDelay: 0 });
       dropRepeatedDays();
+      dropRepeatedIds();
       var added = messages.querySelectorAll("[data-role]").length - count;
       if (following || !scroller) return;
       unseen += added;
@@ -313,6 +349,17 @@
         if (seen[separator.id]) separator.remove();
         seen[separator.id] = true;
       });
+    }
+
+    // A new message identical to one shown (same role, text and time) has the same id: the
+    // newest keeps it, as the server decides for the messages of one answer.
+    function dropRepeatedIds() {
+      var seen = {};
+      var marked = messages.querySelectorAll('[id^="m-"]');
+      for (var index = marked.length - 1; index >= 0; index--) {
+        if (seen[marked[index].id]) marked[index].removeAttribute("id");
+        else seen[marked[index].id] = true;
+      }
     }
 
     function showNewest() {
@@ -352,6 +399,7 @@
 
   function start() {
     enhance(document.body);
+    showTarget();
     startLive();
   }
 

@@ -3,7 +3,9 @@
 import html as html_lib
 import re
 
-_MESSAGE = re.compile(r'<article class="message[^"]*" data-role="([^"]*)">(.*?)</article>', re.S)
+# After data-role, a message may carry its permalink id (and aria-current).
+_MESSAGE = re.compile(r'<article class="message[^"]*" data-role="([^"]*)"[^>]*>(.*?)</article>',
+                      re.S)
 _CONTENT = re.compile(r'<div class="message__content">(.*?)</div>\s*'
                       r'(?:</details>|</div>|<p class="message__note">)', re.S)
 

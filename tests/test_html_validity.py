@@ -177,6 +177,12 @@ def collect_pages(client, store, upstream_down_client, signed_client) -> dict[st
     assert older, "the demo conversation has no #load-more with an htmx GET"
     fragment = fetch(client, html.unescape(older.group(1)), 200, headers={"HX-Request": "true"})
     pages["older-fragment"] = as_document(fragment, "older fragment")
+    permalink = re.findall(r' id="m-([0-9a-f]{12})"', demo)[1]
+    pages["permalinked"] = fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION,
+                                                   message=permalink), 200)
+    assert 'aria-current="true"' in pages["permalinked"]
+    pages["permalink-not-found"] = fetch(client, chat_path(DEMO_USER, DEMO_CONVERSATION,
+                                                           message="0123456789ab"), 200)
 
     pages["landing-signed"] = fetch(signed_client, "/", 200)
     fetch(signed_client, chat_path(DEMO_USER, DEMO_CONVERSATION), 403)  # no token; counted

@@ -451,6 +451,31 @@ def test_every_page_in_the_pseudo_locale_shows_no_english(pseudo_app):
     assert_translated(gap)
 
 
+def test_permalinks_in_the_pseudo_locale_show_no_english(pseudo_app):
+    """A message opened by its link; one not found, with or without the cap to blame; a
+    malformed one; and the script's "Copy link"."""
+    app = pseudo_app(MEMOS_MAX_LIMIT=12, CHAT_PAGE_SIZE=3)
+    store = app.extensions["memos_source"]
+    add(store, 20)
+    add(store, 4, conversation="short")
+    client = app.test_client()
+    shown = client.get(CHAT + "&lang=zh&limit=12").text
+    link = re.findall(r' id="m-([0-9a-f]{12})"', shown)[2]
+    linked = client.get(CHAT + f"&lang=zh&message={link}")
+    assert 'aria-current="true"' in linked.text
+    assert_translated(linked)
+    for conversation in ("c1", "short"):  # the cap may hide it; the whole was searched
+        missing = client.get(f"/chat?user_id=u1&conversation_id={conversation}&lang=zh"
+                             "&message=0123456789ab")
+        assert 'id="message-not-found"' in missing.text
+        assert_translated(missing)
+    for value in ("XYZ", "0123456789AB", "0123456789ab&message=0123456789ab", ""):
+        assert_translated(client.get(CHAT + f"&lang=zh&message={value}"), 400)
+    phrases = json.loads(unescape(re.search(r"<meta name=\"chat-texts\" content='([^']*)'>",
+                                            linked.text).group(1)))
+    assert phrases["copyLink"] == pseudo("Copy link")
+
+
 @pytest.mark.parametrize("path, status", [
     ("/chat?lang=zh", 400),
     ("/chat?user_id=u1&lang=zh-Hans", 400),

@@ -25,6 +25,7 @@ from .validation import NOTHING_SHOWN
 
 ANCHOR_SPAN = 3  # how many of the oldest (or newest) shown messages an anchor covers
 MAX_FETCHES = 2  # upstream calls one request may make: the next limit, then a wider one
+ID_PREFIX, ID_HEX_LENGTH = "m-", 12  # a message's element id: "m-" and 12 hex digits
 
 
 class Boundary(Enum):
@@ -33,6 +34,13 @@ class Boundary(Enum):
     MORE = "more"        # older messages exist and can be fetched
     START = "start"      # the conversation starts here
     CAPPED = "capped"    # older messages may exist beyond what the API returns
+
+
+class Missing(Enum):
+    """Why the message a permalink names is not in what MemOS returned."""
+
+    GONE = "gone"      # the whole conversation was searched: edited, deleted or elsewhere
+    BEYOND = "beyond"  # MemOS returned its most: it may also be older than that
 
 
 class ConversationChanged(Exception):
@@ -55,6 +63,9 @@ class Slice:
     newer: tuple[str, str | None] | None = None  # the live check's anchor and time, if live
     live_seconds: float = 0  # how often the page checks for new messages; 0: never
     after: Message | None = None  # the first dated message below these, if any was fetched
+    ids: tuple[str | None, ...] = ()  # each message's element id ("m-" + hex), if it has one
+    target: str | None = None  # the element id of the message a permalink asked for
+    missing: Missing | None = None  # a permalink asked for a message not found: why
 
     @property
     def older_url(self) -> str:
@@ -87,6 +98,7 @@ class Fresh:
     seam: datetime | None  # when the newest message on screen was written, if known
     newer: tuple[str, str | None]  # the next check's anchor and time
     first: bool = False  # nothing was on screen: these are the first messages shown
+    ids: tuple[str | None, ...] = ()  # each message's element id, if it has one
 
     @property
     def newer_url(self) -> str:
@@ -114,6 +126,31 @@ class History:
         window, end, full, fetched = self._locate(reader, None, 0, count)
         return self._slice(reader, window, end, full, fetched, count, 0, limit and count)
 
+    def around(self, reader: Reader, message: str, limit: int | None = None) -> Slice:
+        """The messages from a page before the one ``message`` names (its id's hex) to the
+        newest, at least ``limit`` of them; the newest, with ``missing`` set, when it is not
+        among the ``max_limit`` MemOS returns.
+
+        One call, as wide as MemOS allows: the message may be anywhere in it. The slice ends
+        at the newest, as every page does, so live checks and "load earlier" go on from it.
+        """
+        window = self._read(reader, self.max_limit)
+        full = len(window) >= self.max_limit
+        ids = message_ids(window)
+        target = ID_PREFIX + message
+        if target not in ids:  # of identical messages, the newest carries the id
+            count = min(limit or self.page_size, self.max_limit)
+            return self._slice(reader, window, len(window), full, self.max_limit, count, 0,
+                               limit and count, ids=ids,
+                               missing=Missing.BEYOND if full else Missing.GONE)
+        start = max(0, ids.index(target) - self.page_size)  # a page of what led up to it
+        if limit:
+            start = min(start, max(0, len(window) - limit))
+        count = len(window) - start
+        # "Check for new messages" without JavaScript: as many of the newest, so it stays.
+        return self._slice(reader, window, len(window), full, self.max_limit, count, 0, count,
+                           ids=ids, target=target)
+
     def older(self, reader: Reader, anchor: str, depth: int, shown: int) -> Slice:
         """A batch just before the messages named by ``anchor`` (``shown`` are on screen)."""
         window, end, full, fetched = self._locate(reader, anchor, min(depth, self.max_limit),
@@ -140,7 +177,8 @@ class History:
                 break
             limit = self.max_limit  # more than a page arrived since the last check
         if not span:  # all of it is new; when the widest answer is full, older ones may be too
-            return Fresh(reader, window, full, since, _newer_anchor(window), first=True)
+            return Fresh(reader, window, full, since, _newer_anchor(window), first=True,
+                         ids=message_ids(window))
         if at is None:
             # The anchored messages may have been pushed out of the widest answer, wholly or
             # in part, by new ones: then at most span - 1 of its oldest are not newer than
@@ -148,18 +186,20 @@ class History:
             start = _first_after(window, since)
             if not (full and start is not None and start < span):
                 raise ConversationChanged()
-            return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window))
+            return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window),
+                         ids=message_ids(window[start:]))
         fresh = window[at + span:]
         seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
-        return Fresh(reader, fresh, False, seam, _newer_anchor(window))
+        return Fresh(reader, fresh, False, seam, _newer_anchor(window), ids=message_ids(fresh))
 
     def expanded_url(self, reader: Reader, shown: int) -> str:
         """The page with one more batch than ``shown``: "load earlier" without JavaScript."""
         return reader.page(min(self.max_limit, shown + self.page_size))
 
-    def page_url(self, reader: Reader, limit: int | None) -> str:
-        """The page with the newest ``limit`` messages, as many as the API allows."""
-        return reader.page(min(limit, self.max_limit) if limit else None)
+    def page_url(self, reader: Reader, limit: int | None, message: str | None = None) -> str:
+        """The page with the newest ``limit`` messages, as many as the API allows (or from
+        the ``message`` a permalink names)."""
+        return reader.page(min(limit, self.max_limit) if limit else None, message)
 
     def _read(self, reader: Reader, limit: int, shared: bool = False) -> list[Message]:
         source = self.live_source if shared else self.source
@@ -180,7 +220,10 @@ class History:
             limit = wider
 
     def _slice(self, reader: Reader, window: list[Message], end: int, full: bool, limit: int,
-               count: int, shown: int, asked: int | None = None) -> Slice:
+               count: int, shown: int, asked: int | None = None,
+               ids: list[str | None] | None = None, target: str | None = None,
+               missing: Missing | None = None) -> Slice:
+        """``ids``: ``message_ids(window)``, when already known."""
         start = max(0, end - count)
         if start > 0 or (full and limit < self.max_limit):
             boundary = Boundary.MORE
@@ -190,10 +233,14 @@ class History:
         on_screen = shown + len(messages)
         live = self.live_seconds if not shown and not reader.live_off else 0  # pages check
         after = next((message for message in window[end:] if message.created_at), None)
+        # Whether a message carries its id depends on the ones after it (message_ids): the
+        # window holds every one on screen below these.
+        shown_ids = (ids[start:end] if ids is not None
+                     else message_ids(window[start:])[:len(messages)])
         return Slice(reader, messages, boundary, len(window) - start, anchor_token(messages),
                      on_screen, min(self.max_limit, on_screen + self.page_size),
                      self.max_limit, asked, _newer_anchor(messages) if live else None, live,
-                     after)
+                     after, tuple(shown_ids), target, missing)
 
 
 def _wider_limit(size: int, end: int | None, full: bool, limit: int, count: int,
@@ -238,6 +285,29 @@ def fingerprint(message: Message) -> str:
     parts = [[part.kind, part.text] for part in message.parts]
     payload = json.dumps([message.role, parts, created], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def element_id(message: Message) -> str:
+    """The message's stable HTML id: "m-" and the first 12 hex digits of its fingerprint."""
+    return ID_PREFIX + fingerprint(message)[:ID_HEX_LENGTH]
+
+
+def message_ids(messages: list[Message]) -> list[str | None]:
+    """Each message's element id, or None when a newer one of ``messages`` has the same.
+
+    Identical messages (same role, content and time) have the same id, and HTML ids must be
+    unique: the newest carries it. The messages given must include every one shown below
+    (after) these, so that "load earlier" never brings a second copy of an id on screen;
+    live updates add newer ones, and static/chat.js then takes the id off the older copy.
+    """
+    ids = [element_id(message) for message in messages]
+    seen: set[str] = set()
+    for index in range(len(ids) - 1, -1, -1):
+        if ids[index] in seen:
+            ids[index] = None
+        else:
+            seen.add(ids[index])
+    return ids
 
 
 def _digest(fingerprints: list[str]) -> str:

@@ -29,9 +29,11 @@ class Reader:
     live_off: bool = False    # ``?live=0``: no live updates on this page or the ones it links
     lang: str | None = None   # ``?lang=``, as a BCP 47 tag: the language every link keeps
 
-    def page(self, limit: int | None = None) -> str:
-        """The conversation's page (or widget), with the newest ``limit`` messages."""
-        return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit)
+    def page(self, limit: int | None = None, message: str | None = None) -> str:
+        """The conversation's page (or widget), with the newest ``limit`` messages, or from
+        the ``message`` a permalink names (scrolled to without JavaScript too)."""
+        return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit, message=message,
+                       _anchor=f"m-{message}" if message else None)
 
     def older(self, shown: int, anchor: str, depth: int) -> str:
         """The htmx fragment with the messages before the oldest of the ``shown``."""

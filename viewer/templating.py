@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from itertools import repeat
 
 from babel.dates import format_date, format_datetime
 from flask import Flask, g, request
@@ -25,6 +27,7 @@ KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": _l("User"), "assistant": _l("Assistant"), "system": _l("System"),
                "tool": _l("Tool")}
 THEMES = ("light", "dark", "auto")
+MESSAGE_OPENING = "<article"  # how partials/message.html opens: with_id adds to it
 # How a day separator writes a date: CLDR patterns per locale ("full" is the locale's own).
 DAY_FORMATS = {"en": "EEEE, d MMMM y", "zh_Hans": "full"}
 
@@ -60,6 +63,22 @@ def day_label(day, today) -> str:
     return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
 
 
+def with_id(html: Markup, element_id: str, current: bool) -> Markup:
+    """A message's HTML (partials/message.html) given its element id, and ``aria-current``
+    when a permalink asked for it.
+
+    The cached HTML is the same wherever a message is shown; the id and the mark are not (an
+    identical message may be shown twice, with the id on one), so they are added here.
+    """
+    if not html.startswith(MESSAGE_OPENING):
+        raise ValueError("partials/message.html must open with " + MESSAGE_OPENING)
+    # After the template's own attributes (escaped: no ">" in them), so that they come first.
+    end = html.index(">")
+    # Focusable by script (not by Tab): a permalinked page puts the reader there.
+    mark = ' aria-current="true" tabindex="-1"' if current else ""
+    return html[:end] + Markup(f' id="{element_id}"{mark}') + html[end:]
+
+
 def script_texts() -> dict[str, str]:
     """What static/chat.js says (errors, copy buttons), in the page's language."""
     return {"network": gettext("Could not reach the server. Check the connection and try "
@@ -67,7 +86,8 @@ def script_texts() -> dict[str, str]:
             "timeout": gettext("The server took too long to answer. Try again."),
             "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
-            "copyFailed": gettext("Copy failed"), "editedAt": gettext("Edited %(time)s")}
+            "copyFailed": gettext("Copy failed"), "editedAt": gettext("Edited %(time)s"),
+            "copyLink": gettext("Copy link")}
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -127,11 +147,13 @@ def register(app: Flask) -> None:
 
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
     # escaping cost ~3 us a message, 3 ms of a 1000-message page (docs/benchmarks.md).
-    def message_list(messages: list[Message], previous: datetime | None = None) -> Markup:
+    def message_list(messages: list[Message], previous: datetime | None = None,
+                     ids: Sequence[str | None] = (), current: str | None = None) -> Markup:
         """The messages' HTML, oldest first, with a day separator above each new day.
 
         ``previous`` is when the message shown just above them was written, if known: its day
-        gets no second separator.
+        gets no second separator. ``ids`` are the messages' element ids (None: no id), and
+        ``current`` the one a permalink asked for, marked ``aria-current``.
         """
         # Bodies first, then the template around each: one kind of work at a time keeps the
         # CPU's caches warm (~14 us a message less than alternating, measured).
@@ -145,16 +167,17 @@ def register(app: Flask) -> None:
         html = []
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
-        for (day_break, message), cached, body in zip(
+        for (day_break, message), cached, body, element_id in zip(
                 presentation.day_breaks(messages, zone, today, day_label, day), kept, bodies,
-                strict=True):
+                ids or repeat(None), strict=bool(ids)):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             if cached is None:
                 cached = Markup(template.render(message=message, body=body))
                 if body.cacheable:
                     cache.put(message, cached, language)
-            html.append(cached)
+            html.append(with_id(cached, element_id, element_id == current) if element_id
+                        else cached)
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size

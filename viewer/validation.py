@@ -8,10 +8,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from flask_babel import gettext
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
+MESSAGE_HEX_LENGTH = 12  # a permalink's message: its element id's hex (viewer.history)
+_HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
 
 
@@ -98,3 +101,25 @@ def read_since(args: Mapping[str, str]) -> datetime | None:
         raise BadRequest(gettext("The since parameter must be a time with its offset; reload "
                                  "the page."))
     return moment
+
+
+def read_message(args: MultiDict[str, str]) -> str | None:
+    """The message a permalink names (``?message=``: 12 lowercase hex digits), or None."""
+    values = args.getlist("message")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(gettext("The message parameter is given %(count)s times; a link names "
+                                 "one message.", count=len(values)))
+    value = values[0]
+    if value == "":
+        problem = gettext("it is empty")
+    elif len(value) != MESSAGE_HEX_LENGTH:
+        problem = gettext("it is %(length)s characters long", length=len(value))
+    elif not _HEX.issuperset(value):
+        problem = gettext("it has characters other than 0–9 and a–f")
+    else:
+        return value
+    raise BadRequest(gettext("The message parameter must be the %(length)s characters (0–9, "
+                             "a–f) of a message's link: %(problem)s.",
+                             length=MESSAGE_HEX_LENGTH, problem=problem))

@@ -15,7 +15,7 @@ from . import errors
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, kept_choices, read_reader
-from .validation import read_after, read_anchor, read_count, read_since
+from .validation import read_after, read_anchor, read_count, read_message, read_since
 
 bp = Blueprint("chat", __name__)
 TEMPLATES = {"chat": "chat.html", "embed": "embed.html"}
@@ -56,10 +56,13 @@ def embed():
 def _conversation(layout: str):
     reader = read_reader(layout)
     limit = read_count(request.args, "limit")
+    message = read_message(request.args)  # a permalink: show the window around it
     try:
-        page = history().latest(reader, limit)
+        page = (history().around(reader, message, limit) if message
+                else history().latest(reader, limit))
     except MemOSError as error:
-        return errors.page(TEMPLATES[layout], error, reader, history().page_url(reader, limit))
+        return errors.page(TEMPLATES[layout], error, reader,
+                           history().page_url(reader, limit, message))
     return render_template(TEMPLATES[layout], page=page, reader=reader)
 
 

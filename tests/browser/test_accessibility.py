@@ -155,6 +155,22 @@ def live_stopped(server, page: Page, theme: dict) -> None:
     page.clock.resume()
 
 
+# Permalinks: a message opened by its link (ringed, focused), and one not found (a notice).
+
+def permalinked(server, page: Page, theme: dict) -> None:
+    seed(server.store, 30)
+    page.goto(chat_url(server.url, limit=30, **theme))
+    link = page.locator(MESSAGE).nth(8).get_attribute("id")[2:]
+    page.goto(chat_url(server.url, message=link, **theme))
+    expect(page.locator(f'#m-{link}[aria-current="true"]')).to_be_focused()
+
+
+def permalink_not_found(server, page: Page, theme: dict) -> None:
+    seed(server.store, 30)
+    page.goto(chat_url(server.url, message="0123456789ab", **theme))
+    expect(page.locator("#message-not-found")).to_be_visible()
+
+
 PAGES: dict[str, Callable] = {
     "landing": landing,
     "demo-chat": demo_chat,
@@ -170,6 +186,8 @@ PAGES: dict[str, Callable] = {
     "live-gap": live_gap,
     "live-paused": live_paused,
     "live-stopped": live_stopped,
+    "permalinked": permalinked,
+    "permalink-not-found": permalink_not_found,
 }
 # Pages that only an app with other settings shows.
 SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-enough-32b"},
