@@ -67,7 +67,9 @@ def script_texts() -> dict[str, str]:
             "timeout": gettext("The server took too long to answer. Try again."),
             "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
-            "copyFailed": gettext("Copy failed")}
+            "copyFailed": gettext("Copy failed"),
+            # the page's downloads (partials/exports.html)
+            "copyConversation": gettext("Copy conversation as Markdown")}
 
 
 def htmx_config(upstream_timeout: float) -> dict:
