@@ -31,7 +31,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import reduce
+from operator import or_
 
+import pyromark
 from babel.dates import format_date, format_datetime, format_time
 from flask import Response
 from flask_babel import get_locale, gettext, ngettext
@@ -41,7 +44,7 @@ from memos_api import Message
 
 from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES
 from .history import Transcript
-from .markdown import is_safe_url, PARSER
+from .markdown import is_safe_url
 from .presentation import day_breaks
 from .templating import DAY_FORMATS, role_label
 
@@ -64,6 +67,11 @@ _ONE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MARKUP = re.compile(r"([\\`*_\[\]<>&|~^#{}$])")
 _LEADING = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 _BACKTICKS = re.compile(r"`+")
+# Content is checked as the most permissive viewer would read it: every extension pyromark
+# has (math, wiki links, footnotes...) but metadata blocks, which only open a document.
+CHECKER = pyromark.Markdown(options=reduce(or_, (
+    flag for name, flag in vars(pyromark.Options).items()
+    if name.startswith("ENABLE_") and not name.endswith("METADATA_BLOCKS"))))
 _SENTINEL = "\n\n###### end\n"  # a heading after the content: is it still one, and the only?
 
 
@@ -194,11 +202,11 @@ def renders_safely(text: str) -> bool:
     heading, no open block and only safe links (and link definitions) to it."""
     if len(text) > MARKDOWN_CHARACTERS:
         return False
-    definitions = PARSER.reference_definitions(text)
+    definitions = CHECKER.reference_definitions(text)
     if not all(is_safe_url(found["dest"]) for found in definitions.values()):
         return False
     headings = 0
-    events = list(PARSER.events(text + _SENTINEL))
+    events = list(CHECKER.events(text + _SENTINEL))
     for event in events:
         if not isinstance(event, dict):
             continue
