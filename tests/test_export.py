@@ -1,6 +1,7 @@
 """``GET /chat/export``: each format, the truncation flag, access, bad input, hostile content,
 file names, and the JSON round trip back into a store (the CLI and the local server's HTTP)."""
 
+import gzip
 import json
 import re
 import time
@@ -80,6 +81,13 @@ def test_each_format_is_a_utf8_download_named_after_the_conversation(client, kin
     assert response.headers["Cache-Control"] == "no-store"
     text = response.get_data().decode("utf-8")  # strict: the body is UTF-8
     assert "你好！今天天气怎么样？🌤️👨‍👩‍👧" in text
+
+
+@pytest.mark.parametrize("kind", ["json", "md", "txt"])
+def test_downloads_are_compressed_for_clients_that_accept_it(client, kind):
+    response = client.get(f"{OPEN}&format={kind}", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.data).decode("utf-8").count("你好") == 1
 
 
 def test_json_is_the_add_message_body_oldest_first(client, store):
