@@ -5,7 +5,7 @@ latency) and the app under gunicorn with the shipped gunicorn.conf.py, started a
 and always stopped. Each section prints its numbers as it goes; the whole report is written to
 docs/benchmarks.md (or ``--output``) and printed at the end. Every loop is bounded by a sample
 count and a time budget. Sections: fake upstream, overhead, bytes, render cost, cold page,
-hostile content, live checks, throughput, worker models, memory.
+hostile content, export, live checks, throughput, worker models, memory.
 
 This module is the entry point: ``main()`` (the command line) and ``run()`` (starts the servers
 and runs the sections in order). The rest of the package: config.py (constants and profiles),
@@ -32,6 +32,7 @@ import requests
 
 from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
+from benchmarks.export import section_export
 from benchmarks.latency import section_fake, section_overhead, section_render
 from benchmarks.live import section_live
 from benchmarks.measure import parse_wrk
@@ -44,7 +45,7 @@ from benchmarks.throughput import section_memory, section_throughput_and_models
 __all__ = ["SECTIONS", "main", "parse_wrk", "run"]
 
 SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page", "Hostile content",
-            "Live checks", "Throughput", "Worker models", "Memory")  # in the order they run
+            "Export", "Live checks", "Throughput", "Worker models", "Memory")  # in run order
 
 
 def run(profile: Profile, command: str) -> Report:
@@ -84,6 +85,7 @@ def run(profile: Profile, command: str) -> Report:
         section_cold_page(report, session, cold, rich, profile)
         cold.close()
         section_hostile(report)
+        section_export(report)
         quick = app("gthread (shipped), live checks every 2 s", 0.0,
                     env={"LIVE_POLL_SECONDS": "2"})
         shipped_live = app("gthread (shipped), live checks every 15 s", 0.0)

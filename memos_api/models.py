@@ -35,6 +35,11 @@ class Message:
     updated_at: datetime | None = None
     edited: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # As MemOS sent them, for exports that go back into MemOS: ``content`` may be a list of
+    # parts (images, files) that ``parts`` only labels, and ``chat_time`` the text it was
+    # written as (None when it had none, or not as text).
+    content: Any = field(default=None, compare=False, repr=False)
+    chat_time: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -54,11 +59,12 @@ class AddResult:
 def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
     """Build a Message from one ``message_detail_list`` item, whatever its shape."""
     if not isinstance(item, dict):
-        return Message(role="", parts=parse_content(item))
+        return Message(role="", parts=parse_content(item), content=item)
     role = item.get("role")
     if not isinstance(role, str):
         role = "" if role is None else str(role)
-    said = parse_timestamp(item.get("chat_time"), default_tz)
+    chat_time = item.get("chat_time")
+    said = parse_timestamp(chat_time, default_tz)
     stored = parse_timestamp(item.get("create_time"), default_tz)
     updated = parse_timestamp(item.get("update_time"), default_tz)
     return Message(
@@ -71,6 +77,8 @@ def message_from_api(item: object, default_tz: tzinfo = BEIJING) -> Message:
         edited=bool(stored and updated and updated > stored),
         extra={} if item.keys() <= KNOWN_FIELDS
         else {key: value for key, value in item.items() if key not in KNOWN_FIELDS},
+        content=item.get("content"),
+        chat_time=chat_time if isinstance(chat_time, str) and chat_time.strip() else None,
     )
 
 

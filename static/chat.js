@@ -397,9 +397,44 @@
     schedule(interval);
   }
 
+  // "Copy conversation as Markdown" beside the downloads (partials/exports.html): the same
+  // file as the Markdown download, fetched when asked for. Given to the clipboard as a
+  // promise where browsers take one (Safari then keeps the click's permission to copy).
+  function addCopyConversation() {
+    var exports = document.querySelector(".exports[data-copy-url]");
+    if (!exports || !window.fetch) return;
+    var url = exports.getAttribute("data-copy-url");
+    var label = phrase("copyConversation", "Copy conversation as Markdown");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-button";
+    button.textContent = label;
+    button.addEventListener("click", function () {
+      var markdown = fetch(url, { cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("export failed: " + response.status);
+          return response.text();
+        });
+      var copied = window.ClipboardItem && navigator.clipboard && navigator.clipboard.write &&
+        window.isSecureContext
+        ? navigator.clipboard.write([new ClipboardItem({ "text/plain": markdown.then(
+          function (text) { return new Blob([text], { type: "text/plain" }); }) })])
+        : markdown.then(copyText);
+      copied.then(function () {
+        button.textContent = phrase("copied", "Copied");
+      }, function () {
+        button.textContent = phrase("copyFailed", "Copy failed");
+      }).then(function () {
+        setTimeout(function () { button.textContent = label; }, 2000);
+      });
+    });
+    exports.appendChild(button);
+  }
+
   function start() {
     enhance(document.body);
     showTarget();
+    addCopyConversation();
     startLive();
   }
 

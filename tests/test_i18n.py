@@ -486,12 +486,29 @@ def test_permalinks_in_the_pseudo_locale_show_no_english(pseudo_app):
     ("/chat/older?user_id=u1&conversation_id=c1&shown=x&lang=zh-Hans", 400),
     ("/chat/newer?user_id=u1&conversation_id=c1&after=nope&lang=zh-Hans", 400),
     ("/no-such-page?lang=zh", 404),
+    # the downloads (viewer/export.py)
+    ("/chat/export?user_id=u1&conversation_id=c1&format=pdf&lang=zh-Hans", 400),
+    ("/chat/export?user_id=u1&conversation_id=c1&lang=zh-Hans", 400),
+    (CHAT + "&export=2&lang=zh-Hans", 400),
 ])
 def test_refusals_in_the_pseudo_locale_show_no_english(pseudo_app, path, status):
     client = pseudo_app().test_client()
     if not path.startswith("/chat/newer"):  # without htmx, a check is a reload of the page
         assert_translated(client.get(path), status)
     assert_translated(client.get(path, headers=HX), status)
+
+
+def test_exports_in_the_pseudo_locale_show_no_english(pseudo_app):
+    app = pseudo_app(MEMOS_MAX_LIMIT=5)
+    add(app.extensions["memos_source"], 6)  # more than the cap: the note is there too
+    client = app.test_client()
+    for kind in ("md", "txt"):
+        response = client.get(f"/chat/export?user_id=u1&conversation_id=c1&format={kind}"
+                              "&lang=zh")
+        assert response.status_code == 200
+        assert not english_words(response.text, IDS), response.text
+        assert re.search("[Ａ-Ｚａ-ｚ]", response.text)  # the pseudo-locale is in use
+    assert_translated(client.get("/embed?user_id=u1&conversation_id=c1&export=1&lang=zh"))
 
 
 def test_a_wrong_method_in_the_pseudo_locale_shows_no_english(pseudo_app):

@@ -11,8 +11,10 @@ from flask_compress import Compress
 
 
 def register(app: Flask) -> None:
-    """Compress pages and fragments (HTML) and JSON answers for clients that accept it."""
-    app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html"])
+    """Compress pages and fragments (HTML), JSON answers and the text downloads (viewer/export.py)
+    for clients that accept it."""
+    app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html",
+                                                 "text/markdown", "text/plain"])
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
     app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4

@@ -109,6 +109,16 @@ class Fresh:
         return self.reader.page()
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """A whole conversation, for export: every message one widest read returned, oldest first."""
+
+    reader: Reader
+    messages: list[Message]
+    truncated: bool  # the answer held ``max_limit`` messages: older ones may exist
+    max_limit: int
+
+
 class History:
     """The conversation as MemOS returns it, in slices (built once per app)."""
 
@@ -191,6 +201,11 @@ class History:
         fresh = window[at + span:]
         seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
         return Fresh(reader, fresh, False, seam, _newer_anchor(window), ids=message_ids(fresh))
+
+    def export(self, reader: Reader) -> Transcript:
+        """As much of the conversation as the API returns: one read of ``max_limit``."""
+        messages = self._read(reader, self.max_limit)
+        return Transcript(reader, messages, len(messages) >= self.max_limit, self.max_limit)
 
     def expanded_url(self, reader: Reader, shown: int) -> str:
         """The page with one more batch than ``shown``: "load earlier" without JavaScript."""

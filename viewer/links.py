@@ -28,6 +28,7 @@ class Reader:
     theme: str | None = None  # forced light or dark; None follows the system
     live_off: bool = False    # ``?live=0``: no live updates on this page or the ones it links
     lang: str | None = None   # ``?lang=``, as a BCP 47 tag: the language every link keeps
+    exports: bool = False     # ``?export=1``: the widget offers the downloads too
 
     def page(self, limit: int | None = None, message: str | None = None) -> str:
         """The conversation's page (or widget), with the newest ``limit`` messages, or from
@@ -45,9 +46,13 @@ class Reader:
         return url_for("chat.newer", **self._kept(), after=after, since=since,
                        layout=self._fragment_layout())
 
+    def export(self, kind: str) -> str:
+        """The conversation as a download: ``kind`` is json, md or txt (viewer/export.py)."""
+        return url_for("chat.export", **self._kept(), format=kind)
+
     def _kept(self) -> dict[str, str | None]:
         return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,
-                "lang": self.lang}
+                "lang": self.lang, "export": "1" if self.exports else None}
 
     def _fragment_layout(self) -> str | None:
         return "embed" if self.layout == "embed" else None
@@ -70,8 +75,12 @@ def read_reader(layout: str) -> Reader:
     if live not in ("", "0", "1"):
         raise BadRequest(gettext("live must be 0 (off) or 1 (on), not “%(value)s”.",
                                  value=live[:20]))
+    exports = request.args.get("export", "")
+    if exports not in ("", "0", "1"):
+        raise BadRequest(gettext("export must be 0 (no downloads) or 1 (downloads), not "
+                                 "“%(value)s”.", value=exports[:20]))
     return Reader(grant(request.args, secret), layout, g.get("theme"), live_off=live == "0",
-                  lang=g.get("lang"))
+                  lang=g.get("lang"), exports=exports == "1")
 
 
 def fragment_layout() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -59,6 +60,10 @@ class MessageCache:
         size = sys.getsizeof(html) + sum(sys.getsizeof(part.text) for part in message.parts)
         if size > self.max_bytes // 8:  # no one entry may crowd out the rest
             return
+        if message.content is not None and not isinstance(message.content, str):
+            # Parts as they came (a file's data, say) are for exports: not worth keeping here,
+            # and not counted in ``size``. Keys compare without them.
+            message = replace(message, content=None)
         key = (message, language)
         with self._lock:
             if key in self._items:

@@ -87,7 +87,9 @@ def script_texts() -> dict[str, str]:
             "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
             "copyFailed": gettext("Copy failed"), "editedAt": gettext("Edited %(time)s"),
-            "copyLink": gettext("Copy link")}
+            "copyLink": gettext("Copy link"),
+            # the page's downloads (partials/exports.html)
+            "copyConversation": gettext("Copy conversation as Markdown")}
 
 
 def htmx_config(upstream_timeout: float) -> dict:

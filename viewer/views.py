@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
-from . import errors
+from . import errors, export
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, kept_choices, read_reader
@@ -104,6 +104,21 @@ def newer():
         return "", 204  # nothing new: no body, no template
     return render_template("partials/newer.html", fresh=fresh), 200, {
         "Live-Next": fresh.newer_url}
+
+
+@bp.get("/chat/export", endpoint="export")
+@conversation_view
+def export_conversation():
+    """The conversation as a download: JSON, Markdown or text (viewer/export.py)."""
+    reader = read_reader("chat")  # first: without access, every format is a 403
+    kind = export.read_format(request.args)
+    try:
+        transcript = history().export(reader)
+    except MemOSError as error:
+        return errors.page(TEMPLATES["chat"], error, reader, reader.export(kind))
+    config = current_app.config
+    return export.response(export.make(transcript, kind, config["MEMOS_TIMEZONE"],
+                                       config["DISPLAY_TIMEZONE"]))
 
 
 @bp.get("/healthz")

@@ -1,0 +1,321 @@
+"""A conversation as a file: JSON in the ``/add/message`` shape, a Markdown transcript, or text.
+
+``History.export`` reads the conversation once, as widely as the API allows; this module turns
+that ``Transcript`` into a whole file before anything is sent, so a failure is an error page,
+never half a download.
+
+- **JSON** is the ``/add/message`` request body (``user_id``, ``conversation_id``, ``messages``
+  with ``role``, ``content``, ``chat_time``, and ``tool_calls``/``tool_call_id`` when a message
+  had them), plus ``truncated`` at the top. ``content`` is written as MemOS sent it (a list of
+  parts stays that list), ``chat_time`` too when it was text; otherwise the time MemOS stored
+  it, as ``YYYY-MM-DD HH:MM:SS`` in ``MEMOS_TIMEZONE``, which is how it reads such times back.
+- **Markdown** reads as a transcript: the conversation id as the title, a day heading for each
+  day, a heading per message with its author and time. Another viewer may render it, so it
+  carries no raw HTML and no link it could run: users' and tools' words (shown as typed) are
+  always fenced, and assistant or system Markdown is fenced too unless, parsed alone, it holds
+  no HTML, no heading of its own (it would break the transcript's outline), no unclosed
+  block (checked by a heading put after it) and only http(s)/mailto links and definitions. A
+  fence is longer than any run of backticks inside. Everything else (ids, roles, labels) is
+  escaped character by character.
+- **Text** has the same structure without markup: content lines indented four spaces.
+
+Control characters other than tabs and newlines are shown escaped (``\\x1b``) in Markdown and
+text, so a file sent to a terminal cannot act on it; JSON keeps every character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import reduce
+from operator import or_
+
+import pyromark
+from babel.dates import format_date, format_datetime, format_time
+from flask import Response
+from flask_babel import get_locale, gettext, ngettext
+from werkzeug.exceptions import BadRequest
+
+from memos_api import Message
+
+from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES
+from .history import Transcript
+from .markdown import is_safe_url
+from .presentation import day_breaks
+from .templating import DAY_FORMATS, role_label
+
+# format -> (Content-Type, file name extension)
+FORMATS = {"json": ("application/json; charset=utf-8", "json"),
+           "md": ("text/markdown; charset=utf-8", "md"),
+           "txt": ("text/plain; charset=utf-8", "txt")}
+API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how MemOS writes times (the local store too)
+API_EXTRAS = ("tool_calls", "tool_call_id")  # optional /add/message fields a message may carry
+NAME_CHARACTERS = 64  # of the conversation id, in a file name
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_LINE_BREAK = re.compile(r"\r\n?")
+# C0 and C1 controls and DEL, but tab and newline; then also those, for one-line fields; line
+# and paragraph separators, which some readers break lines at.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ONE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Marks that make markup anywhere in a line, and those that do only at its start (a list
+# item, a quote, an underline): escaped with a backslash, which CommonMark allows before any
+# ASCII punctuation. ``<`` escaped leaves no HTML and no autolink; ``[`` no link.
+_MARKUP = re.compile(r"([\\`*_\[\]<>&|~^#{}$])")
+_LEADING = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
+_BACKTICKS = re.compile(r"`+")
+# Content is checked as the most permissive viewer would read it: every extension pyromark
+# has (math, wiki links, footnotes...) but metadata blocks, which only open a document.
+CHECKER = pyromark.Markdown(options=reduce(or_, (
+    flag for name, flag in vars(pyromark.Options).items()
+    if name.startswith("ENABLE_") and not name.endswith("METADATA_BLOCKS"))))
+_SENTINEL = "\n\n###### end\n"  # a heading after the content: is it still one, and the only?
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export: its bytes, type and file name."""
+
+    body: bytes
+    mimetype: str
+    filename: str
+
+
+def read_format(args) -> str:
+    """The ``format`` asked for: json, md or txt, else a 400 naming them."""
+    value = args.get("format")
+    if value is None or value == "":
+        raise BadRequest(gettext("The format is missing: add &format=json, md or txt to the "
+                                 "address."))
+    if value not in FORMATS:
+        raise BadRequest(gettext("The format must be json, md or txt, not “%(value)s”.",
+                                 value=value[:20]))
+    return value
+
+
+def make(transcript: Transcript, kind: str, memos_zone: tzinfo,
+         display_zone: tzinfo) -> ExportFile:
+    """``transcript`` as a file of ``kind`` (json, md, txt)."""
+    if kind == "json":
+        body = to_json(transcript, memos_zone)
+    elif kind == "md":
+        body = to_markdown(transcript, display_zone).encode("utf-8")
+    else:
+        body = to_text(transcript, display_zone).encode("utf-8")
+    mimetype, extension = FORMATS[kind]
+    return ExportFile(body, mimetype, file_name(transcript.reader.access.conversation_id,
+                                                extension))
+
+
+def response(export: ExportFile) -> Response:
+    """The file as a download."""
+    return Response(export.body, headers={
+        "Content-Type": export.mimetype,
+        "Content-Disposition": f'attachment; filename="{export.filename}"'})
+
+
+def file_name(conversation_id: str, extension: str) -> str:
+    """``conversation-<id>.<extension>``, the id reduced to letters, digits, ``.``, ``_``, ``-``
+    (never empty, no leading dot); an id with none of those is named by a digest instead."""
+    stem = _UNSAFE_NAME.sub("_", conversation_id).strip("._-")[:NAME_CHARACTERS].rstrip("._-")
+    stem = re.sub(r"_{2,}", "_", stem)
+    if not stem:
+        stem = hashlib.sha256(conversation_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"conversation-{stem}.{extension}"
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+def to_json(transcript: Transcript, memos_zone: tzinfo) -> bytes:
+    """The ``/add/message`` request body that stores these messages again, and ``truncated``."""
+    access = transcript.reader.access
+    document = {"user_id": access.user_id, "conversation_id": access.conversation_id,
+                "truncated": transcript.truncated,
+                "messages": [api_message(message, memos_zone)
+                             for message in transcript.messages]}
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate MemOS sent escaped: keep it escaped
+        return (json.dumps(document, indent=2) + "\n").encode("ascii")
+
+
+def api_message(message: Message, memos_zone: tzinfo) -> dict:
+    """One message as ``/add/message`` takes it."""
+    content = message.content if message.content is not None else message.text
+    item = {"role": message.role, "content": content}
+    if message.chat_time is not None:
+        item["chat_time"] = message.chat_time
+    elif message.created_at is not None:
+        item["chat_time"] = message.created_at.astimezone(memos_zone).strftime(API_TIME_FORMAT)
+    item.update((key, message.extra[key]) for key in API_EXTRAS if key in message.extra)
+    return item
+
+
+# --- Markdown and text ---------------------------------------------------------------------
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """``text`` with newlines for line breaks and other controls shown escaped."""
+    return _CONTROL.sub(_visible, _LINE_BREAK.sub("\n", text))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every control and line break shown escaped."""
+    return _ONE_LINE_CONTROL.sub(_visible, text)
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as Markdown that shows exactly it, on one line: no markup, no HTML."""
+    escaped = _MARKUP.sub(r"\\\1", one_line(text))
+    return _LEADING.sub(_escape_leading, escaped, count=1)
+
+
+def _escape_leading(match: re.Match) -> str:
+    space, mark = match.groups()
+    if mark[0].isdigit():  # "1." or "1)": the mark is the character after the digits
+        return f"{space}{mark}\\"
+    return f"{space}\\{mark}"
+
+
+def fence(text: str) -> str:
+    """``text`` as a fenced code block that nothing inside can close."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    bar = "`" * max(3, longest + 1)
+    body = text if not text or text.endswith("\n") else text + "\n"
+    return f"{bar}\n{body}{bar}"
+
+
+def renders_safely(text: str) -> bool:
+    """Whether ``text``, as Markdown between two headings of the transcript, adds no HTML, no
+    heading, no open block and only safe links (and link definitions) to it."""
+    if len(text) > MARKDOWN_CHARACTERS:
+        return False
+    definitions = CHECKER.reference_definitions(text)
+    if not all(is_safe_url(found["dest"]) for found in definitions.values()):
+        return False
+    headings = 0
+    events = list(CHECKER.events(text + _SENTINEL))
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        (kind, value), = event.items()
+        if kind in ("Html", "InlineHtml"):
+            return False
+        if kind == "Start" and isinstance(value, dict):
+            (tag, details), = value.items()
+            if tag == "Heading":
+                headings += 1
+            elif tag in ("Link", "Image") and not is_safe_url(details["dest_url"]):
+                return False
+    return headings == 1 and len(events) >= 3 and events[-2] == {"Text": "end"}
+
+
+def _part_label(kind: str, label: str) -> str:
+    return f"[{kind}: {label}]" if label else f"[{kind}]"
+
+
+def markdown_body(message: Message) -> str:
+    """A message's content as Markdown that renders safely (see the module's docstring)."""
+    if not message.parts:
+        return f"*{escape_markdown(gettext('(no content)'))}*"
+    raw = "\n\n".join(clean(part.text) if part.kind == "text"
+                      else one_line(_part_label(part.kind, part.text)) for part in message.parts)
+    if message.role in MARKDOWN_ROLES and raw.strip():
+        formatted = "\n\n".join(clean(part.text).strip("\n") if part.kind == "text"
+                                else escape_markdown(_part_label(part.kind, part.text))
+                                for part in message.parts)
+        if renders_safely(formatted):
+            return formatted
+    return fence(raw)
+
+
+def _author(message: Message, zone: tzinfo) -> str:
+    """Who wrote ``message`` and when (the time in ``zone``, in the reader's language)."""
+    author = role_label(message.role)
+    if message.created_at is None:
+        return author
+    return f"{author} · {format_time(message.created_at, 'short', tzinfo=zone, locale=_locale())}"
+
+
+def _days(messages: list[Message], zone: tzinfo) -> Iterator[tuple[str | None, Message]]:
+    """Each message with the absolute date to write above it, when a new day starts."""
+    locale = _locale()
+    pattern = DAY_FORMATS.get(locale, "full")
+
+    def label(day, _today) -> str:
+        return format_date(day, pattern, locale=locale)
+
+    for day_break, message in day_breaks(messages, zone, None, label):
+        yield (day_break.label if day_break else None), message
+
+
+def _zone_name(zone: tzinfo, moment: datetime) -> str:
+    offset = moment.astimezone(zone).strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    key = getattr(zone, "key", None)  # an IANA zone
+    return f"{key} ({utc})" if key else utc
+
+
+def _summary(transcript: Transcript, zone: tzinfo) -> list[str]:
+    """The lines under the title: whose, when exported, how many, and whether all."""
+    now = datetime.now(zone)
+    count = len(transcript.messages)
+    lines = [gettext("User: %(user)s", user=transcript.reader.access.user_id),
+             gettext("Exported %(time)s (times in %(zone)s)",
+                     time=format_datetime(now, "medium", tzinfo=zone, locale=_locale()),
+                     zone=_zone_name(zone, now)),
+             ngettext("%(num)d message", "%(num)d messages", count)]
+    if transcript.truncated:
+        lines.append(gettext("Older messages may exist, but the MemOS API returns at most the "
+                             "%(count)s most recent messages of a conversation.",
+                             count=transcript.max_limit))
+    return lines
+
+
+def to_markdown(transcript: Transcript, zone: tzinfo) -> str:
+    """The transcript in Markdown: a title, then day and message headings (see above)."""
+    out = [f"# {escape_markdown(transcript.reader.access.conversation_id)}", ""]
+    out.extend(f"- {escape_markdown(line)}" for line in _summary(transcript, zone))
+    for day, message in _days(transcript.messages, zone):
+        if day:
+            out += ["", f"## {escape_markdown(day)}"]
+        out += ["", f"### {escape_markdown(_author(message, zone))}", "",
+                markdown_body(message)]
+    out.append("")
+    return "\n".join(out)
+
+
+def to_text(transcript: Transcript, zone: tzinfo) -> str:
+    """The transcript as plain text: structure lines at the margin, content indented."""
+    out = [one_line(transcript.reader.access.conversation_id)]
+    out.extend(one_line(line) for line in _summary(transcript, zone))
+    for day, message in _days(transcript.messages, zone):
+        if day:
+            out += ["", one_line(day)]
+        out += ["", one_line(_author(message, zone))]
+        out.extend(_indented(message))
+    out.append("")
+    return "\n".join(out)
+
+
+def _indented(message: Message) -> Iterator[str]:
+    if not message.parts:
+        yield "    " + gettext("(no content)")
+        return
+    for part in message.parts:
+        text = clean(part.text) if part.kind == "text" else one_line(
+            _part_label(part.kind, part.text))
+        for line in text.split("\n"):
+            yield "    " + line if line else ""
