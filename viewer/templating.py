@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from flask import Flask, g, request
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
@@ -68,6 +69,13 @@ def script_texts() -> dict[str, str]:
             "tryAgain": gettext("Try again"), "copy": gettext("Copy"),
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
             "copyFailed": gettext("Copy failed")}
+
+
+class PrintTime(NamedTuple):
+    """When a page was made, for its printed header: ISO 8601 and written out."""
+
+    iso: str
+    text: str
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -164,6 +172,15 @@ def register(app: Flask) -> None:
         if locale not in texts:
             texts[locale] = htmlsafe_json_dumps(script_texts(), dumps=app.json.dumps)
         return texts[locale]
+
+    # Printing (static/chat.css, partials/printed.html): the header says when the page was
+    # made, in DISPLAY_TIMEZONE; static/chat.js rewrites it in the reader's zone at print time.
+    @app.template_global("print_time")
+    def print_time() -> PrintTime:
+        now = datetime.now(zone)
+        locale = str(get_locale() or "en")
+        return PrintTime(now.isoformat(timespec="seconds"),
+                         format_datetime(now, "long", tzinfo=zone, locale=locale))
 
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)
