@@ -431,6 +431,26 @@
     exports.appendChild(button);
   }
 
+  // Printing (static/chat.css): open collapsed messages for the paper (the CSS does too, where
+  // ::details-content is supported) and close them after; date the printed header in the
+  // reader's own zone and language.
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    var now = new Date();
+    document.querySelectorAll("details.message__more:not([open])").forEach(function (details) {
+      details.open = true;
+      openedForPrint.push(details);
+    });
+    document.querySelectorAll(".printed__time").forEach(function (time) {
+      time.dateTime = now.toISOString();
+      time.textContent = now.toLocaleString(LANGUAGE, { dateStyle: "long", timeStyle: "long" });
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (details) { details.open = false; });
+    openedForPrint = [];
+  });
+
   function start() {
     enhance(document.body);
     showTarget();

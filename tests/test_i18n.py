@@ -419,7 +419,8 @@ def test_every_page_in_the_pseudo_locale_shows_no_english(pseudo_app):
     rich_conversation(store)
     client = app.test_client()
     for path in ("/?lang=zh", "/nowhere?lang=zh", CHAT + "&lang=zh&limit=6",
-                 "/chat?user_id=u1&conversation_id=empty&lang=zh-Hans"):
+                 "/chat?user_id=u1&conversation_id=empty&lang=zh-Hans",
+                 "/embed?user_id=u1&conversation_id=c1&lang=zh&limit=3"):
         assert_translated(client.get(path), 404 if "nowhere" in path else 200)
     page = client.get(CHAT + "&lang=zh&limit=6").text
     assert 'class="message__note"' in page and 'class="message__edited"' in page

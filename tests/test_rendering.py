@@ -281,9 +281,13 @@ def test_committed_pygments_css_is_up_to_date():
 def test_pygments_css_has_light_and_both_kinds_of_dark_rules():
     css = pygments_css()
     assert re.search(r"^\.highlight \.k \{", css, re.MULTILINE)
-    assert ':root[data-theme="dark"] .highlight .k {' in css
-    media = css[css.index("@media (prefers-color-scheme: dark) {") :]
+    # The dark palettes are for the screen only: paper gets the light one whatever the theme.
+    forced = css[css.index("@media screen {") :]
+    assert forced.index(':root[data-theme="dark"] .highlight .k {') < forced.index("\n}")
+    media = css[css.index("@media screen and (prefers-color-scheme: dark) {") :]
     assert ':root:not([data-theme="light"]) .highlight .k {' in media
+    assert css.count(':root[data-theme="dark"]') == css[css.index("@media screen {"):].count(
+        ':root[data-theme="dark"]')
     assert "style=" not in css and "\npre " not in css  # nothing outside .highlight
 
 

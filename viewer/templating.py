@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import repeat
+from typing import NamedTuple
 
 from babel.dates import format_date, format_datetime
 from flask import Flask, g, request
@@ -90,6 +91,13 @@ def script_texts() -> dict[str, str]:
             "copyLink": gettext("Copy link"),
             # the page's downloads (partials/exports.html)
             "copyConversation": gettext("Copy conversation as Markdown")}
+
+
+class PrintTime(NamedTuple):
+    """When a page was made, for its printed header: ISO 8601 and written out."""
+
+    iso: str
+    text: str
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -195,6 +203,15 @@ def register(app: Flask) -> None:
         if locale not in texts:
             texts[locale] = htmlsafe_json_dumps(script_texts(), dumps=app.json.dumps)
         return texts[locale]
+
+    # Printing (static/chat.css, partials/printed.html): the header says when the page was
+    # made, in DISPLAY_TIMEZONE; static/chat.js rewrites it in the reader's zone at print time.
+    @app.template_global("print_time")
+    def print_time() -> PrintTime:
+        now = datetime.now(zone)
+        locale = str(get_locale() or "en")
+        return PrintTime(now.isoformat(timespec="seconds"),
+                         format_datetime(now, "long", tzinfo=zone, locale=locale))
 
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)
