@@ -52,8 +52,13 @@ def linked(client) -> dict[str, str]:
     return {"{stem}{suffix}".format(**HASHED.fullmatch(url).groupdict()): url for url in urls}
 
 
-def source(name: str) -> bytes:
+def original(name: str) -> bytes:
     return (assets.SOURCE / name).read_bytes()
+
+
+def source(name: str) -> bytes:
+    """What is served for ``static/<name>``: its content, minified for our scripts and styles."""
+    return assets.minified(name, original(name))
 
 
 def get(client, url, encoding="br, gzip", **headers):
@@ -66,7 +71,7 @@ def test_pages_link_each_file_under_the_hash_of_its_content(client):
     urls = linked(client)
     assert set(urls) == LINKED, "static/vendor/htmx.min.js comes with `make install`"
     for name, url in urls.items():
-        assert HASHED.fullmatch(url)["digest"] == hashlib.sha256(source(name)).hexdigest()[:12]
+        assert HASHED.fullmatch(url)["digest"] == hashlib.sha256(original(name)).hexdigest()[:12]
 
 
 def test_versioned_urls_are_kept_a_year_and_a_files_own_url_a_minute(client):
@@ -100,6 +105,12 @@ def test_each_encoding_sends_the_variant_built_at_install(client, built, encodin
         assert DECODE[encoding](response.data) == source(name), name
         assert response.headers["Vary"] == "Accept-Encoding", name
         assert response.headers["Content-Length"] == str(len(response.data)), name
+
+
+def test_our_scripts_and_styles_are_minified_and_htmx_is_left_as_it_is():
+    for name in ("chat.js", "embed.js", "chat.css", "pygments.css"):
+        assert b"/*" not in source(name) and len(source(name)) < 0.8 * len(original(name)), name
+    assert source("vendor/htmx.min.js") == original("vendor/htmx.min.js")
 
 
 def test_the_build_is_done_once_and_keeps_only_variants_worth_sending(tmp_path):
@@ -174,13 +185,13 @@ def test_without_a_build_files_are_served_uncompressed_and_still_versioned(
     assert set(urls) == LINKED
     for name, url in urls.items():
         response = get(client, url)
-        assert response.status_code == 200 and response.data == source(name), name
+        assert response.status_code == 200 and response.data == original(name), name
         assert "Content-Encoding" not in response.headers and "Vary" not in response.headers
         assert response.headers["Cache-Control"] == VERSIONED
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         again = get(client, url, **{"If-None-Match": response.headers["ETag"]})
         assert again.status_code == 304
-    assert get(client, "/static/embed.js").data == source("embed.js")
+    assert get(client, "/static/embed.js").data == original("embed.js")
 
 
 def test_a_file_changed_since_the_build_is_served_as_it_is_now(app_factory, monkeypatch,
@@ -259,7 +270,7 @@ def test_over_http_without_a_build_files_are_served_uncompressed(live_server, mo
     server = live_server()
     for name, url in linked(server.app.test_client()).items():
         status, headers, body = fetch(server, url, **{"Accept-Encoding": "br, gzip"})
-        assert status == 200 and body == source(name), name
+        assert status == 200 and body == original(name), name
         assert "Content-Encoding" not in headers and headers["Cache-Control"] == VERSIONED
         status, _, _ = fetch(server, url, **{"If-None-Match": headers["ETag"]})
         assert status == 304, name

@@ -3,7 +3,8 @@
 ``make install`` runs ``python -m viewer.assets``: each file under static/ (htmx included) is
 copied to build/static/ under a name carrying a hash of its content (``chat.css`` becomes
 ``chat.0123456789ab.css``), beside the brotli and gzip variants WhiteNoise's compressor makes.
-build/ is not committed.
+Our own scripts and stylesheets are minified on the way (``minified``): their comments say why
+for whoever reads static/, and need not travel to every reader. build/ is not committed.
 
 When the app starts it hashes static/ again, and WhiteNoise serves each file at two URLs:
 
@@ -28,6 +29,8 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+import rcssmin
+import rjsmin
 from flask import Flask, request
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
@@ -63,6 +66,18 @@ def hashed_name(name: str, digest: str) -> str:
     return str(path.with_name(f"{path.stem}.{digest}{path.suffix}"))
 
 
+def minified(name: str, content: bytes) -> bytes:
+    """``content`` of the static file ``name`` as it is served: scripts and stylesheets without
+    comments and spaces (already minified files, such as htmx, as they are)."""
+    if name.endswith((".min.js", ".min.css")):
+        return content
+    if name.endswith(".js"):
+        return rjsmin.jsmin(content)
+    if name.endswith(".css"):
+        return rcssmin.cssmin(content)
+    return content
+
+
 def build(source: Path = SOURCE, target: Path = BUILT) -> int:
     """Copy each file under ``source`` to ``target`` under its hashed name, beside its brotli and
     gzip variants (kept when at least 5% smaller). Return how many copies were new.
@@ -79,7 +94,8 @@ def build(source: Path = SOURCE, target: Path = BUILT) -> int:
         final.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=final.parent) as scratch:
             copy = Path(scratch, final.name)
-            shutil.copy2(source / name, copy)
+            copy.write_bytes(minified(name, (source / name).read_bytes()))
+            shutil.copystat(source / name, copy)
             if compressor.should_compress(copy.name):
                 for variant in compressor.compress(str(copy)):
                     os.replace(variant, final.parent / Path(variant).name)
