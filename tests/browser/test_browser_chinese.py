@@ -308,7 +308,11 @@ def test_copy_buttons_and_what_they_say_after_a_click_are_chinese(servers, new_c
     code_copy = page.locator(".code-block .copy-button")
     expect(message_copy).to_have_text("复制")
     expect(code_copy).to_have_text("复制代码")
-    expect(page.locator(".copy-button")).to_have_count(7)  # six messages, one code block
+    # six messages, one code block, and the whole conversation (as Markdown)
+    expect(page.locator(".copy-button")).to_have_count(8)
+    expect(page.locator(".exports .copy-button")).to_have_text("将对话复制为 Markdown")
+    expect(page.locator(".copy-link")).to_have_count(6)
+    expect(page.locator(".copy-link").first).to_have_text("复制链接")
 
     code_copy.click()
     expect(code_copy).to_have_text("已复制")

@@ -328,14 +328,16 @@ def test_a_right_to_left_page_mirrors(live_server, page):
     assert close(corner(image, right - 3, bottom), assistant_bg)
     assert close(corner(image, assistant_box["x"] + 3, bottom), page_bg)
 
-    # The author's name at the bubble's start (the right); the time and the copy button at its
-    # end (the left), the time first (on the right of the two).
+    # The author's name at the bubble's start (the right); the time, "copy" and "copy link" at
+    # its end (the left), in that order from the right.
     for bubble, box in ((user, user_box), (assistant, assistant_box)):
         name = text_box(bubble.locator(".message__author"))
         assert name["right"] > box["x"] + box["width"] - 20, (name, box)
         time_box = bubble.locator("time").bounding_box()
         copy_box = bubble.locator(".message__meta .copy-button").bounding_box()
-        assert copy_box["x"] < box["x"] + 20, (copy_box, box)
+        link_box = bubble.locator(".message__meta .copy-link").bounding_box()
+        assert link_box["x"] < box["x"] + 20, (link_box, box)
+        assert link_box["x"] + link_box["width"] <= copy_box["x"], (link_box, copy_box)
         assert copy_box["x"] + copy_box["width"] <= time_box["x"], (copy_box, time_box)
     # The content keeps its own direction: English is laid out left to right, its quote's bar
     # and its bullets on the left (an Arabic quote's on the right: see the test above).
