@@ -23,6 +23,8 @@ from memos_api import Message, sort_by_time
 from .links import Reader
 from .validation import NOTHING_SHOWN
 
+# json.dumps with an option builds an encoder per call: a page of 1000 messages hashes 1000.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 ANCHOR_SPAN = 3  # how many of the oldest (or newest) shown messages an anchor covers
 MAX_FETCHES = 2  # upstream calls one request may make: the next limit, then a wider one
 ID_PREFIX, ID_HEX_LENGTH = "m-", 12  # a message's element id: "m-" and 12 hex digits
@@ -298,7 +300,7 @@ def fingerprint(message: Message) -> str:
     """A digest of what identifies a message: its role, content and creation time."""
     created = message.created_at.isoformat() if message.created_at else None
     parts = [[part.kind, part.text] for part in message.parts]
-    payload = json.dumps([message.role, parts, created], ensure_ascii=False)
+    payload = _to_json([message.role, parts, created])
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
