@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 
 # Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
 LANGUAGES = {"en": "en", "zh_Hans": "zh-Hans"}
@@ -66,10 +66,28 @@ def page_language() -> str:
     return LANGUAGES.get(str(get_locale()), "en")
 
 
+def _translations():
+    """This request's translations (its locale is chosen once, when first asked for)."""
+    try:
+        return g.translations
+    except AttributeError:
+        g.translations = found = get_translations()
+        return found
+
+
 def init_app(app: Flask) -> None:
     """Translate the app's pages, templates and messages into the reader's language."""
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
+    # Flask-Babel's template callables look the translations up again for every string
+    # (6 us, measured), and a page has some 25: look them up once per request instead.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
 
     @app.context_processor
     def language():

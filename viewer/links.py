@@ -50,6 +50,12 @@ class Reader:
         """The conversation as a download: ``kind`` is json, md or txt (viewer/export.py)."""
         return url_for("chat.export", **self._kept(), format=kind)
 
+    def downloads(self) -> dict[str, str]:
+        """The downloads the page offers, by kind: one URL built, the format added to it (three
+        ``url_for`` calls were a tenth of a small page's CPU)."""
+        base = url_for("chat.export", **self._kept())  # the access parameters: never bare
+        return {kind: f"{base}&format={kind}" for kind in ("json", "md", "txt")}
+
     def _kept(self) -> dict[str, str | None]:
         return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,
                 "lang": self.lang, "export": "1" if self.exports else None}
