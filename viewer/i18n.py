@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, get_translations
 
 # Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
@@ -68,6 +68,8 @@ def page_language() -> str:
 
 def _translations():
     """This request's translations (its locale is chosen once, when first asked for)."""
+    if not has_app_context():  # a template rendered by itself: Flask-Babel's own default
+        return get_translations()
     try:
         return g.translations
     except AttributeError:

@@ -20,6 +20,7 @@ from memos_api import Message
 from . import presentation
 from .formatting import message_body, PageBudget
 from .highlight import prepare
+from .history import element_id as id_of
 from .i18n import page_language
 from .links import start_page
 from .message_cache import MessageCache
@@ -28,7 +29,6 @@ KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": _l("User"), "assistant": _l("Assistant"), "system": _l("System"),
                "tool": _l("Tool")}
 THEMES = ("light", "dark", "auto")
-MESSAGE_OPENING = "<article"  # how partials/message.html opens: with_id adds to it
 # How a day separator writes a date: CLDR patterns per locale ("full" is the locale's own).
 DAY_FORMATS = {"en": "EEEE, d MMMM y", "zh_Hans": "full"}
 
@@ -64,21 +64,20 @@ def day_label(day, today) -> str:
     return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
 
 
-def with_id(html: Markup, element_id: str, current: bool) -> Markup:
-    """A message's HTML (partials/message.html) given its element id, and ``aria-current``
-    when a permalink asked for it.
+def as_shown(html: Markup, element_id: str, carried: str | None, current: bool) -> Markup:
+    """A message's HTML, rendered (and kept) with its ``element_id``, as this page shows it:
+    without the id when a newer identical message carries it (``carried`` None), marked
+    ``aria-current`` when a permalink asked for it.
 
-    The cached HTML is the same wherever a message is shown; the id and the mark are not (an
-    identical message may be shown twice, with the id on one), so they are added here.
+    Both are rare, so the kept HTML has the id and most messages are shown as kept. The
+    content cannot hold the attribute's text (its quotes are escaped), and the tag comes first.
     """
-    if not html.startswith(MESSAGE_OPENING):
-        raise ValueError("partials/message.html must open with " + MESSAGE_OPENING)
-    # After the template's own attributes (escaped: no ">" in them), so that they come first.
-    # str's own partition: Markup's would escape each piece again (5 us a message, measured).
-    opening, _, rest = str.partition(html, ">")
+    attribute = f' id="{element_id}"'
+    if carried is None:
+        return Markup(str.replace(html, attribute, "", 1))
     # Focusable by script (not by Tab): a permalinked page puts the reader there.
-    mark = ' aria-current="true" tabindex="-1"' if current else ""
-    return Markup(f'{opening} id="{element_id}"{mark}>{rest}')
+    return Markup(str.replace(html, attribute, attribute + ' aria-current="true" tabindex="-1"',
+                              1)) if current else html
 
 
 def script_texts() -> dict[str, str]:
@@ -178,17 +177,19 @@ def register(app: Flask) -> None:
         html = []
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
-        for (day_break, message), cached, body, element_id in zip(
+        for (day_break, message), cached, body, carried in zip(
                 presentation.day_breaks(messages, zone, today, day_label, day), kept, bodies,
-                ids or repeat(None), strict=bool(ids)):
+                ids or repeat(""), strict=bool(ids)):
             if day_break:
                 html.append(separator.render(day_break=day_break))
             if cached is None:
-                cached = Markup(template.render(message=message, body=body))
+                cached = Markup(template.render(message=message, body=body,
+                                                element_id=id_of(message)))
                 if body.cacheable:
                     cache.put(message, cached, language)
-            html.append(with_id(cached, element_id, element_id == current) if element_id
-                        else cached)
+            if carried is None or (carried and carried == current):
+                cached = as_shown(cached, id_of(message), carried, carried == current)
+            html.append(cached)
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size
