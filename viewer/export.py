@@ -35,18 +35,19 @@ from functools import reduce
 from operator import or_
 
 import pyromark
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_datetime, format_time
 from flask import Response
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 from werkzeug.exceptions import BadRequest
 
 from memos_api import Message
 
 from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES
 from .history import Transcript
+from .i18n import locale_name
 from .markdown import is_safe_url
 from .presentation import day_breaks
-from .templating import DAY_FORMATS, role_label
+from .templating import role_label, written_date
 
 # format -> (Content-Type, file name extension)
 FORMATS = {"json": ("application/json; charset=utf-8", "json"),
@@ -157,10 +158,6 @@ def api_message(message: Message, memos_zone: tzinfo) -> dict:
 
 # --- Markdown and text ---------------------------------------------------------------------
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 def _visible(match: re.Match) -> str:
     code = ord(match[0])
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -246,18 +243,14 @@ def _author(message: Message, zone: tzinfo) -> str:
     author = role_label(message.role)
     if message.created_at is None:
         return author
-    return f"{author} · {format_time(message.created_at, 'short', tzinfo=zone, locale=_locale())}"
+    time = format_time(message.created_at, "short", tzinfo=zone, locale=locale_name())
+    return f"{author} · {time}"
 
 
 def _days(messages: list[Message], zone: tzinfo) -> Iterator[tuple[str | None, Message]]:
     """Each message with the absolute date to write above it, when a new day starts."""
-    locale = _locale()
-    pattern = DAY_FORMATS.get(locale, "full")
-
-    def label(day, _today) -> str:
-        return format_date(day, pattern, locale=locale)
-
-    for day_break, message in day_breaks(messages, zone, None, label):
+    # Absolute dates: a file outlives "today".
+    for day_break, message in day_breaks(messages, zone, None, lambda day, _: written_date(day)):
         yield (day_break.label if day_break else None), message
 
 
@@ -274,7 +267,7 @@ def _summary(transcript: Transcript, zone: tzinfo) -> list[str]:
     count = len(transcript.messages)
     lines = [gettext("User: %(user)s", user=transcript.reader.access.user_id),
              gettext("Exported %(time)s (times in %(zone)s)",
-                     time=format_datetime(now, "medium", tzinfo=zone, locale=_locale()),
+                     time=format_datetime(now, "medium", tzinfo=zone, locale=locale_name()),
                      zone=_zone_name(zone, now)),
              ngettext("%(num)d message", "%(num)d messages", count)]
     if transcript.truncated:

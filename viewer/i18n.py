@@ -61,9 +61,14 @@ def select_locale() -> str:
     return DEFAULT_LOCALE
 
 
+def locale_name() -> str:
+    """This request's Babel locale, as Babel's formatting functions take it (``zh_Hans``)."""
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
 def page_language() -> str:
     """The BCP 47 tag of this request's language, for ``<html lang>`` and the scripts."""
-    return LANGUAGES.get(str(get_locale()), "en")
+    return LANGUAGES.get(locale_name(), "en")
 
 
 def _translations():

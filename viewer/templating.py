@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from babel.dates import format_date, format_datetime
 from flask import Flask, g, request
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
@@ -21,7 +21,7 @@ from . import presentation
 from .formatting import message_body, PageBudget
 from .highlight import prepare
 from .history import element_id as id_of
-from .i18n import page_language
+from .i18n import locale_name, page_language
 from .links import start_page
 from .message_cache import MessageCache
 
@@ -54,14 +54,24 @@ def requested_theme() -> str | None:
     return theme
 
 
+def written_date(day) -> str:
+    """``day`` written out in the reader's language ("Sunday, 1 March 2026")."""
+    locale = locale_name()
+    return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
+
+
 def day_label(day, today) -> str:
     """"Today", "Yesterday", or the date written out, in the reader's language."""
     if day == today:
         return gettext("Today")
     if (today - day).days == 1:
         return gettext("Yesterday")
-    locale = str(get_locale() or "en")
-    return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
+    return written_date(day)
+
+
+def long_time(moment: datetime, zone) -> str:
+    """``moment`` in ``zone``, written out with its offset, in the reader's language."""
+    return format_datetime(moment.astimezone(zone), "long", tzinfo=zone, locale=locale_name())
 
 
 def as_shown(html: Markup, element_id: str, carried: str | None, current: bool) -> Markup:
@@ -145,8 +155,7 @@ def register(app: Flask) -> None:
     def edited_time(moment: datetime) -> str:
         # Babel only here: edits are rare, and a message's own time (full_time, on every
         # message) is rewritten by the script in the reader's language anyway.
-        return format_datetime(moment.astimezone(zone), "long", tzinfo=zone,
-                               locale=str(get_locale() or "en"))
+        return long_time(moment, zone)
 
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
@@ -201,7 +210,7 @@ def register(app: Flask) -> None:
 
     @app.template_global("script_texts")
     def script_texts_json() -> str:
-        locale = str(get_locale() or "en")
+        locale = locale_name()
         if locale not in texts:
             texts[locale] = htmlsafe_json_dumps(script_texts(), dumps=app.json.dumps)
         return texts[locale]
@@ -211,9 +220,7 @@ def register(app: Flask) -> None:
     @app.template_global("print_time")
     def print_time() -> PrintTime:
         now = datetime.now(zone)
-        locale = str(get_locale() or "en")
-        return PrintTime(now.isoformat(timespec="seconds"),
-                         format_datetime(now, "long", tzinfo=zone, locale=locale))
+        return PrintTime(now.isoformat(timespec="seconds"), long_time(now, zone))
 
     app.add_template_global(presentation.is_long)
     app.add_template_global(presentation.excerpt)
