@@ -38,7 +38,6 @@ import pyromark
 from babel.dates import format_datetime, format_time
 from flask import Response
 from flask_babel import gettext, ngettext
-from werkzeug.exceptions import BadRequest
 
 from memos_api import Message
 
@@ -50,7 +49,7 @@ from .presentation import day_breaks
 from .templating import role_label, written_date
 
 # format -> (Content-Type, file name extension)
-FORMATS = {"json": ("application/json; charset=utf-8", "json"),
+FORMATS = {"json": ("application/json; charset=utf-8", "json"),  # by validation.EXPORT_FORMATS
            "md": ("text/markdown; charset=utf-8", "md"),
            "txt": ("text/plain; charset=utf-8", "txt")}
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how MemOS writes times (the local store too)
@@ -83,18 +82,6 @@ class ExportFile:
     body: bytes
     mimetype: str
     filename: str
-
-
-def read_format(args) -> str:
-    """The ``format`` asked for: json, md or txt, else a 400 naming them."""
-    value = args.get("format")
-    if value is None or value == "":
-        raise BadRequest(gettext("The format is missing: add &format=json, md or txt to the "
-                                 "address."))
-    if value not in FORMATS:
-        raise BadRequest(gettext("The format must be json, md or txt, not “%(value)s”.",
-                                 value=value[:20]))
-    return value
 
 
 def make(transcript: Transcript, kind: str, memos_zone: tzinfo,

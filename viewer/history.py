@@ -22,13 +22,13 @@ from enum import Enum
 from memos_api import Message, sort_by_time
 
 from .links import Reader
-from .validation import NOTHING_SHOWN
+from .validation import MESSAGE_HEX_LENGTH, NOTHING_SHOWN
 
 # json.dumps with an option builds an encoder per call: a page of 1000 messages hashes 1000.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 ANCHOR_SPAN = 3  # how many of the oldest (or newest) shown messages an anchor covers
 MAX_FETCHES = 2  # upstream calls one request may make: the next limit, then a wider one
-ID_PREFIX, ID_HEX_LENGTH = "m-", 12  # a message's element id: "m-" and 12 hex digits
+ID_PREFIX = "m-"  # a message's element id: "m-" and MESSAGE_HEX_LENGTH hex digits
 
 
 class Boundary(Enum):
@@ -321,7 +321,7 @@ def element_id(message: Message) -> str:
     known = _ids.get(key)
     if known is not None and known[:3] == (message.role, message.created_at, size):
         return known[3]
-    found = ID_PREFIX + fingerprint(message)[:ID_HEX_LENGTH]
+    found = ID_PREFIX + fingerprint(message)[:MESSAGE_HEX_LENGTH]
     with _ids_lock:
         if len(_ids) >= IDS_KEPT:
             del _ids[next(iter(_ids))]  # the oldest: a dict keeps insertion order

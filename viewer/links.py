@@ -15,6 +15,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
 from .access import Access, grant, is_open
+from .validation import EXPORT_FORMATS
 
 LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint
 
@@ -46,15 +47,11 @@ class Reader:
         return url_for("chat.newer", **self._kept(), after=after, since=since,
                        layout=self._fragment_layout())
 
-    def export(self, kind: str) -> str:
-        """The conversation as a download: ``kind`` is json, md or txt (viewer/export.py)."""
-        return url_for("chat.export", **self._kept(), format=kind)
-
     def downloads(self) -> dict[str, str]:
-        """The downloads the page offers, by kind: one URL built, the format added to it (three
-        ``url_for`` calls were a tenth of a small page's CPU)."""
+        """The conversation as downloads (viewer/export.py), by format: one URL built, the
+        format added to it (three ``url_for`` calls were a tenth of a small page's CPU)."""
         base = url_for("chat.export", **self._kept())  # the access parameters: never bare
-        return {kind: f"{base}&format={kind}" for kind in ("json", "md", "txt")}
+        return {kind: f"{base}&format={kind}" for kind in EXPORT_FORMATS}
 
     def _kept(self) -> dict[str, str | None]:
         return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,

@@ -13,7 +13,8 @@ from werkzeug.exceptions import BadRequest
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
-MESSAGE_HEX_LENGTH = 12  # a permalink's message: its element id's hex (viewer.history)
+MESSAGE_HEX_LENGTH = 12  # a message's element id is "m-" and this many hex digits (viewer.history)
+EXPORT_FORMATS = ("json", "md", "txt")  # what /chat/export writes (viewer/export.py)
 _HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
 
@@ -101,6 +102,18 @@ def read_since(args: Mapping[str, str]) -> datetime | None:
         raise BadRequest(gettext("The since parameter must be a time with its offset; reload "
                                  "the page."))
     return moment
+
+
+def read_format(args: Mapping[str, str]) -> str:
+    """The ``format`` an export asks for: json, md or txt, else a 400 naming them."""
+    value = args.get("format")
+    if value is None or value == "":
+        raise BadRequest(gettext("The format is missing: add &format=json, md or txt to the "
+                                 "address."))
+    if value not in EXPORT_FORMATS:
+        raise BadRequest(gettext("The format must be json, md or txt, not “%(value)s”.",
+                                 value=value[:20]))
+    return value
 
 
 def read_message(args: MultiDict[str, str]) -> str | None:

@@ -15,7 +15,14 @@ from . import errors, export
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, kept_choices, read_reader
-from .validation import read_after, read_anchor, read_count, read_message, read_since
+from .validation import (
+    read_after,
+    read_anchor,
+    read_count,
+    read_format,
+    read_message,
+    read_since,
+)
 
 bp = Blueprint("chat", __name__)
 TEMPLATES = {"chat": "chat.html", "embed": "embed.html"}
@@ -111,11 +118,11 @@ def newer():
 def export_conversation():
     """The conversation as a download: JSON, Markdown or text (viewer/export.py)."""
     reader = read_reader("chat")  # first: without access, every format is a 403
-    kind = export.read_format(request.args)
+    kind = read_format(request.args)
     try:
         transcript = history().export(reader)
     except MemOSError as error:
-        return errors.page(TEMPLATES["chat"], error, reader, reader.export(kind))
+        return errors.page(TEMPLATES["chat"], error, reader, reader.downloads()[kind])
     config = current_app.config
     return export.response(export.make(transcript, kind, config["MEMOS_TIMEZONE"],
                                        config["DISPLAY_TIMEZONE"]))
