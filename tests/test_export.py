@@ -535,3 +535,34 @@ def test_a_lone_surrogate_survives_the_round_trip(app_factory, memos_server):
 def test_messages_not_read_from_memos_export_their_text():
     message = Message("user", (ContentPart("text", "a"), ContentPart("text", "b")))
     assert api_message(message, None) == {"role": "user", "content": "a\n\nb"}
+
+
+# --- the cost of checking Markdown ---------------------------------------------------------------
+
+DENSE = "*a **b [c](https://x.example/) `d` " * 570  # 20 KB of markup to check, safe all along
+
+
+def test_markdown_past_its_checking_budget_is_fenced_never_raw(app, monkeypatch):
+    answer = "**Bold** and a [link](https://example.com/)."
+    app.extensions["memos_source"].add_messages("u1", "c1", [
+        {"role": "assistant", "content": answer, "chat_time": "2026-03-03 09:00:00"}])
+    client = app.test_client()
+    assert f"\n\n{answer}\n" in download(client, OPEN, "md").text  # within budget: Markdown
+    monkeypatch.setattr("viewer.export.CHECK_SECONDS", 0.0)
+    markdown = download(client, OPEN, "md").text
+    assert f"\n\n{answer}\n" not in markdown and f"```\n{answer}\n```" in markdown
+    kinds = {next(iter(event)) for event in VIEWER.events(markdown) if isinstance(event, dict)}
+    assert not kinds & {"Html", "InlineHtml"}
+
+
+def test_an_export_of_dense_markup_costs_about_a_pages_budget(app_factory):
+    app = app_factory(MEMOS_MAX_LIMIT=300, RATE_LIMIT="0")
+    app.extensions["memos_source"].add_messages("u", "dense", [
+        {"role": "assistant", "content": DENSE, "chat_time": "2026-03-01 10:00:00"}] * 300)
+    client = app.test_client()
+    started = time.thread_time()
+    markdown = download(client, "/chat/export?user_id=u&conversation_id=dense", "md").text
+    # A generous guard: checking all 300 took 0.8 s of CPU; the budget is 0.25 s, and the
+    # rest (reading 6 MB, escaping, fencing) is linear. Past the budget: fenced, never raw.
+    assert time.thread_time() - started < 2.5
+    assert markdown.count("```\n*a **b") > 0 and markdown.count("### ") == 300

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -41,7 +43,7 @@ from flask_babel import gettext, ngettext
 
 from memos_api import Message
 
-from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES
+from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
 from .history import Transcript
 from .i18n import locale_name
 from .markdown import is_safe_url
@@ -54,6 +56,7 @@ FORMATS = {"json": ("application/json; charset=utf-8", "json"),  # by validation
            "txt": ("text/plain; charset=utf-8", "txt")}
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how MemOS writes times (the local store too)
 API_EXTRAS = ("tool_calls", "tool_call_id")  # optional /add/message fields a message may carry
+CHECK_SECONDS = PAGE_SECONDS  # thread CPU one Markdown export may spend checking content
 NAME_CHARACTERS = 64  # of the conversation id, in a file name
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _LINE_BREAK = re.compile(r"\r\n?")
@@ -210,16 +213,18 @@ def _part_label(kind: str, label: str) -> str:
     return f"[{kind}: {label}]" if label else f"[{kind}]"
 
 
-def markdown_body(message: Message) -> str:
-    """A message's content as Markdown that renders safely (see the module's docstring)."""
+def markdown_body(message: Message, deadline: float = math.inf) -> str:
+    """A message's content as Markdown that renders safely (see the module's docstring);
+    fenced without a look once this thread's CPU time is past ``deadline``."""
     if not message.parts:
         return f"*{escape_markdown(gettext('(no content)'))}*"
-    raw = "\n\n".join(clean(part.text) if part.kind == "text"
-                      else one_line(_part_label(part.kind, part.text)) for part in message.parts)
-    if message.role in MARKDOWN_ROLES and raw.strip():
-        formatted = "\n\n".join(clean(part.text).strip("\n") if part.kind == "text"
-                                else escape_markdown(_part_label(part.kind, part.text))
-                                for part in message.parts)
+    texts = [clean(part.text) if part.kind == "text" else None for part in message.parts]
+    raw = "\n\n".join(one_line(_part_label(part.kind, part.text)) if text is None else text
+                      for part, text in zip(message.parts, texts, strict=True))
+    if message.role in MARKDOWN_ROLES and raw.strip() and time.thread_time() < deadline:
+        formatted = "\n\n".join(escape_markdown(_part_label(part.kind, part.text))
+                                if text is None else text.strip("\n")
+                                for part, text in zip(message.parts, texts, strict=True))
         if renders_safely(formatted):
             return formatted
     return fence(raw)
@@ -266,13 +271,16 @@ def _summary(transcript: Transcript, zone: tzinfo) -> list[str]:
 
 def to_markdown(transcript: Transcript, zone: tzinfo) -> str:
     """The transcript in Markdown: a title, then day and message headings (see above)."""
+    # Checking is the costly part (a parse with every extension): crafted content gets the
+    # CPU time a page gets for formatting, then is fenced, which is always safe.
+    deadline = time.thread_time() + CHECK_SECONDS
     out = [f"# {escape_markdown(transcript.reader.access.conversation_id)}", ""]
     out.extend(f"- {escape_markdown(line)}" for line in _summary(transcript, zone))
     for day, message in _days(transcript.messages, zone):
         if day:
             out += ["", f"## {escape_markdown(day)}"]
         out += ["", f"### {escape_markdown(_author(message, zone))}", "",
-                markdown_body(message)]
+                markdown_body(message, deadline)]
     out.append("")
     return "\n".join(out)
 
