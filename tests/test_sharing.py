@@ -101,3 +101,12 @@ def test_it_remembers_a_bounded_number_of_conversations(source, monkeypatch):
     for number in range(50):
         shared.get_messages("u", f"c{number}", 9)
     assert len(shared._reads) <= 9
+
+
+def test_expired_answers_are_not_kept_until_the_bound(source):
+    shared = SharedReads(source, ttl=0.05, wait=5)
+    for number in range(5):
+        shared.get_messages("u", f"c{number}", 9)
+    time.sleep(0.1)
+    shared.get_messages("u", "c-new", 9)  # a new call: the expired ones go
+    assert list(shared._reads) == [("u", "c-new", 9)]

@@ -74,9 +74,12 @@ class SharedReads:
             read.done.set()
 
     def _forget_old(self, now: float) -> None:
-        """Keep at most MAX_ENTRIES reads: drop the expired, then the oldest finished."""
-        if len(self._reads) <= MAX_ENTRIES:
-            return
+        """Drop the expired reads, then the oldest finished beyond MAX_ENTRIES.
+
+        Expired answers go at every new call, not only when MAX_ENTRIES are kept: each may
+        hold a whole MemOS answer (up to the client's 16 MiB), and nobody will reuse it. One
+        pass over at most MAX_ENTRIES, next to a call to MemOS, costs nothing that matters.
+        """
         for key, read in list(self._reads.items()):
             if read.done.is_set() and now - read.finished >= self.ttl:
                 del self._reads[key]
