@@ -1,14 +1,14 @@
 """Scan Pygments lexers for input that makes them slow: ``python -m benchmarks.lexer_scan``.
 
-For each language highlighted (``viewer.highlight.LANGUAGES``; ``--all`` takes every Pygments
-lexer instead) it lexes adversarial code: long runs of one character (every ASCII punctuation
-mark, letters, digits, spaces, tabs, newlines, CJK), of character pairs (escapes, comment and
-string openers, brackets), and of nesting, each behind a few openers (``x = ``, ``<a ``, a
-quote). It times each at two sizes, in thread CPU time: a lexer that takes 4x longer for 4x
-the input is linear there; 16x is quadratic. Then it highlights the worst input found at the
-size cap (``HIGHLIGHT_CHARACTERS``) the way a page does, under the per-message CPU budget,
-and records the longest time one token took: how far the budget can be overrun. The table
-goes to docs/lexer-scan.md (``--output``).
+For each language highlighted (``viewer.renderer.highlight.LANGUAGES``; ``--all`` takes every
+Pygments lexer instead) it lexes adversarial code: long runs of one character (every ASCII
+punctuation mark, letters, digits, spaces, tabs, newlines, CJK), of character pairs (escapes,
+comment and string openers, brackets), and of nesting, each behind a few openers (``x = ``, ``<a ``,
+a quote). It times each at two sizes, in thread CPU time: a lexer that takes 4x longer for 4x the
+input is linear there; 16x is quadratic. Then it highlights the worst input found at the size cap
+(``HIGHLIGHT_CHARACTERS``) the way a page does, under the per-message CPU budget, and records the
+longest time one token took: how far the budget can be overrun. The table goes to docs/lexer-scan.md
+(``--output``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pygments.lexers import get_all_lexers, get_lexer_by_name
 
-from viewer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
-from viewer.highlight import highlight, LANGUAGES, lexer_for, normalize_newlines, prepare
+from viewer.renderer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
+from viewer.renderer.highlight import highlight, LANGUAGES, lexer_for, normalize_newlines, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "lexer-scan.md"

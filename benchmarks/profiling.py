@@ -84,7 +84,7 @@ def component_times(app, client, path: str, headers: dict[str, str], upstream: s
     import brotli
 
     from memos_api import message_from_api
-    from viewer.formatting import message_body, PageBudget
+    from viewer.renderer.formatting import message_body, PageBudget
 
     def cpu(call) -> float:
         started = time.process_time()
@@ -135,15 +135,16 @@ HOTSPOTS = {
     "Jinja templates in all": [("jinja2/environment.py", "render")],
     "  message list (cached HTML, day separators)": [("viewer/templating.py",
                                                       "message_list")],
-    "  message bodies (first view only)": [("viewer/formatting.py", "message_body")],
-    "    Markdown: pulldown-cmark events to HTML": [("viewer/markdown.py", "render_markdown")],
-    "    nh3 sanitizer": [("viewer/markdown.py", "sanitize_html")],
-    "    Pygments (fenced code)": [("viewer/highlight.py", "highlight")],
+    "  message bodies (first view only)": [("viewer/renderer/formatting.py", "message_body")],
+    "    Markdown: pulldown-cmark events to HTML": [("viewer/renderer/markdown.py",
+                                                    "render_markdown")],
+    "    nh3 sanitizer": [("viewer/renderer/markdown.py", "sanitize_html")],
+    "    Pygments (fenced code)": [("viewer/renderer/highlight.py", "highlight")],
     "  time filters (iso_time, clock_time, full_time)": [
         ("viewer/templating.py", name) for name in ("iso_time", "clock_time", "full_time")],
     "  include/import lookups (get_template, per message)": [("jinja2/environment.py",
                                                               "get_template")],
-    "  day breaks (presentation.day_breaks)": [("viewer/presentation.py", "day_breaks")],
+    "  day breaks (presentation.day_breaks)": [("viewer/renderer/presentation.py", "day_breaks")],
     "anchor digests (history)": [("viewer/history.py", "anchor_token")],
     "compression (Flask-Compress)": [("flask_compress/flask_compress.py", "after_request")],
 }

@@ -1,10 +1,10 @@
 """Right-to-left and mixed scripts: which elements get ``dir``, and that only the renderer sets it.
 
-Each block of a message's text has ``dir="auto"`` (the browser gives it the direction of its
-first strong letter), code is ``dir="ltr"``, and a quote, list item or table takes the direction
-of its first block, which has no ``dir`` of its own (see viewer/markdown.py). Message content
-can never add, change or remove a ``dir``: raw HTML is text, and bidi control characters stay
-characters inside their own isolated paragraph. How it looks is checked in a real browser by
+Each block of a message's text has ``dir="auto"`` (the browser gives it the direction of its first
+strong letter), code is ``dir="ltr"``, and a quote, list item or table takes the direction of its
+first block, which has no ``dir`` of its own (see viewer/renderer/markdown.py). Message content can
+never add, change or remove a ``dir``: raw HTML is text, and bidi control characters stay characters
+inside their own isolated paragraph. How it looks is checked in a real browser by
 tests/browser/test_browser_direction.py.
 """
 
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from test_rendering import parse, render_markdown
 
 from memos_api import ContentPart, Message
-from viewer.formatting import message_body, PageBudget
-from viewer.markdown import sanitize_html
+from viewer.renderer.formatting import message_body, PageBudget
+from viewer.renderer.markdown import sanitize_html
 
 TEXT_BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "table", "th", "td"}
 CODE = {"figure", "code"}

@@ -16,7 +16,7 @@ from werkzeug import Response
 from memos_api import ContentPart, Message
 from viewer.access import sign
 from viewer.export import api_message, file_name
-from viewer.markdown import is_safe_url
+from viewer.renderer.markdown import is_safe_url
 
 SECRET = "export-tests-secret-0123456789abcdefghij"
 OPEN = "/chat/export?user_id=u1&conversation_id=c1"

@@ -15,8 +15,8 @@ import pytest
 
 from benchmarks.corpus import HOSTILE, hostile_message
 from memos_api import ContentPart, Message, message_from_api
-from viewer import formatting
-from viewer.formatting import message_body, PageBudget
+from viewer.renderer import formatting
+from viewer.renderer.formatting import message_body, PageBudget
 
 MESSAGE_GUARD = 0.5      # seconds: 10x the ~50 ms a message may cost
 PAGE_GUARD = 10.0        # seconds: a page of 50 such messages renders in well under one

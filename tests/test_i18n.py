@@ -32,8 +32,9 @@ from upstream_apps import upstream_app
 from werkzeug.wrappers import Response
 
 from memos_api import is_known_wording, MemOSError
-from viewer import errors, formatting, templating
+from viewer import errors, templating
 from viewer.access import sign
+from viewer.renderer import formatting
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
@@ -98,7 +99,7 @@ def test_accept_language_chooses_when_the_address_does_not(client, header, lang)
 def test_the_page_declares_its_direction_with_its_language(client):
     for lang in ("en", "zh-CN"):
         assert 'dir="ltr"' in client.get(f"/?lang={lang}").text.split(">", 2)[1]
-    # The messages take their own direction, not the page's (viewer/markdown.py).
+    # The messages take their own direction, not the page's (viewer/renderer/markdown.py).
     assert client.get(CHAT).text.count('dir="rtl"') == 0
 
 

@@ -1,4 +1,4 @@
-"""viewer/lexing.py gives exactly Pygments' own tokens, for every language highlighted."""
+"""viewer/renderer/lexing.py gives exactly Pygments' own tokens, for every language highlighted."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from pygments.lexer import RegexLexer
 
 from benchmarks.corpus import SLOWEST_CODE
 from benchmarks.lexer_scan import adversarial
-from viewer import lexing
-from viewer.highlight import highlight, LANGUAGES, lexer_for, prepare
+from viewer.renderer import lexing
+from viewer.renderer.highlight import highlight, LANGUAGES, lexer_for, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = [ROOT / name for name in ("viewer/markdown.py", "static/chat.js", "static/chat.css",
+SAMPLES = [ROOT / name for name in ("viewer/renderer/markdown.py", "static/chat.js",
+                                    "static/chat.css",
                                     "templates/base.html", "README.md", "Makefile",
                                     "pyproject.toml", "package-lock.json", ".ci/run")]
 PIECES = ["def ", "if x:", "return", " ", "\n", "\t", '"a"', "'b'", "/*", "*/", "//", "#", "--",
@@ -77,7 +78,7 @@ def test_every_highlighted_language_stops_at_its_budget(language):
     """A generous guard: the slowest input the scan found (docs/lexer-scan.md) at the cap."""
     import time
 
-    from viewer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
+    from viewer.renderer.formatting import HIGHLIGHT_CHARACTERS, MESSAGE_SECONDS
 
     prefix, unit = SLOWEST_CODE[language]
     code = adversarial(prefix, unit, HIGHLIGHT_CHARACTERS)

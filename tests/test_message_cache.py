@@ -9,7 +9,7 @@ import pytest
 from markupsafe import Markup
 
 from memos_api import ContentPart, Message
-from viewer.message_cache import MessageCache
+from viewer.renderer.message_cache import MessageCache
 from viewer.settings import ConfigError
 
 

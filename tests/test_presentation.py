@@ -5,7 +5,7 @@ import re
 from datetime import date, datetime, timedelta, timezone, UTC
 
 from memos_api import ContentPart, Message
-from viewer import presentation
+from viewer.renderer import presentation
 
 UTC8 = timezone(timedelta(hours=8))
 

@@ -13,8 +13,8 @@ from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from memos_api import ContentPart, Message
-from viewer.formatting import message_body, PageBudget, plain_html
-from viewer.highlight import LIGHT_STYLE, pygments_css
+from viewer.renderer.formatting import message_body, PageBudget, plain_html
+from viewer.renderer.highlight import LIGHT_STYLE, pygments_css
 
 PYGMENTS_CSS_PATH = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
 SAFE_HREF = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
@@ -274,7 +274,7 @@ def test_any_text_renders_without_raising_and_stays_inert(text):
 
 def test_committed_pygments_css_is_up_to_date():
     assert PYGMENTS_CSS_PATH.read_text(encoding="utf-8") == pygments_css(), (
-        "regenerate with: python -m viewer.highlight > static/pygments.css"
+        "regenerate with: python -m viewer.renderer.highlight > static/pygments.css"
     )
 
 

@@ -43,11 +43,11 @@ from flask_babel import gettext, ngettext
 
 from memos_api import Message
 
-from .formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
 from .history import Transcript
 from .i18n import locale_name
-from .markdown import is_safe_url
-from .presentation import day_breaks
+from .renderer.formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
+from .renderer.markdown import is_safe_url
+from .renderer.presentation import day_breaks
 from .templating import role_label, written_date
 
 # format -> (Content-Type, file name extension)

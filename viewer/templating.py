@@ -17,13 +17,13 @@ from werkzeug.exceptions import BadRequest
 
 from memos_api import Message
 
-from . import presentation
-from .formatting import message_body, PageBudget
-from .highlight import prepare
 from .history import element_id as id_of
 from .i18n import locale_name, page_language
 from .links import start_page
-from .message_cache import MessageCache
+from .renderer import presentation
+from .renderer.formatting import message_body, PageBudget
+from .renderer.highlight import prepare
+from .renderer.message_cache import MessageCache
 
 KNOWN_ROLES = ("user", "assistant", "system", "tool")
 ROLE_LABELS = {"user": _l("User"), "assistant": _l("Assistant"), "system": _l("System"),

@@ -1,8 +1,8 @@
 """A message's body as HTML, at a bounded cost whatever its content.
 
-Assistant and system text is Markdown (viewer/markdown.py) with highlighted code
-(viewer/highlight.py); users' and tools' words are shown as typed. Formatting one message may
-take about ``MESSAGE_SECONDS`` of CPU and make at most ``HTML_RATIO`` times its length (plus
+Assistant and system text is Markdown (viewer/renderer/markdown.py) with highlighted code
+(viewer/renderer/highlight.py); users' and tools' words are shown as typed. Formatting one message
+may take about ``MESSAGE_SECONDS`` of CPU and make at most ``HTML_RATIO`` times its length (plus
 ``HTML_EXTRA``) of HTML, and the messages of one page ``PAGE_SECONDS`` in all. Past a limit the
 message is still shown, as escaped text (or with its code partly highlighted) and a quiet note:
 never an error page.

@@ -6,7 +6,7 @@ reference links into 16 MB of HTML. Its events become HTML here, so that raw HTM
 text, only http, https and mailto links survive, images are never loaded, and quotes and lists
 nested past ``MAX_DEPTH`` are flattened. The HTML may grow to ``Limits.max_html`` characters
 and take until ``Limits.deadline`` (thread CPU time); past either, ``LimitReached`` is raised.
-Fenced code is left as a marker for the caller to fill in (viewer/highlight.py).
+Fenced code is left as a marker for the caller to fill in (viewer/renderer/highlight.py).
 
 Direction: each block of text (paragraph, heading, list item, quote, table cell) has
 ``dir="auto"``, so the browser lays it out in the direction of its first strong letter (right to
