@@ -10,7 +10,8 @@ CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test bench install install-dev translations pot browser redis java clean
+.PHONY: run serve test bench screenshots install install-dev translations pot browser redis java \
+	clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
 	PORT=$(PORT) $(BIN)/python app.py
@@ -24,6 +25,10 @@ test: install-dev browser java redis ## Install everything, lint, then run the w
 
 bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
+
+# The README's pictures, taken from the running app in Chromium (docs/screenshots.py).
+screenshots: install-dev browser ## Write docs/screenshots/*.png: chat, phone, widget, print
+	$(BIN)/python -m docs.screenshots
 
 install: $(VENV)/.runtime $(HTMX) $(STATIC_BUILT) $(COMPILED)
 install-dev: $(VENV)/.dev install
@@ -70,15 +75,20 @@ pot: | $(VENV)/.runtime
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
 # The shared rate-limit tests start Debian's redis-server themselves, on a free loopback port.
+# The screenshots (`make screenshots`, tests/test_screenshots.py) turn a printed page into a
+# PNG with pdftoppm, from Debian's poppler-utils.
 # Chinese text is checked in Noto Sans CJK SC, the Linux font of chat.css's stack: without it
 # the browser would take any font with Han glyphs (Japanese forms, say): that test is skipped
 # without it, and fails under CI.
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
-browser: /usr/bin/chromium /usr/bin/wrk $(CJK_FONT)
+browser: /usr/bin/chromium /usr/bin/wrk /usr/bin/pdftoppm $(CJK_FONT)
 redis: /usr/bin/redis-server
 /usr/bin/chromium /usr/bin/wrk /usr/bin/redis-server:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(notdir $@)
+/usr/bin/pdftoppm:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils
 $(CJK_FONT):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
