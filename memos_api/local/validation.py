@@ -198,6 +198,12 @@ def memory_problem(item: object, kind: str | None = None) -> str | None:
     if sources is not None and (not isinstance(sources, list)
                                 or not all(isinstance(source, Mapping) for source in sources)):
         return 'has "sources" that are not a list of objects'
+    try:
+        json.dumps(item, allow_nan=False)
+    except RecursionError:
+        return "is nested too deeply to store"
+    except (TypeError, ValueError) as error:
+        return f"cannot be stored as JSON: {error}"
     return None
 
 
@@ -263,12 +269,7 @@ def _stored(item: Mapping, conversation_id: str | None, default_tz: tzinfo,
         parts = [record["memory_key"], record["memory_value"], " ".join(record["tags"])]
     else:
         parts = [record["preference"], record["reasoning"]]
-    try:
-        encoded = json.dumps(record, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise invalid(40000, f"memory {record['id']!r} cannot be stored as JSON: {error}") \
-            from None
-    return StoredMemory(kind, record["id"], record["conversation_id"], encoded,
+    return StoredMemory(kind, record["id"], record["conversation_id"], json.dumps(record),
                         fold("\n".join(parts)), created, updated)
 
 
