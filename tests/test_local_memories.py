@@ -7,6 +7,13 @@ import threading
 from datetime import datetime, UTC
 
 import pytest
+from reading import (
+    READING_CONVERSATION_ID,
+    READING_MEMORIES,
+    READING_MESSAGES,
+    READING_USER_ID,
+    seed,
+)
 
 from memos_api import InvalidRequestError, memory_page_from_api, MemoryPage
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
@@ -447,3 +454,21 @@ def test_threads_can_add_and_search_together(tmp_path):
     assert not errors
     assert stores[0].count_memories(USER)["memory"] == 90
     assert len(found(stores[1], "thread 3 note", memory_limit_number=25)) == 25
+
+
+def test_the_reading_conversations_memories_quote_its_messages(local_store):
+    seed(local_store)
+    page = local_store.get_memory(READING_USER_ID)
+    assert len(page.memories) + len(page.preferences) == len(READING_MEMORIES)
+    said = {(m["role"], m["chat_time"], m["content"]) for m in READING_MESSAGES
+            if isinstance(m["content"], str)}
+    here = [item for item in (*page.memories, *page.preferences)
+            if item.conversation_id == READING_CONVERSATION_ID]
+    assert len(here) == len(READING_MEMORIES) - 1  # one is from another conversation
+    for item in here:
+        assert item.sources and all((s.role, s.chat_time, s.text) in said for s in item.sources)
+    keys_ = {memory.memory_key for memory in page.memories}
+    assert {"Travel dates", "Two travellers", "Likes food and walking", "Porto for two nights",
+            "Train booked"} <= keys_
+    early = local_store.search_memory("early", READING_USER_ID, READING_CONVERSATION_ID)
+    assert early.preferences[0].preference == "Prefers early starts, ahead of the crowds."
