@@ -27,6 +27,15 @@ from .errors import (
     UpstreamUnavailableError,
 )
 from .keys import check_api_key
+from .memories import (
+    check_get_arguments,
+    check_search_arguments,
+    DEFAULT_SEARCH_LIMIT,
+    has_memory_lists,
+    MAX_PAGE_SIZE,
+    memory_page_from_api,
+    MemoryPage,
+)
 from .models import AddResult, Message, message_from_api
 from .timestamps import BEIJING
 
@@ -34,7 +43,7 @@ DEFAULT_BASE_URL = "https://memos.memtensor.cn/api/openmem/v1"
 GLOBAL_BASE_URL = "https://api.memt.ai/platform/api/openmem/v1"
 SUCCESS_CODES = (0, 200)  # the cloud answers 0; MemOS's open-source server answers 200
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-ENDPOINTS = ("/get/message", "/add/message")
+ENDPOINTS = ("/get/message", "/add/message", "/get/memory", "/search/memory")
 # A retry needs at least this long before the deadline: an attempt given a few milliseconds
 # would only time out, and hide the real error (a 503, say) behind a timeout.
 MIN_ATTEMPT_SECONDS = 0.1
@@ -51,7 +60,7 @@ def resolve_base_url(base_url: str | None = None, environ: Mapping[str, str] = o
 
 
 class MemOSClient:
-    """Calls ``/get/message`` and ``/add/message`` on a MemOS service.
+    """Calls ``/get/message``, ``/add/message``, ``/get/memory`` and ``/search/memory``.
 
     Read calls retry transient failures (connection errors, 502/503/504, 429) with exponential
     backoff, never past ``deadline`` seconds in all. Writes retry only when nothing was sent.
@@ -130,6 +139,46 @@ class MemOSClient:
                 N_("MemOS's answer to add/message lacks success/task_id/status."))
         return AddResult(success=bool(data["success"]), task_id=str(data["task_id"]),
                          status=str(data["status"]))
+
+    def get_memory(self, user_id: str, page: int = 1, size: int = MAX_PAGE_SIZE, *,
+                   include_preference: bool = True, include_tool_memory: bool = False,
+                   filter: Mapping[str, Any] | None = None) -> MemoryPage:
+        """One page (from 1) of the user's memories: ``size`` (at most 50) of each kind.
+
+        MemOS has no per-conversation listing: keep the items whose ``conversation_id``
+        matches. ``filter`` is passed on as MemOS documents it. A size outside 1..50 or a page
+        below 1 is a ValueError, before anything is sent.
+        """
+        check_get_arguments(user_id, page, size)
+        body: dict[str, Any] = {"user_id": user_id, "page": page, "size": size,
+                                "include_preference": include_preference,
+                                "include_tool_memory": include_tool_memory}
+        if filter is not None:
+            body["filter"] = dict(filter)
+        return self._memory_page(self._call("/get/memory", body, idempotent=True))
+
+    def search_memory(self, query: str, user_id: str, conversation_id: str | None = None,
+                      memory_limit_number: int = DEFAULT_SEARCH_LIMIT, *,
+                      include_preference: bool = True, include_tool_memory: bool = False,
+                      include_skill: bool = False) -> MemoryPage:
+        """The user's memories most relevant to ``query``, at most ``memory_limit_number``
+        (1..25) facts; ``conversation_id`` ranks that conversation's first (it does not
+        filter). Paging fields of the result are None.
+        """
+        check_search_arguments(query, user_id, memory_limit_number)
+        body: dict[str, Any] = {"query": query, "user_id": user_id,
+                                "memory_limit_number": memory_limit_number,
+                                "include_preference": include_preference,
+                                "include_tool_memory": include_tool_memory,
+                                "include_skill": include_skill}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return self._memory_page(self._call("/search/memory", body, idempotent=True))
+
+    def _memory_page(self, data: Any) -> MemoryPage:
+        if not has_memory_lists(data):
+            raise BadResponseError(N_("MemOS's answer has no memory list."))
+        return memory_page_from_api(data, self.default_tz)
 
     def _call(self, path: str, body: dict, *, idempotent: bool) -> Any:
         started = time.monotonic()

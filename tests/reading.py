@@ -3,8 +3,9 @@
 Two people plan a trip to Lisbon with an assistant over three days: Markdown (headings, lists,
 task lists, tables, fenced code), bare URLs and an e-mail address, a tool call and its JSON
 answer, an attached file and an image, Arabic and Hebrew, runs of short messages from one role,
-and a long itinerary that collapses. Plain data in the ``/add/message`` shape; ``seed`` puts it in
-a local store.
+and a long itinerary that collapses. Plain data in the ``/add/message`` shape, with
+``READING_MEMORIES`` (``/get/memory`` items whose sources quote its messages); ``seed`` puts
+both in a local store.
 """
 
 from __future__ import annotations
@@ -272,6 +273,70 @@ READING_MESSAGES: list[dict] = [
 ]
 
 
+def _quote(start: str) -> dict:
+    """The message whose text starts with ``start``, as a memory's source quotes it."""
+    [message] = [m for m in READING_MESSAGES
+                 if isinstance(m["content"], str) and m["content"].startswith(start)]
+    return {"type": "chat", "role": message["role"], "chat_time": message["chat_time"],
+            "content": message["content"]}
+
+
+def _at(day: int, clock: str) -> str:
+    return f"2026-03-{day:02d} {clock}"
+
+
+# What MemOS would remember of it (/get/memory items), each quoting the messages it came from;
+# the last is from another of the user's conversations, for labels of "elsewhere".
+READING_MEMORIES: list[dict] = [
+    {"id": "trip-dates", "memory_type": "UserMemory", "memory_key": "Travel dates",
+     "memory_value": "The trip to Portugal is from 14 to 20 May 2026; the dates are fixed.",
+     "tags": ["trip", "dates"], "confidence": 0.97,
+     "create_time": _at(2, "19:02:20"), "update_time": _at(2, "19:02:20"),
+     "sources": [_quote("Seven days in May"), _quote("14 to 20 May, fixed.")]},
+    {"id": "trip-party", "memory_type": "UserMemory", "memory_key": "Two travellers",
+     "memory_value": "Two people are travelling together, and they split the costs.",
+     "tags": ["trip", "people"], "confidence": 0.92,
+     "create_time": _at(2, "19:00:15"), "update_time": _at(3, "08:34:50"),
+     "sources": [_quote("Seven days in May"), _quote("Can you give me a little script")]},
+    {"id": "trip-interests", "memory_type": "UserMemory", "memory_key": "Likes food and walking",
+     "memory_value": "They like food, walking and old buildings, and do not want nightclubs.",
+     "tags": ["interests", "food", "walking"], "confidence": 0.95,
+     "create_time": _at(2, "19:00:25"), "update_time": _at(2, "19:00:25"),
+     "sources": [_quote("We like food, walking")]},
+    {"id": "trip-porto", "memory_type": "LongTermMemory", "memory_key": "Porto for two nights",
+     "memory_value": "The plan is four nights in Lisbon, two nights in Porto, and the last "
+                     "night back in Lisbon, where the flight leaves from.",
+     "tags": ["itinerary", "Porto"], "confidence": 0.9,
+     "create_time": _at(2, "19:03:00"), "update_time": _at(4, "20:03:20"),
+     "sources": [_quote("14 to 20 May, fixed."), _quote("Then a good split"),
+                 _quote("Fair. Keep it.")]},
+    {"id": "trip-train", "memory_type": "LongTermMemory", "memory_key": "Train booked",
+     "memory_value": "They booked the Alfa Pendular from Lisbon to Porto in 2nd class "
+                     "(Turística, 31.10 EUR).",
+     "tags": ["train", "booking"], "confidence": 0.88,
+     "create_time": _at(4, "20:12:05"), "update_time": _at(4, "20:12:05"),
+     "sources": [_quote("| Route | Class"), _quote("Perfect, booked 2nd class.")]},
+    {"id": "trip-early", "preference_type": "implicit_preference",
+     "preference": "Prefers early starts, ahead of the crowds.",
+     "reasoning": "Noa's note says to reach Sintra early in the morning, before the tour "
+                  "buses, and they kept the 07:55 train.",
+     "create_time": _at(2, "19:22:10"), "update_time": _at(2, "19:22:10"),
+     "sources": [_quote("בסינטרה"), _quote("Noa is right")]},
+    {"id": "trip-unhurried", "preference_type": "explicit_preference",
+     "preference": "Wants a plan that is not rushed.",
+     "reasoning": "Porto only \"if it's not rushed\"; turned down Évora to keep two nights "
+                  "there.",
+     "create_time": _at(4, "20:03:15"), "update_time": _at(4, "20:03:15"),
+     "sources": [_quote("14 to 20 May, fixed."), _quote("Fair. Keep it.")]},
+    {"id": "kyoto-markets", "memory_type": "LongTermMemory", "memory_key": "Kyoto food markets",
+     "memory_value": "Loved Nishiki Market in Kyoto on an earlier trip.",
+     "conversation_id": "trip-to-kyoto-2025-10", "tags": ["food", "Japan"], "confidence": 0.8,
+     "create_time": "2025-10-12 21:00:00", "update_time": "2025-10-12 21:00:00"},
+]
+
+
 def seed(store) -> None:
-    """Add the conversation to a ``memos_api.local.LocalStore``."""
+    """Add the conversation, and its memories, to a ``memos_api.local.LocalStore``."""
     store.add_messages(READING_USER_ID, READING_CONVERSATION_ID, READING_MESSAGES)
+    store.add_memories(READING_USER_ID, READING_MEMORIES,
+                       conversation_id=READING_CONVERSATION_ID)

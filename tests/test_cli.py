@@ -181,3 +181,99 @@ def test_no_nesting_depth_near_the_limit_gives_a_traceback(app_factory, memos_se
             assert result.output.count("\n") == 1, result.output
             outcomes.add(result.output.split(" is ", 1)[-1].strip())
     assert "imported" in outcomes and "nested too deeply to read." in outcomes
+
+
+# --- memories beside the messages ------------------------------------------------------------
+
+MEMORIES = [
+    {"id": "m-budget", "memory_key": "Budget", "memory_value": "The budget is in the Q1 sheet.",
+     "memory_type": "LongTermMemory", "tags": ["budget"], "confidence": 0.9,
+     "create_time": "2026-02-01 10:01:00",
+     "sources": [{"role": "user", "content": "Where did we leave the budget?",
+                  "chat_time": "2026-02-01 10:00:00"}]},
+    {"preference": "Short answers.", "preference_type": "implicit_preference"},
+]
+PREFERENCES = [{"id": "p-sheets", "preference": "Keeps numbers in spreadsheets.",
+                "reasoning": "Mentions the Q1 sheet."}]
+
+
+def test_import_takes_memories_and_preferences_beside_messages(app, store, tmp_path):
+    document = {"messages": MESSAGES, "memories": MEMORIES, "preferences": PREFERENCES}
+    result = run_import(app, write(tmp_path, document))
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 messages, 1 memory and 2 preferences into 'imported'" in result.output
+    assert store.count("alice", "imported") == 2
+    page = store.get_memory("alice")
+    [memory] = page.memories
+    assert memory.memory_key == "Budget" and memory.conversation_id == "imported"
+    assert memory.sources[0].text == "Where did we leave the budget?"
+    assert sorted(p.preference for p in page.preferences) == [
+        "Keeps numbers in spreadsheets.", "Short answers."]
+    assert store.search_memory("budget", "alice", "imported").memories[0].id == "m-budget"
+
+
+def test_import_takes_memories_alone(app, store, tmp_path):
+    result = run_import(app, write(tmp_path, {"memories": MEMORIES[:1], "messages": []}))
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 memory into 'imported' for 'alice'." in result.output
+    assert store.count("alice", "imported") == 0
+    assert store.count_memories("alice") == {"memory": 1, "preference": 0}
+
+
+@pytest.mark.parametrize("document, phrase", [
+    ({"messages": MESSAGES, "memories": "lots"}, 'has "memories" that is not a list'),
+    ({"messages": MESSAGES, "preferences": {"p": 1}}, 'has "preferences" that is not a list'),
+    ({"messages": MESSAGES, "memories": [MEMORIES[0], "text"]},
+     "Memory 2 in {path} is not a JSON object."),
+    ({"messages": MESSAGES, "memories": [{"memory_key": "k"}]},
+     'Memory 1 in {path} has no "memory_value" string.'),
+    ({"messages": MESSAGES, "preferences": [{"preference_type": "explicit_preference"}]},
+     'Preference 1 in {path} has no "preference" string.'),
+    ({"messages": MESSAGES, "preferences": [{"memory_value": "not a preference"}]},
+     'Preference 1 in {path} has no "preference" string.'),
+    ({"messages": MESSAGES, "memories": [{"memory_value": "v", "confidence": 7}]},
+     '"confidence" that is not a number from 0 to 1'),
+    ({"messages": MESSAGES, "memories": [{"memory_value": "v", "create_time": "soon"}]},
+     '"create_time" that is not a time'),
+    ({"messages": MESSAGES, "memories": [{"memory_value": "v", "sources": "chat"}]},
+     '"sources" that are not a list of objects'),
+    ({"messages": MESSAGES, "memories": [MEMORIES[0]], "preferences": [{
+        "id": "m-budget", "preference": "p"}]}, 'Two memories in {path} have the id "m-budget"'),
+    ({"messages": [{"role": "user"}], "memories": MEMORIES}, "Message 1"),
+    ({"memories": []}, "non-empty list of messages"),
+])
+def test_bad_memories_import_nothing(app, store, tmp_path, document, phrase):
+    path = write(tmp_path, document)
+    result = run_import(app, path)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert phrase.format(path=path) in result.output
+    assert store.count("alice", "imported") == 0
+    assert store.count_memories("alice") == {"memory": 0, "preference": 0}
+
+
+def test_a_nan_in_a_memory_is_one_line(app, store, tmp_path):
+    path = write(tmp_path, '{"memories": [{"memory_value": "v", "confidence": NaN}]}')
+    assert_one_line(run_import(app, path), f'Memory 1 in {path} has a "confidence" that is '
+                                           "not a number from 0 to 1. Nothing imported.")
+    path = write(tmp_path, '{"memories": [{"memory_value": "v", "info": {"x": NaN}}]}')
+    assert_one_line(run_import(app, path), f"Memory 1 in {path} cannot be stored as JSON: Out "
+                                           "of range float values are not JSON compliant. "
+                                           "Nothing imported.")
+
+
+def test_an_escape_in_a_memory_id_is_shown_escaped(app, store, tmp_path):
+    path = write(tmp_path, {"memories": [{"id": "\x1b[2J", "memory_value": "a"},
+                                         {"id": "\x1b[2J", "memory_value": "b"}]})
+    assert_one_line(run_import(app, path),
+                    f'Two memories in {path} have the id "\\x1b[2J". Nothing imported.')
+
+
+def test_memories_cannot_go_to_memos_itself(app_factory, memos_server, tmp_path):
+    app = app_factory(MEMOS_BASE_URL=memos_server.base_url, MEMOS_API_KEY=memos_server.api_key,
+                      VIEWER_ACCESS="open")
+    path = write(tmp_path, {"messages": MESSAGES, "memories": MEMORIES})
+    assert_one_line(run_import(app, path), f"{path} holds memories, which only the embedded "
+                                           "store can import: MemOS extracts its own from the "
+                                           "messages. Unset MEMOS_API_KEY and MEMOS_BASE_URL, "
+                                           "or leave the memories out. Nothing imported.")
+    assert memos_server.store.count("alice", "imported") == 0

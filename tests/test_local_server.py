@@ -133,7 +133,7 @@ def test_validation_errors_come_back_as_business_codes(memos_server):
 
 
 def test_unknown_path_is_404_and_wrong_method_405(memos_server):
-    missing = post(memos_server, "/get/memory", {})
+    missing = post(memos_server, "/add/feedback", {})
     assert missing.status_code == 404 and envelope(missing)["code"] == 40400
     wrong = requests.get(memos_server.base_url + "/get/message", timeout=5)
     assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"

@@ -1,10 +1,12 @@
-"""Commands: ``flask import-messages`` loads a conversation; ``flask embed-url`` signs a link."""
+"""Commands: ``flask import-messages`` loads a conversation (and what MemOS remembered of it);
+``flask embed-url`` signs a link."""
 
 from __future__ import annotations
 
 import json
 import sys
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -12,12 +14,14 @@ from flask import current_app, Flask
 from flask.cli import with_appcontext
 
 from memos_api import MemOSError
+from memos_api.local.validation import memory_kind, memory_problem, PREFERENCE
 
 from .access import sign
 from .i18n import LANGUAGES, locale_for
 from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
+_PLURALS = {"message": "messages", "memory": "memories", "preference": "preferences"}
 # Shown escaped: C0/C1 controls and DEL (terminal escape sequences), format characters
 # (bidirectional overrides), lone surrogates (unprintable) and line/paragraph separators.
 _UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
@@ -39,12 +43,43 @@ def _escape(char: str) -> str:
         else f"\\U{code:08x}"
 
 
-def read_messages_file(path: Path) -> list[dict]:
-    """The messages of an ``/add/message``-shaped file (the whole body, or just its list).
+@dataclass(frozen=True)
+class ImportFile:
+    """What an import file holds, checked: messages, and memories (preferences among them)."""
 
-    Every failure is a ClickException: one line, exit status 1, anything quoted escaped.
+    messages: list[dict]
+    memories: list[dict]
+
+
+def read_import_file(path: Path) -> ImportFile:
+    """The messages and memories of an import file.
+
+    The file is an ``/add/message`` body (or just its message list), optionally with
+    ``memories`` (``/get/memory`` items: facts, or preferences told by their ``preference``
+    field) and ``preferences`` (preference items) beside ``messages``; with memories,
+    ``messages`` may be left out. Every failure is a ClickException: one line, exit status 1,
+    anything quoted escaped.
     """
     shown = printable(path)
+    document = _read_json(path, shown)
+    if not isinstance(document, dict):
+        return ImportFile(_checked_messages(document, shown), [])
+    memories = [*_checked_memories(document, "memories", shown),
+                *_checked_memories(document, "preferences", shown)]
+    seen: set[str] = set()
+    for memory_id in (item.get("id") for item in memories):
+        if memory_id in seen:
+            raise click.ClickException(f'Two memories in {shown} have the id '
+                                       f'"{printable(memory_id)}". Nothing imported.')
+        if memory_id is not None:
+            seen.add(memory_id)
+    messages = document.get("messages")
+    if memories and messages in (None, []):
+        return ImportFile([], memories)
+    return ImportFile(_checked_messages(messages, shown), memories)
+
+
+def _read_json(path: Path, shown: str) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -66,16 +101,35 @@ def read_messages_file(path: Path) -> list[dict]:
     except ValueError as error:  # any other parser failure
         raise click.ClickException(f"{shown} cannot be read as JSON: {printable(error)}.") \
             from None
-    messages = document.get("messages") if isinstance(document, dict) else document
+    return document
+
+
+def _checked_messages(messages: object, shown: str) -> list[dict]:
     if not isinstance(messages, list) or not messages:
         raise click.ClickException(f"{shown} must hold a non-empty list of messages, or an "
-                                   'object with one under "messages".')
+                                   'object with one under "messages" (or with "memories").')
     for number, message in enumerate(messages, start=1):
         problem = _message_problem(message)
         if problem:
             raise click.ClickException(f"Message {number} in {shown} {problem}. "
                                        "Nothing imported.")
     return messages
+
+
+def _checked_memories(document: dict, key: str, shown: str) -> list[dict]:
+    """The items under ``key`` ("memories" or "preferences"), each checked."""
+    items = document.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise click.ClickException(f'{shown} has "{key}" that is not a list. Nothing imported.')
+    label, kind = ("Preference", PREFERENCE) if key == "preferences" else ("Memory", None)
+    for number, item in enumerate(items, start=1):
+        problem = memory_problem(item, kind)
+        if problem:
+            raise click.ClickException(f"{label} {number} in {shown} {printable(problem)}. "
+                                       "Nothing imported.")
+    return items
 
 
 def _whole_number(digits: str) -> int:
@@ -114,20 +168,44 @@ def _check_id(value: str, label: str) -> str:
               help="conversation_id to store the messages under.")
 @with_appcontext
 def import_messages(file: Path, user_id: str, conversation_id: str) -> None:
-    """Import FILE (JSON in the /add/message shape) into a conversation."""
+    """Import FILE (JSON in the /add/message shape) into a conversation.
+
+    Beside "messages", the file may hold "memories" and "preferences" (/get/memory items),
+    which only the embedded store can take.
+    """
     _check_id(user_id, "user id")
     _check_id(conversation_id, "conversation id")
-    messages = read_messages_file(file)
+    contents = read_import_file(file)
+    source = current_app.extensions["memos_source"]
+    add_memories = getattr(source, "add_memories", None)
+    if contents.memories and add_memories is None:
+        raise click.ClickException(
+            f"{printable(file)} holds memories, which only the embedded store can import: "
+            "MemOS extracts its own from the messages. Unset MEMOS_API_KEY and MEMOS_BASE_URL, "
+            "or leave the memories out. Nothing imported.")
+    result = None
     try:
-        result = current_app.extensions["memos_source"].add_messages(
-            user_id, conversation_id, messages)
+        if contents.messages:
+            result = source.add_messages(user_id, conversation_id, contents.messages)
+        if contents.memories:
+            add_memories(user_id, contents.memories, conversation_id=conversation_id)
     except MemOSError as error:
         raise click.ClickException(f"Import failed: {printable(error)}") from None
     except RecursionError:  # parsed, but one level too deep to encode with the request
         raise click.ClickException(f"{printable(file)} is nested too deeply to import.") \
             from None
-    click.echo(f"Imported {len(messages)} messages into {conversation_id!r} for {user_id!r} "
-               f"(task {result.task_id}, {result.status}).")
+    click.echo(f"Imported {_imported(contents)} into {conversation_id!r} for {user_id!r}"
+               + (f" (task {result.task_id}, {result.status})." if result else "."))
+
+
+def _imported(contents: ImportFile) -> str:
+    """"2 messages, 3 memories and 1 preference": what was imported, by kind."""
+    preferences = sum(memory_kind(item) == PREFERENCE for item in contents.memories)
+    counts = [(len(contents.messages), "message"),
+              (len(contents.memories) - preferences, "memory"), (preferences, "preference")]
+    parts = [f"{count} {noun if count == 1 else _PLURALS[noun]}" for count, noun in counts
+             if count]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 @click.command("embed-url")

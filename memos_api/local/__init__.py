@@ -1,4 +1,5 @@
-"""An embedded, MemOS-compatible message store: SQLite underneath, MemOS's API on top.
+"""An embedded, MemOS-compatible store of messages and memories: SQLite underneath, MemOS's
+API on top.
 
 Use ``LocalStore`` in-process (it answers like ``MemOSClient``), or serve it over HTTP with
 ``make_server`` (or ``python -m memos_api.local``) so any MemOS client can talk to it.

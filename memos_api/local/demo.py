@@ -1,8 +1,12 @@
-"""The demo conversation seeded into a fresh local store: plain data, no logic.
+"""The demo conversation seeded into a fresh local store, and what MemOS remembered of it.
 
 A developer debugs a small expense-report script with an assistant over three days. It covers
 what a viewer must render: a system message, Markdown lists, tables and fenced code, and one
 message whose content is a list of parts (text plus an attached file).
+
+``DEMO_MEMORIES`` are ``/get/memory`` items (facts, then preferences) as MemOS would extract
+them; each names the messages it came from in ``sources`` (role, content, chat_time), which is
+all MemOS gives to find them again (it has no message ids).
 """
 
 DEMO_USER_ID = "demo-user"
@@ -146,4 +150,61 @@ def test_parse_amount_rejects_garbage(raw):
                 "2. parse amounts with `Decimal`, and fail loudly on bad rows\n"
                 "3. group totals by category, with `Uncategorized` for blanks\n"
                 "4. a small test suite guarding `parse_amount`"},
+]
+
+
+def _source(index: int) -> dict:
+    """Message ``index`` quoted as a memory's source, as MemOS's ``sources`` items are."""
+    message = DEMO_MESSAGES[index]
+    content = message["content"]
+    if isinstance(content, list):
+        content = "\n\n".join(part["text"] for part in content if part.get("type") == "text")
+    return {"type": "chat", "role": message["role"], "chat_time": message["chat_time"],
+            "content": content}
+
+
+DEMO_MEMORIES = [
+    {"id": "demo-memory-encoding", "memory_type": "UserMemory",
+     "memory_key": "User's bank exports CSV in cp1252",
+     "memory_value": "The user's bank exports its monthly statements as CSV in cp1252 "
+                     "(Windows-1252), not UTF-8: reading them as UTF-8 crashed on the é of "
+                     "merchant names such as Café Central.",
+     "tags": ["csv", "encoding", "bank"], "confidence": 0.95,
+     "create_time": "2026-03-09 20:22:05", "update_time": "2026-03-09 20:22:05",
+     "sources": [_source(1), _source(2), _source(3)]},
+    {"id": "demo-memory-decimal", "memory_type": "LongTermMemory",
+     "memory_key": "Prefers Decimal for money",
+     "memory_value": "The user moved the expense script from float to Decimal so every cent "
+                     "stays exact, after a thousands separator (1,080.00) had silently dropped "
+                     "the rent row from the total.",
+     "tags": ["python", "money", "decimal"], "confidence": 0.9,
+     "create_time": "2026-03-09 20:27:30", "update_time": "2026-03-09 20:35:12",
+     "sources": [_source(6), _source(7), _source(8)]},
+    {"id": "demo-memory-report", "memory_type": "LongTermMemory",
+     "memory_key": "Monthly expense report script",
+     "memory_value": "The user keeps a Python script that totals monthly expenses from the "
+                     "bank's CSV export by the Category column, largest first; rows without a "
+                     "category are listed as Uncategorized.",
+     "tags": ["python", "csv", "expenses"], "confidence": 0.85,
+     "create_time": "2026-03-10 08:48:40", "update_time": "2026-03-10 08:57:02",
+     "sources": [_source(9), _source(11), _source(12)]},
+    {"id": "demo-memory-tests", "memory_type": "WorkingMemory",
+     "memory_key": "Tests guard parse_amount",
+     "memory_value": "parse_amount is covered by a small pytest suite in test_report.py; all "
+                     "five tests pass.",
+     "tags": ["pytest", "testing"], "confidence": 0.8,
+     "create_time": "2026-03-11 19:10:40", "update_time": "2026-03-11 19:10:40",
+     "sources": [_source(13), _source(15)]},
+    {"id": "demo-preference-concise", "preference_type": "explicit_preference",
+     "preference": "Concise answers, with code in fenced blocks.",
+     "reasoning": "The conversation's instructions ask for concise answers and code in fenced "
+                  "blocks.",
+     "create_time": "2026-03-09 20:14:40", "update_time": "2026-03-09 20:14:40",
+     "sources": [_source(0)]},
+    {"id": "demo-preference-loud", "preference_type": "implicit_preference",
+     "preference": "Would rather a bad row stop the report than be skipped silently.",
+     "reasoning": "The user adopted a parser that raises on unreadable amounts, after a "
+                  "silently skipped row made the total wrong.",
+     "create_time": "2026-03-09 20:35:00", "update_time": "2026-03-09 20:35:00",
+     "sources": [_source(6), _source(7)]},
 ]

@@ -1,4 +1,4 @@
-"""The two MemOS endpoints as plain functions: a request body in, the envelope's data out.
+"""MemOS's endpoints as plain functions: a request body in, the envelope's data out.
 
 They know nothing of HTTP; errors are raised as InvalidRequestError carrying MemOS's code.
 JSON ``null`` in any optional field means the field is absent, as the official SDK sends it.
@@ -33,9 +33,34 @@ def add_message(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
     return {"success": result.success, "task_id": result.task_id, "status": result.status}
 
 
+def get_memory(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
+    """``/get/memory``: one page of the user's memories and preferences, newest first.
+
+    A size above 50 is refused (40000), as MemTensor's SDK refuses to send one.
+    """
+    return store.get_memory_data(
+        body.get("user_id"), body.get("page"), body.get("size"),
+        body.get("include_preference"), body.get("include_tool_memory"), body.get("filter"))
+
+
+def search_memory(store: LocalStore, body: dict[str, Any]) -> dict[str, Any]:
+    """``/search/memory``: memories holding the query's terms, the given conversation's first.
+
+    A memory_limit_number above 25, MemOS's documented maximum, is refused (40000). Fields
+    this store has no use for (knowledgebase_ids, source, agent_id...) are ignored.
+    """
+    return store.search_memory_data(
+        body.get("query"), body.get("user_id"), body.get("conversation_id"),
+        body.get("memory_limit_number"), body.get("include_preference"),
+        body.get("preference_limit_number"), body.get("include_tool_memory"),
+        body.get("include_skill"), body.get("relativity"), body.get("filter"))
+
+
 ROUTES: dict[str, Callable[[LocalStore, dict[str, Any]], dict[str, Any]]] = {
     "/get/message": get_message,
     "/add/message": add_message,
+    "/get/memory": get_memory,
+    "/search/memory": search_memory,
 }
 
 

@@ -26,7 +26,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 class LocalMemOSApp:
-    """Answer ``POST /get/message`` and ``/add/message``, with or without the API prefix."""
+    """Answer ``POST`` to the endpoints in ``endpoints.ROUTES``, with or without the API
+    prefix."""
 
     def __init__(self, store: LocalStore, gate: Gate, *, verbose: bool = False) -> None:
         self.store = store
