@@ -314,6 +314,14 @@ def test_a_signed_widget_takes_its_accent_from_its_token(live_server, host_site,
     expect(refused.get_by_role("alert")).to_contain_text("#00aa77")
     expect(refused.get_by_role("alert")).to_contain_text("token does not grant")
     expect(refused.locator("[data-role]")).to_have_count(0)
+    # And it shows whole: the host sizes the iframe past the end of the alert's box.
+    frame = page.locator(nth_widget(4)).element_handle().content_frame()
+    bottom = frame.evaluate("document.querySelector('[role=alert]').getBoundingClientRect()"
+                            ".bottom")
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while page.locator(nth_widget(4)).evaluate("element => element.clientHeight") < bottom:
+        assert time.monotonic() < deadline, "the iframe clips the widget's alert"
+        page.wait_for_timeout(50)
 
 
 # --- 4. Accessible in its host's card, in both themes -----------------------------------------
