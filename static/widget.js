@@ -7,9 +7,13 @@
 
   function contentHeight() {
     var history = document.querySelector(".history");
+    if (history) return Math.ceil(history.scrollHeight);
     var alert = document.querySelector("main > .alert");
-    var element = history || alert || document.body;
-    return Math.ceil(element.scrollHeight);
+    if (!alert) return Math.ceil(document.body.scrollHeight);
+    // An error: down to the end of its box and margin (its own height alone would leave
+    // the frame short by its top margin, and clip its last line).
+    var bottom = alert.getBoundingClientRect().bottom + window.scrollY;
+    return Math.ceil(bottom + parseFloat(getComputedStyle(alert).marginBottom || "0"));
   }
 
   function report() {

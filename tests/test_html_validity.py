@@ -192,6 +192,13 @@ def collect_pages(client, store, upstream_down_client, signed_client) -> dict[st
     assert down.status_code in (502, 503, 504), f"MemOS unreachable gave {down.status_code}"
     pages[f"upstream-{down.status_code}"] = down.get_data(as_text=True)
 
+    # The widget, in a host's accent (it links one more stylesheet), and refusing a bad one.
+    widget = {"user_id": DEMO_USER, "conversation_id": DEMO_CONVERSATION, "theme": "dark"}
+    pages["widget-accent"] = fetch(client, "/embed?" + urlencode({**widget, "accent": "#0a7"}),
+                                   200)
+    pages["widget-bad-accent"] = fetch(client, "/embed?" + urlencode({**widget, "accent": "red"}),
+                                       400)
+
     # Forced themes, once the app has them (they change <html> and <meta name=color-scheme>).
     themed = client.get(chat_path(DEMO_USER, DEMO_CONVERSATION, theme="dark"))
     if themed.status_code == 200:

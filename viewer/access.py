@@ -5,6 +5,12 @@ and ``conversation_id`` from the query string, for demos and deployments behind 
 auth. Signed mode takes them only from ``?token=``: a JWT the host's backend signs with HS256
 and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``.
 
+The widget's accent colour (viewer/accent.py) is granted the same way: ``?accent=`` in open
+mode, the token's optional ``accent`` claim in signed mode, where an ``?accent=`` the token does
+not carry is refused as ids are: a signed link looks as its signer chose. The reader's own
+choices (theme, language, live updates) are not signed: they change only how the reader sees
+what the token grants.
+
 The views that show a conversation wear ``@conversation_view``: each client's requests to them
 are rate limited (viewer.ratelimit), and their answers are never cached (viewer.security).
 """
@@ -21,6 +27,7 @@ from flask import current_app, request
 from flask_babel import gettext
 from werkzeug.exceptions import Forbidden
 
+from .accent import canonical, read_accent
 from .validation import check_id, MAX_ID_LENGTH, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
@@ -47,22 +54,27 @@ def shows_conversation() -> bool:
 
 @dataclass(frozen=True)
 class Access:
-    """The conversation a request may read, and the query parameters that grant it."""
+    """The conversation a request may read, in which accent, and the query parameters that
+    grant both."""
 
     user_id: str
     conversation_id: str
     params: dict[str, str]
+    accent: str | None = None  # ``#rrggbb``
 
 
 def grant(args: Mapping[str, str], secret: str | None) -> Access:
-    """The conversation this request may read; 400 for bad ids, 403 for a bad token.
+    """The conversation this request may read; 400 for bad ids or a malformed accent, 403 for
+    a bad token or an accent it does not grant.
 
     ``secret`` is ``EMBED_SECRET`` in signed mode and None in open mode.
     """
+    asked = read_accent(args)
     if not secret:
         user_id, conversation_id = read_conversation(args)
+        params = {"user_id": user_id, "conversation_id": conversation_id}
         return Access(user_id, conversation_id,
-                      {"user_id": user_id, "conversation_id": conversation_id})
+                      params | {"accent": asked} if asked else params, asked)
     token = args.get("token", "")
     if not token:
         raise Forbidden(gettext("This viewer needs a signed link: the address has no token."))
@@ -71,7 +83,12 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
         if name in args and args[name] != claims[name]:
             raise Forbidden(gettext("The address names a different conversation than its "
                                     "token grants."))
-    return Access(claims["user_id"], claims["conversation_id"], {"token": token})
+    granted = canonical(claims["accent"]) if "accent" in claims else None
+    if asked is not None and asked != granted:
+        raise Forbidden(gettext("The address asks for the accent %(accent)s, which its token "
+                                "does not grant: sign the accent into the token, or leave it "
+                                "out of the address.", accent=asked))
+    return Access(claims["user_id"], claims["conversation_id"], {"token": token}, granted)
 
 
 def read_token(token: str, secret: str) -> dict:
@@ -96,11 +113,18 @@ def read_token(token: str, secret: str) -> dict:
         if problem:
             raise Forbidden(gettext("This link's token has an unusable %(name)s: %(problem)s.",
                                     name=name, problem=problem))
+    if "accent" in claims and canonical(claims["accent"]) is None:
+        raise Forbidden(gettext("This link's token has an unusable accent: it must be a colour "
+                                "written #rgb or #rrggbb."))
     return claims
 
 
-def sign(user_id: str, conversation_id: str, secret: str, ttl: int) -> str:
-    """A token granting one conversation for ``ttl`` seconds (what a host's backend does)."""
+def sign(user_id: str, conversation_id: str, secret: str, ttl: int,
+         accent: str | None = None) -> str:
+    """A token granting one conversation for ``ttl`` seconds, in ``accent`` if given (what a
+    host's backend does)."""
     claims = {"user_id": user_id, "conversation_id": conversation_id,
               "exp": int(time.time()) + ttl}
+    if accent is not None:
+        claims["accent"] = accent
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from memos_api import MemOSError
 from memos_api.local.validation import memory_kind, memory_problem, PREFERENCE
 
+from .accent import canonical
 from .access import sign
 from .i18n import LANGUAGES, locale_for
 from .validation import check_id
@@ -217,9 +218,12 @@ def _imported(contents: ImportFile) -> str:
               help="Where this viewer is served.")
 @click.option("--lang", default=None,
               help="The widget's language: en, or zh-CN (zh, zh-Hans, zh-SG) for Chinese.")
+@click.option("--accent", default=None,
+              help="The widget's accent colour for user bubbles and links, #rgb or #rrggbb "
+                   "(signed into the token).")
 @with_appcontext
 def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
-              lang: str | None) -> None:
+              lang: str | None, accent: str | None) -> None:
     """Print a signed /embed link for one conversation (needs EMBED_SECRET)."""
     secret = current_app.config["EMBED_SECRET"]
     if not secret:
@@ -237,7 +241,11 @@ def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
                                      f"use one of {', '.join(LANGUAGES.values())}.",
                                      param_hint="--lang")
         language = f"&lang={LANGUAGES[locale]}"
-    token = sign(user_id, conversation_id, secret, ttl)
+    if accent is not None and canonical(accent) is None:
+        raise click.BadParameter(f"{printable(accent)} is not a colour written #rgb or #rrggbb "
+                                 "(such as #0a7).", param_hint="--accent")
+    token = sign(user_id, conversation_id, secret, ttl,
+                 canonical(accent) if accent is not None else None)
     click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}")
 
 

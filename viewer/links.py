@@ -1,8 +1,8 @@
 """Who reads a conversation, how, and the URLs of every request their page can make next.
 
 URLs are computed here, in Python, as Datasette computes ``next_url``; templates only print
-them. Every link keeps what the reader chose (the access grant, the theme, live updates off,
-the language) and nothing else from the query string: ``url_for`` reads ``endpoint=``,
+them. Every link keeps what the reader chose (the access grant with its accent, the theme, live
+updates off, the language) and nothing else from the query string: ``url_for`` reads ``endpoint=``,
 ``_method=`` or ``_external=`` as its own arguments, so stray parameters must never reach it.
 """
 
@@ -46,6 +46,11 @@ class Reader:
         """The live check for messages after the newest shown ones (named by ``after``)."""
         return url_for("chat.newer", **self._kept(), after=after, since=since,
                        layout=self._fragment_layout())
+
+    def accent_stylesheet(self) -> str | None:
+        """The stylesheet giving this page its accent colour (viewer/accent.py), if it has one."""
+        accent = self.access.accent
+        return url_for("chat.accent", colour=accent[1:]) if accent else None
 
     def downloads(self) -> dict[str, str]:
         """The conversation as downloads (viewer/export.py), by format: one URL built, the

@@ -8,6 +8,9 @@ from .access import shows_conversation
 
 # Probes must see this instance as it is now, never a cache's copy.
 PROBE_ENDPOINTS = frozenset({"chat.healthz", "chat.readyz"})
+# An accent's stylesheet is the same for everyone, a function of its URL: a day, so that a
+# release that draws accents otherwise is seen by the next day.
+ACCENT_CACHE = "public, max-age=86400"
 EVERY_RESPONSE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
@@ -38,6 +41,8 @@ def cache_control(status: int) -> str:
         return "no-store"  # an error may be gone a second later: never keep it
     if shows_conversation() or request.endpoint in PROBE_ENDPOINTS:
         return "no-store"
+    if request.endpoint == "chat.accent":
+        return ACCENT_CACHE
     # The landing page: nothing private, but it follows the settings and links this
     # release's static URLs, so a cache must ask again before reusing it.
     return "no-cache"

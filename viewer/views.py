@@ -6,12 +6,13 @@ it returns; the URLs a page offers come with the slices it renders.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import abort, Blueprint, current_app, redirect, render_template, request, url_for
 
 from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
 from . import errors, export
+from .accent import CANONICAL, stylesheet
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, kept_choices, read_reader
@@ -126,6 +127,15 @@ def export_conversation():
     config = current_app.config
     return export.response(export.make(transcript, kind, config["MEMOS_TIMEZONE"],
                                        config["DISPLAY_TIMEZONE"]))
+
+
+@bp.get("/accent/<colour>.css")
+def accent(colour: str):
+    """The custom properties giving a page the accent ``#colour`` (viewer/accent.py). Pages
+    link it by its canonical name, six lowercase hex digits; no other name is served."""
+    if not CANONICAL.fullmatch(colour):
+        abort(404)
+    return stylesheet("#" + colour), 200, {"Content-Type": "text/css; charset=utf-8"}
 
 
 @bp.get("/healthz")

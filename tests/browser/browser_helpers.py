@@ -6,6 +6,7 @@ import html
 import json
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
@@ -138,16 +139,24 @@ class HostSite:
 
     def __init__(self) -> None:
         self.html = "<!doctype html><title>empty host</title>"
+        # Other files of the host's own: path -> (content type, body, seconds before answering)
+        self.files: dict[str, tuple[str, str, float]] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if urlsplit(self.path).path != "/":
+                path = urlsplit(self.path).path
+                if path == "/":
+                    kind, text, delay = "text/html; charset=utf-8", site.html, 0.0
+                elif path in site.files:
+                    kind, text, delay = site.files[path]
+                else:
                     self.send_error(404)
                     return
-                body = site.html.encode()
+                time.sleep(delay)
+                body = text.encode()
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
@@ -165,11 +174,12 @@ class HostSite:
                                        daemon=True)
         self.thread.start()
 
-    def show(self, viewer: str, *widgets: str, extra: str = "") -> None:
-        """Serve a page with the README's snippet for each widget (already-made divs)."""
+    def show(self, viewer: str, *widgets: str, extra: str = "", head: str = "") -> None:
+        """Serve a page with the README's snippet for each widget (already-made divs);
+        ``head`` goes in its <head> (the host's styles), ``extra`` at the end of its body."""
         self.html = (
             "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<title>Host page</title></head>\n<body style='margin: 0'>\n"
+            f"<title>Host page</title>{head}</head>\n<body style='margin: 0'>\n"
             "<h1 style='margin: 0; font: 20px sans-serif'>Someone else's product</h1>\n"
             + "\n".join(widgets) + "\n"
             f'<script src="{html.escape(viewer)}/static/embed.js" async></script>\n'
@@ -181,9 +191,11 @@ class HostSite:
         self.thread.join(timeout=5)
 
 
-def widget_div(src: str, max_height: int | None = None) -> str:
-    """``<div data-memos-chat="src" [data-max-height="N"]></div>``, attribute-escaped."""
+def widget_div(src: str, max_height: int | None = None, **data: str) -> str:
+    """``<div data-memos-chat="src" [data-max-height="N"] [data-NAME="value"...]></div>``,
+    attribute-escaped (``theme="dark"`` gives ``data-theme="dark"``)."""
     extra = f' data-max-height="{max_height}"' if max_height is not None else ""
+    extra += "".join(f' data-{name}="{html.escape(value)}"' for name, value in data.items())
     return f'<div data-memos-chat="{html.escape(src)}"{extra}></div>'
 
 

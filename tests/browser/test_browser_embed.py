@@ -11,7 +11,7 @@ sets a cookie or sends ``X-Frame-Options``.
 from __future__ import annotations
 
 import html
-import re
+import io
 import secrets
 import time
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +27,7 @@ from browser_helpers import (
     widget_div,
     widget_frame,
 )
+from PIL import Image
 from playwright.sync_api import expect, Frame, Page
 
 from viewer.access import sign
@@ -94,10 +95,13 @@ def assert_no_cookies_and_framing_by_csp_only(responses, viewer: str) -> None:
             assert "frame-ancestors " in headers["content-security-policy"], response.url
 
 
-def luminance(page_or_frame) -> float:
-    """Relative luminance (0 black .. 1 white) of the body's background."""
-    rgb = page_or_frame.evaluate("getComputedStyle(document.body).backgroundColor")
-    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", rgb)[:3])
+def luminance(page: Page) -> float:
+    """Relative luminance (0 black .. 1 white), roughly, of what the page paints at its top
+    left, where no message reaches: the widget draws no background of its own, so this is the
+    canvas of its colour scheme."""
+    shot = page.screenshot(clip={"x": 2, "y": 2, "width": 1, "height": 1})
+    red, green, blue = (channel / 255 for channel in
+                        Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0)))
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
