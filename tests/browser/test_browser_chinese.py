@@ -33,8 +33,10 @@ from browser_helpers import (
     load_earlier,
     load_everything,
     make_messages,
+    MENU,
     MESSAGE,
     NEWER,
+    open_menu,
     rewrite_newest,
     run_check,
     scroll_up,
@@ -308,9 +310,10 @@ def test_copy_buttons_and_what_they_say_after_a_click_are_chinese(servers, new_c
     code_copy = page.locator(".code-block .copy-button")
     expect(message_copy).to_have_text("复制")
     expect(code_copy).to_have_text("复制代码")
-    # six messages, one code block, and the whole conversation (as Markdown)
-    expect(page.locator(".copy-button")).to_have_count(8)
-    expect(page.locator(".exports .copy-button")).to_have_text("将对话复制为 Markdown")
+    expect(page.locator(".copy-button")).to_have_count(7)  # six messages, one code block
+    open_menu(page)  # and the whole conversation (as Markdown)
+    expect(page.locator(f"{MENU} .menu__copy")).to_have_text("将对话复制为 Markdown")
+    expect(page.locator(f"{MENU} .menu__print")).to_have_text("打印")
     expect(page.locator(".copy-link")).to_have_count(6)
     expect(page.locator(".copy-link").first).to_have_text("复制链接")
 
@@ -377,13 +380,19 @@ def test_an_empty_conversation_is_chinese_until_its_first_messages_arrive(server
     freeze_clock(page)
     checks = requests_to(page, NEWER)
     page.goto(chat_url(server.url, USER, "empty", **ZH))
-    expect(page.locator("#conversation-empty")).to_have_text("这个对话还没有消息。")
+    empty_state = page.locator("#conversation-empty")
+    expect(empty_state.get_by_role("heading")).to_have_text("还没有消息")
+    expect(empty_state).to_contain_text("这个对话有了消息后，会显示在这里。")
+    expect(page.locator(MENU)).to_have_count(0)  # nothing to download yet
     assert_chinese(page, {"empty"})
 
     server.store.add_messages(USER, "empty", chinese_messages(2, prefix="第一条"))
     assert run_check(page, INTERVAL).status == 200
     expect(page.locator(MESSAGE)).to_have_count(2)
     expect(page.locator("#conversation-start")).to_have_text("对话开始")
+    open_menu(page)  # the downloads came with the first messages
+    expect(page.locator(MENU).get_by_role("link")).to_have_text(
+        ["下载为 JSON", "下载为 Markdown", "下载为纯文本"])
     assert_chinese(page, {"empty"})
     assert len(checks) == 1 and KEPT in checks[0], checks
 
@@ -721,8 +730,15 @@ def empty(server, page: Page, theme: dict) -> Response:
     return response
 
 
+def chat_menu(server, page: Page, theme: dict) -> Response:
+    response = chat(server, page, theme)
+    open_menu(page)
+    return response
+
+
 CHINESE_PAGES: dict[str, Callable[..., Response]] = {
-    "landing": landing, "chat": chat, "widget": widget, "error-404": error_404, "empty": empty}
+    "landing": landing, "chat": chat, "chat-menu": chat_menu, "widget": widget,
+    "error-404": error_404, "empty": empty}
 
 
 @pytest.mark.parametrize("mode", MODES)

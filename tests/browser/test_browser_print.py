@@ -30,7 +30,8 @@ ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:
 CONTROLS = {"load-more": "#load-more", "copy buttons": ".copy-button", "live": "#live",
             "live check": ".live__check", "resume": ".live__resume",
             "new messages": "#new-messages", "home link": ".topbar__home",
-            "a header button": ".topbar button", "marked no-print": ".no-print"}
+            "the conversation menu": "details.menu", "a header button": ".topbar > button",
+            "marked no-print": ".no-print"}
 
 
 def say(role: str, content: str, second: int = 0) -> dict:
