@@ -153,6 +153,7 @@
       addCopyButtons(message);
       addLinkButton(message);
     });
+    within(root, "details.menu:not([data-enhanced])").forEach(enhanceMenu);
     within(root, "time.message__time").forEach(localizeTime);
     within(root, ".message__edited[data-edited]").forEach(localizeEdited);
     within(root, ".day-separator time").forEach(localizeDay);
@@ -331,6 +332,8 @@
       var height = scroller ? scroller.scrollHeight : 0, top = scroller ? scroller.scrollTop : 0;
       var count = messages.querySelectorAll("[data-role]").length;
       htmx.swap(messages, html, { swapStyle: "beforeend", settleDelay: 0 });
+      var menu = document.getElementById("conversation-menu");  // brought by a first message
+      if (menu) enhance(menu);
       dropRepeatedDays();
       dropRepeatedIds();
       var added = messages.querySelectorAll("[data-role]").length - count;
@@ -397,18 +400,52 @@
     schedule(interval);
   }
 
-  // "Copy conversation as Markdown" beside the downloads (partials/exports.html): the same
-  // file as the Markdown download, fetched when asked for. Given to the clipboard as a
-  // promise where browsers take one (Safari then keeps the click's permission to copy).
-  function addCopyConversation() {
-    var exports = document.querySelector(".exports[data-copy-url]");
-    if (!exports || !window.fetch) return;
-    var url = exports.getAttribute("data-copy-url");
-    var label = phrase("copyConversation", "Copy conversation as Markdown");
+  // The conversation menu (partials/menu.html), a <details> that works alone: the script adds
+  // what needs it, "Copy conversation as Markdown" (the same file as the Markdown download,
+  // fetched when asked for) and "Print", and closes the menu as menus close: on Escape (focus
+  // back on its button), on a click or tap outside, when focus leaves it, and once an item
+  // did its job (but "Copy", whose button says whether it worked).
+  function enhanceMenu(menu) {
+    menu.setAttribute("data-enhanced", "");
+    var items = menu.querySelector(".menu__items");
+    if (!items) return;
+    if (window.fetch && items.getAttribute("data-copy-url")) {
+      addMenuAction(items, copyConversationButton(items.getAttribute("data-copy-url")));
+    }
+    if (window.print) {
+      var print = menuButton(items.getAttribute("data-text-print") || "Print", "menu__print");
+      print.addEventListener("click", function () {
+        closeMenu(menu, false);
+        window.print();
+      });
+      addMenuAction(items, print);
+    }
+    items.addEventListener("click", function (event) {
+      if (event.target.closest && event.target.closest("a")) closeMenu(menu, false);
+    });
+  }
+
+  function menuButton(label, className) {
     var button = document.createElement("button");
     button.type = "button";
-    button.className = "copy-button";
+    button.className = "menu__item " + className;
     button.textContent = label;
+    return button;
+  }
+
+  function addMenuAction(items, button) {
+    var item = document.createElement("li");
+    if (!items.querySelector(".menu__action")) item.className = "menu__action menu__action--first";
+    else item.className = "menu__action";
+    item.appendChild(button);
+    items.appendChild(item);
+  }
+
+  // Given to the clipboard as a promise where browsers take one (Safari then keeps the
+  // click's permission to copy).
+  function copyConversationButton(url) {
+    var label = phrase("copyConversation", "Copy conversation as Markdown");
+    var button = menuButton(label, "menu__copy");
     button.addEventListener("click", function () {
       var markdown = fetch(url, { cache: "no-store", credentials: "same-origin" })
         .then(function (response) {
@@ -428,8 +465,33 @@
         setTimeout(function () { button.textContent = label; }, 2000);
       });
     });
-    exports.appendChild(button);
+    return button;
   }
+
+  function closeMenu(menu, refocus) {
+    if (!menu.open) return;
+    menu.open = false;
+    if (refocus) menu.querySelector("summary").focus({ preventScroll: true });
+  }
+
+  function openMenus() {
+    return Array.prototype.slice.call(document.querySelectorAll("details.menu[open]"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    openMenus().forEach(function (menu) { closeMenu(menu, true); });
+  });
+  document.addEventListener("click", function (event) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(event.target)) closeMenu(menu, false);
+    });
+  });
+  document.addEventListener("focusin", function (event) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(event.target)) closeMenu(menu, false);
+    });
+  });
 
   // Printing (static/chat.css): open collapsed messages for the paper (the CSS does too, where
   // ::details-content is supported) and close them after; date the printed header in the
@@ -454,7 +516,6 @@
   function start() {
     enhance(document.body);
     showTarget();
-    addCopyConversation();
     startLive();
   }
 

@@ -1,13 +1,19 @@
-"""What the viewer says for MemOS's error codes, against a real upstream answering each.
+"""What the viewer says for MemOS's error codes, against a real upstream answering each, and
+for its own HTTP errors.
 
 Not-found answers read the same whether the user or the conversation is missing (a difference
 would tell an outsider which users exist); unknown codes in the auth and rate families say
-what kind of refusal they are, and keep the code for support.
+what kind of refusal they are, and keep the code for support. Every error page is headed in
+plain words, its status in small print ("Error 404"); a 5xx offers "Try again", a 4xx of the
+viewer's own offers no retry (the same request gets the same answer), only the start page on a
+full page in open mode.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from html import unescape
 
 import pytest
 from upstream_apps import upstream_app
@@ -92,3 +98,102 @@ def test_unknown_auth_and_rate_codes_say_what_they_are(answering, httpserver, co
 
 def test_other_unknown_codes_still_name_the_code():
     assert str(error_for_code(41234)) == "MemOS answered with error code 41234."
+
+
+def heading(page: str) -> str | None:
+    found = re.search(r'<h([12]) class="alert__title">([^<]*)</h\1>', page)
+    return found and unescape(found.group(2))
+
+
+def ways_out(page: str) -> list[str]:
+    """The links the alert offers, by their words."""
+    return re.findall(r'<a class="alert__retry" href="[^"]*">([^<]*)</a>', page)
+
+
+@pytest.mark.parametrize("answer, status, words", [
+    (Response('{"code": 40001, "data": null, "message": "no data"}',
+              content_type="application/json"), 404, "This conversation was not found"),
+    (Response('{"code": 40101, "data": null, "message": ""}',
+              content_type="application/json"), 502, "MemOS answered with an error"),
+    (Response('{"detail": "boom"}', 500, content_type="application/json"), 502,
+     "MemOS answered with an error"),
+    (Response('{"code": 40300, "data": null, "message": ""}',
+              content_type="application/json"), 503, "MemOS is busy"),
+    (Response("<html>down</html>", 503, content_type="text/html"), 503,
+     "MemOS is unavailable"),
+], ids=["not-found", "auth-code", "http-500", "rate-limited", "http-503"])
+def test_a_failed_read_is_headed_in_plain_words_and_offers_a_retry(answering, answer, status,
+                                                                   words):
+    answering.answer = answer
+    client = answering.app.test_client()
+    for path, headers in PAGES[:2]:  # the page and the widget
+        response = client.get(path, headers=headers)
+        assert response.status_code == status
+        # Under the page's own h1 (the conversation's name) on the full page.
+        assert heading(response.text) == words, response.text
+        assert f'<p class="alert__status">Error {status}</p>' in response.text
+        # A 404 too: MemOS may know the conversation once it has its first messages.
+        assert ways_out(response.text) == ["Try again"]
+        assert 'class="menu' not in response.text  # nothing to download from a failed read
+
+
+def test_a_read_that_timed_out_says_memos_did_not_answer(httpserver, app_factory):
+    httpserver.expect_request(PATH).respond_with_handler(
+        lambda request: time.sleep(1.5) or Response("{}"))
+    app = upstream_app(app_factory, httpserver.url_for(PREFIX), MEMOS_API_KEY="k",
+                       MEMOS_TIMEOUT=0.3, MEMOS_DEADLINE=0.5)
+    response = app.test_client().get(PAGES[0][0])
+    assert response.status_code == 504
+    assert heading(response.text) == "MemOS did not answer"
+    assert "Error 504" in response.text and ways_out(response.text) == ["Try again"]
+
+
+OPEN_CHAT = "/chat?user_id=u&conversation_id=c"
+
+
+@pytest.mark.parametrize("path, status, words, way_out", [
+    ("/chat?conversation_id=c", 400, "This link is missing its conversation",
+     "Back to the start page"),
+    ("/chat?user_id=u", 400, "This link is missing its conversation", "Back to the start page"),
+    ("/chat?user_id=u&conversation_id=" + "x" * 101, 400, "This link doesn't work",
+     "Back to the start page"),
+    (OPEN_CHAT + "&live=2", 400, "This link doesn't work", "Back to the start page"),
+    (OPEN_CHAT + "&theme=neon", 400, "This link doesn't work", "Back to the start page"),
+    ("/no/such/page", 404, "Page not found", "Back to the start page"),
+    ("/embed?conversation_id=c", 400, "This link is missing its conversation", None),
+    ("/embed?user_id=u&conversation_id=c&limit=0", 400, "This link doesn't work", None),
+])
+def test_the_viewers_own_4xx_pages_offer_no_retry(client, path, status, words, way_out):
+    response = client.get(path)
+    assert response.status_code == status
+    assert heading(response.text) == words
+    assert f'<p class="alert__status">Error {status}</p>' in response.text
+    assert f"<title>{words} · MemOS chat viewer</title>" in unescape(response.text)
+    assert ways_out(response.text) == ([way_out] if way_out else [])
+    assert ">Reload<" not in response.text and ">Try again<" not in response.text
+
+
+def test_a_wrong_method_and_a_signed_refusal_are_headed_too(client, app_factory):
+    response = client.post(OPEN_CHAT)
+    assert response.status_code == 405
+    assert heading(response.text) == "Wrong kind of request"
+    assert ways_out(response.text) == ["Back to the start page"]
+    signed = app_factory(EMBED_SECRET="an-embed-secret-that-is-long-enough-32b").test_client()
+    for path in (OPEN_CHAT, "/embed?user_id=u&conversation_id=c"):
+        refused = signed.get(path)
+        assert refused.status_code == 403
+        assert heading(refused.text) == "You can't open this conversation"
+        assert ways_out(refused.text) == []  # the start page cannot grant a token
+
+
+def test_an_unexpected_error_is_a_500_page_that_offers_to_try_again(app_factory):
+    app = app_factory()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("a bug")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert heading(response.text) == "Something went wrong"
+    assert "Error 500" in response.text and ways_out(response.text) == ["Try again"]

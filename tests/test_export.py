@@ -465,14 +465,14 @@ def test_the_page_offers_the_three_downloads_keeping_choices(client):
     assert [re.search(r"format=(\w+)", link)[1] for link in links] == ["json", "md", "txt"]
     assert all("lang=zh-Hans" in link and "theme=dark" in link and "live=0" in link
                for link in links)
-    assert 'aria-label="下载此对话"' in page and 'aria-label="下载为 JSON"' in page
+    assert 'title="对话菜单"' in page and ">下载为 JSON</a>" in page
     for link in links:
         assert client.get(link).status_code == 200
 
 
 def test_the_widget_offers_them_only_when_asked(client):
     plain = client.get("/embed?user_id=u1&conversation_id=c1").text
-    assert not export_links(plain) and 'class="exports"' not in plain
+    assert not export_links(plain) and 'class="menu' not in plain
     asked = client.get("/embed?user_id=u1&conversation_id=c1&export=1").text
     assert len(export_links(asked)) == 3
     live = re.search(r'data-live-url="([^"]*)"', asked)[1]

@@ -242,7 +242,8 @@ def test_the_scripts_phrases_are_chinese(client, store):
 def test_validation_errors_are_chinese(client):
     missing = client.get("/chat?conversation_id=c1&lang=zh-CN")
     assert missing.status_code == 400 and "缺少用户 ID" in missing.text
-    assert "请求有误" in missing.text and "missing" not in missing.text
+    assert "此链接缺少要打开的对话" in missing.text and "错误 400" in missing.text
+    assert "missing" not in missing.text
 
 
 def test_a_refused_token_is_explained_in_chinese(app_factory):
@@ -595,8 +596,10 @@ def test_every_memos_wording_and_note_is_translated_in_the_pseudo_locale(pseudo_
                 if isinstance(message.id, str) and is_known_wording(message.id)]
     assert len(wordings) > 20  # the client's code table and its own failures
     notes = [formatting.TOO_LONG, formatting.TOO_COSTLY, formatting.PAGE_FULL,
-             formatting.CODE_PLAIN, errors.CHANGED_MESSAGE, *errors.TITLES.values(),
-             *errors.DESCRIPTIONS.values(), *templating.ROLE_LABELS.values()]
+             formatting.CODE_PLAIN, errors.CHANGED_MESSAGE, *errors.HEADINGS.values(),
+             *(words for _, words in errors.HEADING_BY_ERROR), errors.MISSING_HEADING,
+             errors.CLIENT_HEADING, errors.SERVER_HEADING, *errors.DESCRIPTIONS.values(),
+             *templating.ROLE_LABELS.values()]
     with app.test_request_context("/?lang=zh"):
         said = [errors.memos_message(MemOSError(wording, code=40101, http_status=500))
                 for wording in wordings] + [str(note) for note in notes]

@@ -84,7 +84,8 @@ def test_over_the_limit_is_a_429_page_in_the_site_shell(app_factory):
     assert response.status_code == 429
     wait = int(response.headers["Retry-After"])
     assert 1 <= wait <= 60  # the rest of this one-minute window
-    assert 'role="alert"' in html and 'class="topbar"' in html and "429 Too Many Requests" in html
+    assert 'role="alert"' in html and 'class="topbar"' in html
+    assert '<h1 class="alert__title">Too many requests</h1>' in html and "Error 429" in html
     assert "Too many requests from your address" in html and "2 per 60 seconds" in html
     assert f"Try again in {wait} second" in html
     assert "data-role=" not in html  # no conversation content

@@ -13,6 +13,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from memos_api import (
@@ -24,8 +25,10 @@ from memos_api import (
     UpstreamUnavailableError,
 )
 
+from .access import is_open
 from .history import ConversationChanged
 from .links import Reader
+from .validation import MissingConversation
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +46,28 @@ _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
 ]
 CHANGED_MESSAGE = _l("This conversation changed since the page was loaded, so the messages "
                      "can't be lined up with the ones shown. Reload to see it as it is now.")
-# Our words for HTTP errors, by status: a title, and what to say when nothing more is known.
-TITLES = {400: _l("Bad Request"), 403: _l("Forbidden"), 404: _l("Not Found"),
-          405: _l("Method Not Allowed"), 409: _l("Conflict"), 413: _l("Request Entity Too Large"),
-          429: _l("Too Many Requests"), 500: _l("Internal Server Error"),
-          502: _l("Bad Gateway"), 503: _l("Service Unavailable"), 504: _l("Gateway Timeout")}
+# Each page is headed by what went wrong, in plain words; its status is small print below.
+# A failure reading the conversation, by its kind (most specific first)...
+HEADING_BY_ERROR: list[tuple[type[Exception], LazyString]] = [
+    (UpstreamTimeoutError, _l("MemOS did not answer")),
+    (RateLimitedError, _l("MemOS is busy")),
+    (UpstreamUnavailableError, _l("MemOS is unavailable")),
+    (NotFoundError, _l("This conversation was not found")),
+    (ConversationChanged, _l("This conversation changed")),
+    (MemOSError, _l("MemOS answered with an error")),
+]
+# ...and the viewer's own HTTP errors, by status, or by kind where a status says too little.
+MISSING_HEADING = _l("This link is missing its conversation")
+HEADINGS = {400: _l("This link doesn't work"), 403: _l("You can't open this conversation"),
+            404: _l("Page not found"), 405: _l("Wrong kind of request"),
+            413: _l("This request is too large"), 429: _l("Too many requests")}
+CLIENT_HEADING = _l("This request can't be answered")  # any other 4xx
+SERVER_HEADING = _l("Something went wrong")            # any 5xx
+# What to say when the error itself says nothing of ours.
 DESCRIPTIONS = {
     404: _l("There is no page at this address."),
     405: _l("This address does not answer that kind of request."),
+    413: _l("This request is larger than the viewer accepts."),
     500: _l("Something went wrong on our side. Try again in a moment."),
 }
 
@@ -83,10 +100,19 @@ def memos_message(error: MemOSError) -> str:
     return gettext(wording, **error.params) if "%(" in wording else gettext(wording)
 
 
+def heading(error: Failure) -> str:
+    """What went wrong reading the conversation, as a page's heading."""
+    return str(next(words for kind, words in HEADING_BY_ERROR if isinstance(error, kind)))
+
+
 def page(template: str, error: Failure, reader: Reader, retry_url: str):
-    """A conversation page that could not be read: its shell, the reason and a retry link."""
+    """A conversation page that could not be read: its shell, the reason and a retry link.
+
+    "Try again" stays on a 404 too: MemOS may know the conversation once it has messages.
+    """
     status, message, headers = describe(error)
-    return render_template(template, error=message, retry_url=retry_url,
+    return render_template(template, error=message, error_title=heading(error),
+                           error_status=status, retry_url=retry_url,
                            reader=reader), status, headers
 
 
@@ -121,18 +147,32 @@ def register(app: Flask) -> None:
 
 
 def render(error: HTTPException):
-    """Our page for ``error`` (a fragment for htmx requests), with the headers it carries."""
+    """Our page for ``error`` (a fragment for htmx requests), with the headers it carries.
+
+    A 5xx offers "Try again"; a 4xx does not (the same request gets the same answer), only
+    the start page where it can help: a full page in open mode.
+    """
     # Retry-After on a 429 or 503, Allow on a 405: werkzeug formats them; the body is ours.
     headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
     status = error.code or 500
     message = error.description
     if not message or message == type(error).description:  # werkzeug's words, not ours
-        message = DESCRIPTIONS.get(status, TITLES.get(status, error.name))
-    title = TITLES.get(status, error.name)
+        message = str(DESCRIPTIONS.get(status, ""))
     if "HX-Request" in request.headers:
         return render_template("partials/load_error.html", error=message, retry_url=None,
                                reload_url=""), status, headers | FRAGMENT_ERROR_HEADERS
     # Inside a host's iframe: no site chrome, and no link to pages the host may not frame.
     embedded = request.endpoint == "chat.embed"
-    return render_template("error.html", status=status, title=title, error=message,
-                           embedded=embedded), status, headers
+    retry = status >= 500
+    return render_template("error.html", status=status, title=http_heading(error),
+                           error=message, embedded=embedded, retry=retry,
+                           start=not (retry or embedded) and is_open()), status, headers
+
+
+def http_heading(error: HTTPException) -> str:
+    """What went wrong with a request, as its page's heading."""
+    if isinstance(error, MissingConversation):
+        return str(MISSING_HEADING)
+    status = error.code or 500
+    fallback = SERVER_HEADING if status >= 500 else CLIENT_HEADING
+    return str(HEADINGS.get(status, fallback))

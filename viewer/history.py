@@ -90,6 +90,12 @@ class Slice:
         """This page again, as it was asked for: "Check for new messages"."""
         return self.reader.page(self.limit)
 
+    @property
+    def downloads(self) -> dict[str, str] | None:
+        """The downloads this page offers in its menu; None for an empty conversation (there
+        is nothing to download) and in a widget not asked for them."""
+        return self.reader.downloads() if self.shown and self.reader.offers_downloads else None
+
 
 @dataclass(frozen=True)
 class Fresh:
@@ -110,6 +116,12 @@ class Fresh:
     @property
     def reload_url(self) -> str:
         return self.reader.page()
+
+    @property
+    def downloads(self) -> dict[str, str] | None:
+        """The downloads, for a page that offered none: it was empty, and these arrived."""
+        return (self.reader.downloads() if self.first and self.messages
+                and self.reader.offers_downloads else None)
 
 
 @dataclass(frozen=True)

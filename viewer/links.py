@@ -58,6 +58,12 @@ class Reader:
         base = url_for("chat.export", **self._kept())  # the access parameters: never bare
         return {kind: f"{base}&format={kind}" for kind in EXPORT_FORMATS}
 
+    @property
+    def offers_downloads(self) -> bool:
+        """Whether this reader's page has the conversation menu: the full page always, the
+        widget when asked (``?export=1``)."""
+        return self.layout == "chat" or self.exports
+
     def _kept(self) -> dict[str, str | None]:
         return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,
                 "lang": self.lang, "export": "1" if self.exports else None}

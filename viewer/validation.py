@@ -19,6 +19,10 @@ _HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
 
 
+class MissingConversation(BadRequest):
+    """An address without the ids that name its conversation (its page says so first)."""
+
+
 def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
     """What is wrong with an id (a phrase), or None when it is usable."""
     if not isinstance(value, str):
@@ -39,8 +43,8 @@ def read_id(args: Mapping[str, str], name: str, label: str) -> str:
     """A user or conversation id: present, at most 100 characters, no control characters."""
     value = args.get(name)
     if value is None or value == "":
-        raise BadRequest(gettext("The %(label)s is missing: add ?%(name)s=… to the address.",
-                                 label=label, name=name))
+        raise MissingConversation(gettext("The %(label)s is missing: add ?%(name)s=… to the "
+                                          "address.", label=label, name=name))
     problem = check_id(value)
     if problem:
         raise BadRequest(gettext("The %(label)s is unusable: %(problem)s.", label=label,

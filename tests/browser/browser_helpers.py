@@ -71,6 +71,15 @@ def load_everything(page: Page) -> int:
     raise AssertionError(f"#load-more still there after {MAX_CLICKS} clicks")
 
 
+MENU = "details.menu"  # the conversation menu (templates/partials/menu.html)
+
+
+def open_menu(page: Page | Frame) -> None:
+    """Open the conversation menu by its button, as a reader would; wait until it is open."""
+    page.locator(f"{MENU} > summary").click()
+    expect(page.locator(MENU)).to_have_attribute("open", "")
+
+
 # --- live updates ------------------------------------------------------------------------------
 
 def freeze_clock(page: Page) -> None:

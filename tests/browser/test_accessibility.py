@@ -21,6 +21,7 @@ from browser_helpers import (
     load_earlier,
     make_messages,
     MESSAGE,
+    open_menu,
     rewrite_newest,
     run_check,
     scroll_up,
@@ -57,6 +58,12 @@ def landing(server, page: Page, theme: dict) -> None:
 def demo_chat(server, page: Page, theme: dict) -> None:
     page.goto(chat_url(server.url, DEMO_USER, DEMO_CONVERSATION, **theme))
     expect(page.locator(MESSAGE)).to_have_count(6)
+
+
+def menu_open(server, page: Page, theme: dict) -> None:
+    demo_chat(server, page, theme)
+    open_menu(page)
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
 
 
 def markdown_chat(server, page: Page, theme: dict) -> None:
@@ -174,6 +181,7 @@ def permalink_not_found(server, page: Page, theme: dict) -> None:
 PAGES: dict[str, Callable] = {
     "landing": landing,
     "demo-chat": demo_chat,
+    "menu-open": menu_open,
     "markdown-chat": markdown_chat,
     "after-load-earlier": after_load_earlier,
     "empty-conversation": empty_conversation,

@@ -53,6 +53,7 @@ def test_over_the_limit_load_earlier_says_so_in_place_and_keeps_the_messages(liv
 
     response = page.reload()                           # the whole page: the site's shell
     assert response.status == 429 and int(response.headers["retry-after"]) >= 1
-    expect(page.get_by_role("alert")).to_contain_text("429 Too Many Requests")
+    expect(page.get_by_role("alert").get_by_role("heading")).to_have_text("Too many requests")
+    expect(page.get_by_role("alert")).to_contain_text("Error 429")
     expect(page.locator(".topbar")).to_be_visible()
     expect(page.locator(MESSAGE)).to_have_count(0)

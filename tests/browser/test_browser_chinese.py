@@ -33,8 +33,10 @@ from browser_helpers import (
     load_earlier,
     load_everything,
     make_messages,
+    MENU,
     MESSAGE,
     NEWER,
+    open_menu,
     rewrite_newest,
     run_check,
     scroll_up,
@@ -308,9 +310,10 @@ def test_copy_buttons_and_what_they_say_after_a_click_are_chinese(servers, new_c
     code_copy = page.locator(".code-block .copy-button")
     expect(message_copy).to_have_text("复制")
     expect(code_copy).to_have_text("复制代码")
-    # six messages, one code block, and the whole conversation (as Markdown)
-    expect(page.locator(".copy-button")).to_have_count(8)
-    expect(page.locator(".exports .copy-button")).to_have_text("将对话复制为 Markdown")
+    expect(page.locator(".copy-button")).to_have_count(7)  # six messages, one code block
+    open_menu(page)  # and the whole conversation (as Markdown)
+    expect(page.locator(f"{MENU} .menu__copy")).to_have_text("将对话复制为 Markdown")
+    expect(page.locator(f"{MENU} .menu__print")).to_have_text("打印")
     expect(page.locator(".copy-link")).to_have_count(6)
     expect(page.locator(".copy-link").first).to_have_text("复制链接")
 
@@ -377,13 +380,19 @@ def test_an_empty_conversation_is_chinese_until_its_first_messages_arrive(server
     freeze_clock(page)
     checks = requests_to(page, NEWER)
     page.goto(chat_url(server.url, USER, "empty", **ZH))
-    expect(page.locator("#conversation-empty")).to_have_text("这个对话还没有消息。")
+    empty_state = page.locator("#conversation-empty")
+    expect(empty_state.get_by_role("heading")).to_have_text("还没有消息")
+    expect(empty_state).to_contain_text("这个对话有了消息后，会显示在这里。")
+    expect(page.locator(MENU)).to_have_count(0)  # nothing to download yet
     assert_chinese(page, {"empty"})
 
     server.store.add_messages(USER, "empty", chinese_messages(2, prefix="第一条"))
     assert run_check(page, INTERVAL).status == 200
     expect(page.locator(MESSAGE)).to_have_count(2)
     expect(page.locator("#conversation-start")).to_have_text("对话开始")
+    open_menu(page)  # the downloads came with the first messages
+    expect(page.locator(MENU).get_by_role("link")).to_have_text(
+        ["下载为 JSON", "下载为 Markdown", "下载为纯文本"])
     assert_chinese(page, {"empty"})
     assert len(checks) == 1 and KEPT in checks[0], checks
 
@@ -495,37 +504,40 @@ def open_error(servers: Servers, page: Page, name: str) -> Response:
     raise AssertionError(f"no such error: {name}")
 
 
-# name -> (status, what the page says: the title or the reason[, Latin words it may keep:
-# values the address must be given as they are])
+# name -> (status, its heading, what the page says: the reason, the way out offered (None:
+# none can help)[, Latin words it may keep: values the address must be given as they are])
 ERRORS = {
-    "400-missing-user": (400, "缺少用户 ID"),
-    "400-bad-limit": (400, "“many”"),
-    "400-bad-theme": (400, "主题只能是", {"light", "dark", "auto"}),
-    "403-no-token": (403, "没有令牌"),
-    "403-expired-token": (403, "此链接已过期"),
-    "403-other-conversation": (403, "不一致"),
-    "404-no-page": (404, "这个地址没有对应的页面。"),
-    "404-memos-not-found": (404, "没有找到该用户或对话"),
-    "405-wrong-method": (405, "不支持的请求方式"),
-    "429-rate-limit": (429, "请求过于频繁"),
-    "502-memos-error-code": (502, "错误码 40101"),
-    "502-memos-http-500": (502, "HTTP 500"),
-    "503-memos-rate-limit": (503, "限制请求频率"),
-    "503-unreachable": (503, "无法连接 MemOS"),
-    "503-unreachable-widget": (503, "无法连接 MemOS"),
-    "504-timeout": (504, "MemOS 响应超时"),
+    "400-missing-user": (400, "此链接缺少要打开的对话", "缺少用户 ID", "返回首页"),
+    "400-bad-limit": (400, "此链接无法使用", "“many”", "返回首页"),
+    "400-bad-theme": (400, "此链接无法使用", "主题只能是", "返回首页",
+                      {"light", "dark", "auto"}),
+    "403-no-token": (403, "你无法打开这个对话", "没有令牌", None),  # a signed widget
+    "403-expired-token": (403, "你无法打开这个对话", "此链接已过期", None),
+    "403-other-conversation": (403, "你无法打开这个对话", "不一致", None),
+    "404-no-page": (404, "找不到页面", "这个地址没有对应的页面。", "返回首页"),
+    "404-memos-not-found": (404, "找不到这个对话", "没有找到该用户或对话", "重试"),
+    "405-wrong-method": (405, "请求方式不正确", "不支持此类请求", "返回首页"),
+    "429-rate-limit": (429, "请求过于频繁", "请求过于频繁", "返回首页"),
+    "502-memos-error-code": (502, "MemOS 返回了错误", "错误码 40101", "重试"),
+    "502-memos-http-500": (502, "MemOS 返回了错误", "HTTP 500", "重试"),
+    "503-memos-rate-limit": (503, "MemOS 正忙", "限制请求频率", "重试"),
+    "503-unreachable": (503, "MemOS 暂时不可用", "无法连接 MemOS", "重试"),
+    "503-unreachable-widget": (503, "MemOS 暂时不可用", "无法连接 MemOS", "重试"),
+    "504-timeout": (504, "MemOS 没有响应", "MemOS 响应超时", "重试"),
 }
 
 
 @pytest.mark.parametrize("name", ERRORS)
 def test_every_error_page_is_chinese(servers, page, name):
-    status, words, *values = ERRORS[name]
+    status, heading, words, way_out, *values = ERRORS[name]
     response = open_error(servers, page, name)
     assert response.status == status, response.text()[:500]
     alert = page.get_by_role("alert")
+    expect(alert.get_by_role("heading")).to_have_text(heading)  # in plain words...
+    expect(alert.locator(".alert__status")).to_have_text(f"错误 {status}")  # ...then the code
     expect(alert).to_contain_text(words)
-    expect(alert.get_by_role("link")).to_have_text(
-        re.compile("^(重试|重新加载|返回首页)$"))  # the way out, in Chinese too
+    # The way out, in Chinese too; a 4xx offers no retry: the same request gets the same answer.
+    expect(alert.get_by_role("link")).to_have_text([way_out] if way_out else [])
     # An error may quote what the address said (a parameter, its value): those may stay.
     assert_chinese(page, echoed(response.url).union(*values))
 
@@ -721,8 +733,15 @@ def empty(server, page: Page, theme: dict) -> Response:
     return response
 
 
+def chat_menu(server, page: Page, theme: dict) -> Response:
+    response = chat(server, page, theme)
+    open_menu(page)
+    return response
+
+
 CHINESE_PAGES: dict[str, Callable[..., Response]] = {
-    "landing": landing, "chat": chat, "widget": widget, "error-404": error_404, "empty": empty}
+    "landing": landing, "chat": chat, "chat-menu": chat_menu, "widget": widget,
+    "error-404": error_404, "empty": empty}
 
 
 @pytest.mark.parametrize("mode", MODES)

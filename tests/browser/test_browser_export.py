@@ -1,5 +1,5 @@
-"""Downloads of a conversation in a real browser: the header's links download files with the
-conversation's name, and "Copy conversation as Markdown" copies what the Markdown download
+"""Downloads of a conversation in a real browser: the header menu's links download files with
+the conversation's name, and "Copy conversation as Markdown" copies what the Markdown download
 holds."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_helpers import chat_url, embed_url, seed
+from browser_helpers import chat_url, embed_url, MENU, open_menu, seed
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
+COPY = f"{MENU} .menu__copy"
 
 
 def without_export_time(markdown: str) -> str:
@@ -26,11 +27,13 @@ def test_the_header_links_download_each_format_named_after_the_conversation(live
     messages = seed(server.store, 3, conversation="support/42 ✓")
     page = new_context(accept_downloads=True).new_page()
     page.goto(chat_url(server.url, conversation="support/42 ✓"))
-    downloads = page.get_by_role("navigation", name="Download this conversation")
+    menu = page.locator(MENU)
     for name, kind in (("Download as JSON", "json"), ("Download as Markdown", "md"),
                        ("Download as text", "txt")):
+        open_menu(page)
         with page.expect_download() as info:
-            downloads.get_by_role("link", name=name).click()
+            menu.get_by_role("link", name=name).click()
+        expect(menu).not_to_have_attribute("open", "")  # a chosen item closes the menu
         download = info.value
         assert download.suggested_filename == f"conversation-support_42.{kind}"
         body = open(download.path(), encoding="utf-8").read()
@@ -48,16 +51,16 @@ def test_copy_conversation_copies_the_markdown_download(live_server, new_context
     context = new_context(accept_downloads=True, permissions=CLIPBOARD)
     page = context.new_page()
     page.goto(chat_url(server.url))
-    button = page.get_by_role("button", name="Copy conversation as Markdown")
-    button.click()
-    expect(page.locator(".exports .copy-button")).to_have_text("Copied")
+    open_menu(page)
+    page.get_by_role("button", name="Copy conversation as Markdown").click()
+    expect(page.locator(COPY)).to_have_text("Copied")  # said in the menu, still open
     copied = page.evaluate("navigator.clipboard.readText()")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download as Markdown").click()
     downloaded = open(info.value.path(), encoding="utf-8").read()
     assert copied.startswith("# c\n") and "你好" in copied
     assert without_export_time(copied) == without_export_time(downloaded)
-    expect(page.locator(".exports .copy-button")) \
+    expect(page.locator(COPY)) \
         .to_have_text("Copy conversation as Markdown", timeout=4000)  # the label comes back
 
 
@@ -67,8 +70,9 @@ def test_a_failed_copy_says_so(live_server, new_context):
     page = new_context(permissions=CLIPBOARD).new_page()
     page.goto(chat_url(server.url))
     page.route("**/chat/export?**", lambda route: route.fulfill(status=503, body="busy"))
-    page.locator(".exports .copy-button").click()
-    expect(page.locator(".exports .copy-button")).to_have_text("Copy failed")
+    open_menu(page)
+    page.locator(COPY).click()
+    expect(page.locator(COPY)).to_have_text("Copy failed")
 
 
 def test_the_copy_button_speaks_chinese_and_needs_javascript(live_server, new_context):
@@ -76,12 +80,15 @@ def test_the_copy_button_speaks_chinese_and_needs_javascript(live_server, new_co
     seed(server.store, 2)
     page = new_context().new_page()
     page.goto(chat_url(server.url, lang="zh-CN"))
-    expect(page.get_by_role("button", name="将对话复制为 Markdown")).to_have_count(1)
-    expect(page.get_by_role("link", name="下载为纯文本")).to_have_count(1)
+    open_menu(page)
+    expect(page.get_by_role("button", name="将对话复制为 Markdown")).to_be_visible()
+    expect(page.get_by_role("button", name="打印")).to_be_visible()
+    expect(page.get_by_role("link", name="下载为纯文本")).to_be_visible()
     plain = new_context(java_script_enabled=False).new_page()
     plain.goto(chat_url(server.url))
-    expect(plain.get_by_role("link", name="Download as JSON")).to_have_count(1)
-    expect(plain.locator(".exports .copy-button")).to_have_count(0)
+    open_menu(plain)
+    expect(plain.get_by_role("link", name="Download as JSON")).to_be_visible()
+    expect(plain.locator(f"{MENU} button")).to_have_count(0)  # copy and print need the script
 
 
 def test_the_widget_offers_downloads_only_with_export_1(live_server, new_context):
@@ -90,8 +97,9 @@ def test_the_widget_offers_downloads_only_with_export_1(live_server, new_context
     page = new_context(accept_downloads=True).new_page()
     page.goto(embed_url(server.url))
     expect(page.locator("#messages [data-role]")).to_have_count(2)
-    expect(page.locator(".exports")).to_have_count(0)
+    expect(page.locator(MENU)).to_have_count(0)
     page.goto(embed_url(server.url, export="1"))
+    open_menu(page)
     with page.expect_download() as info:
         page.get_by_role("link", name="Download as text").click()
     assert info.value.suggested_filename == "conversation-c.txt"

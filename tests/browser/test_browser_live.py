@@ -309,7 +309,7 @@ def test_an_empty_conversation_shows_its_first_messages_all_or_after_a_gap_marke
         live_server, page, count, max_limit):
     """The widget opened before the conversation began: more than a page arrives before the
     first check. All of it is shown, or, beyond what one request returns, the newest after a
-    gap marker; the note "No messages in this conversation yet" goes."""
+    gap marker; the note "No messages yet" goes."""
     server = live_server(LIVE_POLL_SECONDS=INTERVAL, MEMOS_MAX_LIMIT=max_limit)
     freeze_clock(page)
     page.goto(chat_url(server.url))

@@ -1,11 +1,12 @@
 """Printing a conversation ("Print, save as PDF"): a clean transcript.
 
 In emulated print media: no control shows (load-more, copy buttons, live status and controls,
-the top bar's links and buttons, retry links, anything marked ``no-print``), collapsed messages
-show in full (by CSS alone, and by static/chat.js on ``beforeprint``), a header names the
-conversation and when it was printed, link targets follow link text, colours are light
-whatever the theme, and the whole conversation flows onto paper. ``page.pdf()`` is read back
-with pypdf: every message's text is in it.
+the top bar's links, buttons and menu, retry links, anything marked ``no-print``), collapsed
+messages show in full (by CSS alone, and by static/chat.js on ``beforeprint``), a header names
+the conversation and when it was printed, link targets follow link text (once: not after an
+autolink, whose text is its address), colours are light whatever the theme, messages take the
+paper's full width without bubbles, and the whole conversation flows onto paper, filling its
+pages. ``page.pdf()`` is read back with pypdf: every message's text is in it, where it sits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from datetime import datetime
 import pytest
 from browser_helpers import chat_url, embed_url, MESSAGE, seed
 from playwright.sync_api import expect, Page
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
+from reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID
+from reading import seed as seed_reading
 
 pytestmark = pytest.mark.browser
 
@@ -30,19 +33,43 @@ ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:
 CONTROLS = {"load-more": "#load-more", "copy buttons": ".copy-button", "live": "#live",
             "live check": ".live__check", "resume": ".live__resume",
             "new messages": "#new-messages", "home link": ".topbar__home",
-            "a header button": ".topbar button", "marked no-print": ".no-print"}
+            "the conversation menu": "details.menu", "a header button": ".topbar > button",
+            "marked no-print": ".no-print"}
 
 
 def say(role: str, content: str, second: int = 0) -> dict:
     return {"role": role, "content": content, "chat_time": f"2026-03-01 09:00:{second:02d}"}
 
 
-def pdf_text(page: Page) -> tuple[int, str]:
-    """Print ``page`` to PDF (A4); return its page count and its text."""
+def pdf_sheets(page: Page) -> list[PageObject]:
+    """Print ``page`` to PDF (A4, the page's own @page margins); return its pages."""
     data = page.pdf(format="A4")
     assert data.startswith(b"%PDF-") and len(data) > 5_000
-    reader = PdfReader(io.BytesIO(data))
-    return len(reader.pages), "\n".join(sheet.extract_text() for sheet in reader.pages)
+    return PdfReader(io.BytesIO(data)).pages
+
+
+def pdf_text(page: Page) -> tuple[int, str]:
+    """Print ``page`` to PDF (A4); return its page count and its text."""
+    sheets = pdf_sheets(page)
+    return len(sheets), "\n".join(sheet.extract_text() for sheet in sheets)
+
+
+def lowest_text(sheet: PageObject) -> float:
+    """How far down ``sheet`` its lowest line of text sits, from 0 (top) to 1 (bottom).
+
+    Each piece of text pypdf reports comes with its text matrix and the current transformation
+    matrix; their product places its baseline in PDF points from the page's bottom edge.
+    """
+    baselines: list[float] = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            baselines.append(cm[1] * tm[4] + cm[3] * tm[5] + cm[5])
+
+    sheet.extract_text(visitor_text=visit)
+    assert baselines, "a blank page"
+    height = float(sheet.mediabox.height)
+    return (height - min(baselines)) / height
 
 
 def rgb(value: str) -> tuple[int, ...]:
@@ -286,3 +313,101 @@ def test_every_message_of_a_long_conversation_is_printed(live_server, page):
     assert missing == [], f"not on paper: {missing}"
     assert text.index("message 00") < text.index("message 39")
     assert "Load earlier" not in text and "Copy" not in text
+
+
+def test_the_61_message_conversation_fills_every_page_but_the_last(live_server, page):
+    """A page is at least half used when its lowest line of text is below the middle of the
+    sheet: the @page margins are equal at top and bottom, so the middle of the sheet is the
+    middle of the printable area too. Text is what a reader sees of a page (tables, code and
+    lists all hold text), and its position is read from the PDF itself, whatever the page's
+    layout: no rendering, no guess from the screen."""
+    server = live_server(CHAT_PAGE_SIZE=100)
+    seed_reading(server.store)
+    page.goto(chat_url(server.url, READING_USER_ID, READING_CONVERSATION_ID))
+    expect(page.locator(MESSAGE)).to_have_count(len(READING_MESSAGES))  # all 61, in full
+
+    sheets = pdf_sheets(page)
+
+    used = [lowest_text(sheet) for sheet in sheets]
+    half_empty = [(number, round(fill, 2)) for number, fill in enumerate(used[:-1], 1)
+                  if fill < 0.5]
+    assert half_empty == [], f"pages less than half used: {half_empty} (all: {used})"
+    assert len(sheets) <= 10, f"{len(sheets)} pages (13 when no message could split)"
+    text = re.sub(r"\s+", "", "".join(sheet.extract_text() for sheet in sheets))
+    assert READING_CONVERSATION_ID in text
+    for message in (READING_MESSAGES[1], READING_MESSAGES[-1]):  # the first and the last
+        assert re.sub(r"\s+", "", message["content"]) in text
+
+
+def test_a_tall_message_splits_and_small_ones_stay_whole(live_server, page):
+    """A message of many paragraphs starts right after a short one rather than on a page of its
+    own; two-paragraph messages are never cut between pages."""
+    server = live_server(CHAT_PAGE_SIZE=100)
+    tall = "\n\n".join(f"Tall paragraph {n:02d}: " + "words to fill the line " * 12
+                       for n in range(40))
+    small = [say("user" if n % 2 else "assistant",
+                 f"Small {n:02d} opens here.\n\nSmall {n:02d} closes here.", n % 60)
+             for n in range(60)]
+    server.store.add_messages("u", "c", [say("user", "A short question."),
+                                         say("assistant", tall, 1), *small])
+    page.goto(chat_url(server.url))
+    expect(page.locator(MESSAGE)).to_have_count(62)
+
+    sheets = [sheet.extract_text() for sheet in pdf_sheets(page)]
+
+    tall_on = [n for n, sheet in enumerate(sheets) if "Tall paragraph" in sheet]
+    assert tall_on[0] == 0  # right after the question, not pushed to a page of its own
+    assert tall_on == list(range(len(tall_on))) and len(tall_on) > 1
+    for n in range(60):
+        opens = [i for i, sheet in enumerate(sheets) if f"Small {n:02d} opens" in sheet]
+        closes = [i for i, sheet in enumerate(sheets) if f"Small {n:02d} closes" in sheet]
+        assert opens == closes and len(opens) == 1, (n, opens, closes)
+
+
+def test_messages_print_full_width_without_bubbles(live_server, page):
+    server = live_server()
+    server.store.add_messages("u", "c", [say("user", "Short question?"),
+                                         say("assistant", "Short answer.", 1)])
+    page.goto(chat_url(server.url))
+    page.emulate_media(media="print")
+    style = "(el, name) => getComputedStyle(el)[name]"
+    column = page.locator("#messages").bounding_box()
+    for role in ("user", "assistant"):
+        message = page.locator(f".message--{role}")
+        assert message.bounding_box()["width"] >= column["width"] - 1, role
+        assert message.evaluate(style, "backgroundColor") == "rgba(0, 0, 0, 0)", role
+        assert message.evaluate(style, "borderTopWidth") == "0px", role
+    # A user's messages keep a rule on their start side, to tell them apart.
+    user = page.locator(".message--user")
+    assert user.evaluate(style, "borderInlineStartStyle") == "solid"
+    assert page.locator(".message--assistant").evaluate(
+        style, "borderInlineStartStyle") == "none"
+
+
+def test_an_autolink_prints_its_address_once(live_server, page):
+    """A link whose text is its address (class="autolink", made from a bare URL by the
+    renderer) gets no address after it; any other link does. Until the renderer marks bare
+    URLs, the page is given such a link by hand; the bare URL's own message must print its
+    address once either way."""
+    bare = "https://www.visitportugal.com/en"
+    made = "https://example.org/made-by-hand"
+    server = live_server()
+    server.store.add_messages("u", "c", [
+        say("user", "Where do I start?"),
+        say("assistant", f"The [travel guide](https://example.com/guide), or {bare}", 1),
+        say("assistant", "And one more.", 2)])
+    page.goto(chat_url(server.url))
+    page.locator(".message__content").last.evaluate("""(content, href) => {
+        const link = document.createElement("a");
+        link.className = "autolink";
+        link.href = link.textContent = href;
+        content.querySelector("p").append(" See ", link);
+    }""", made)
+
+    pages, text = pdf_text(page)
+
+    flat = re.sub(r"\s+", "", text)
+    assert "travelguide(https://example.com/guide)" in flat
+    assert flat.count("https://example.com/guide") == 1
+    assert flat.count(bare) == 1
+    assert flat.count(made) == 1

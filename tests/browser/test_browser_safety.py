@@ -26,8 +26,9 @@ PAYLOADS = [
 HOSTILE_USER = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_CONVERSATION = '"><svg onload=window.__pwned=1><script>window.__pwned=1</script>'
 
-INJECTED = "body script, body img, body svg, body iframe, [onerror], [onload], " \
-           "a[href^='javascript:' i]"
+# The page's own icons are inline SVG, hidden from assistive technology: no payload makes one.
+INJECTED = "body script, body img, body svg:not([aria-hidden='true']), body iframe, " \
+           "[onerror], [onload], a[href^='javascript:' i]"
 
 
 def hostile_messages() -> list[dict]:
