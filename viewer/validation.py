@@ -17,6 +17,7 @@ MESSAGE_HEX_LENGTH = 12  # a message's element id is "m-" and this many hex digi
 EXPORT_FORMATS = ("json", "md", "txt")  # what /chat/export writes (viewer/export.py)
 _HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
+MAX_QUERY_LENGTH = 200  # characters a search may have (find in a conversation, memory search)
 
 
 class MissingConversation(BadRequest):
@@ -140,3 +141,24 @@ def read_message(args: MultiDict[str, str]) -> str | None:
     raise BadRequest(gettext("The message parameter must be the %(length)s characters (0–9, "
                              "a–f) of a message's link: %(problem)s.",
                              length=MESSAGE_HEX_LENGTH, problem=problem))
+
+
+def read_query(args: Mapping[str, str], name: str = "q") -> str | None:
+    """A search: at most 200 characters and no control characters; None when absent or blank.
+
+    Spaces at its ends are dropped. A query holding a control character (a newline, a NUL, an
+    escape) or over the limit is a 400 that says which: a search box makes neither.
+    """
+    raw = args.get(name)
+    if raw is None:
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in raw):
+        raise BadRequest(gettext("The search contains control characters (such as a line "
+                                 "break): search for words."))
+    query = raw.strip()
+    if query == "":
+        return None
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadRequest(gettext("The search is %(length)s characters long; it may have at most "
+                                 "%(maximum)s.", length=len(query), maximum=MAX_QUERY_LENGTH))
+    return query
