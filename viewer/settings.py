@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_POLL_SECONDS": 15,      # how often pages check for new messages; 0 turns it off
     "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
     "RATE_LIMIT_STORAGE_URI": "memory://",  # where counts live; redis://... shares them
+    "MEMORIES": "on",             # open mode: the memory panel (signed mode: as tokens grant)
+    "MEMORY_MAX_PAGES": 4,        # /get/memory pages of 50 one panel reads, at most
 }
 _ORIGIN = re.compile(r"https?://(?:(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]+)|\[[0-9a-fA-F:]+\])"
                      r"(?::\d{1,5})?")
@@ -45,6 +47,7 @@ ACCESS_MODES = ("open", "signed")
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 MIN_SECRET_BYTES = 32
 MIN_LIVE_POLL_SECONDS = 2  # every page of every reader checks this often: MemOS pays for it
+MAX_MEMORY_PAGES = 20  # each page is a MemOS call every time someone opens the panel
 CLOUD_MAX_LIMIT = 50
 EMBEDDED_MAX_LIMIT = 1000
 
@@ -94,6 +97,14 @@ def check_settings(config: dict[str, Any]) -> None:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "
                           f"got {config['LOG_LEVEL']!r}.")
     config["CHAT_PAGE_SIZE"] = _number(config, "CHAT_PAGE_SIZE", int, minimum=1)
+    config["MEMORIES"] = str(config["MEMORIES"]).strip().lower()
+    if config["MEMORIES"] not in ("on", "off"):
+        raise ConfigError(f"MEMORIES must be on or off, got {config['MEMORIES']!r}.")
+    config["MEMORY_MAX_PAGES"] = _number(config, "MEMORY_MAX_PAGES", int, minimum=1)
+    if config["MEMORY_MAX_PAGES"] > MAX_MEMORY_PAGES:
+        raise ConfigError(f"MEMORY_MAX_PAGES must be at most {MAX_MEMORY_PAGES} (each page is a "
+                          f"MemOS call when a reader opens the memory panel), got "
+                          f"{config['MEMORY_MAX_PAGES']}.")
     upstream = bool(config["MEMOS_API_KEY"] or base_url)  # else: the embedded demo store
     if config["MEMOS_MAX_LIMIT"] in (None, ""):
         config["MEMOS_MAX_LIMIT"] = CLOUD_MAX_LIMIT if upstream else EMBEDDED_MAX_LIMIT
