@@ -17,7 +17,8 @@ log = logging.getLogger("viewer.requests")
 
 class TimedSource:
     """Wraps a message source: times each call, and stops starting new ones past the
-    request's deadline (one page may need several calls while a conversation grows)."""
+    request's deadline (one page may need several calls while a conversation grows, and the
+    memory panel one per page of memories)."""
 
     def __init__(self, source: Any) -> None:
         self.source = source
@@ -27,6 +28,12 @@ class TimedSource:
 
     def add_messages(self, *args: Any, **kwargs: Any):
         return self._timed(self.source.add_messages, *args, **kwargs)
+
+    def get_memory(self, *args: Any, **kwargs: Any):
+        return self._timed(self.source.get_memory, *args, **kwargs)
+
+    def search_memory(self, *args: Any, **kwargs: Any):
+        return self._timed(self.source.search_memory, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)

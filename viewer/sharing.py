@@ -1,4 +1,4 @@
-"""Live checks of one conversation share their MemOS calls.
+"""Live checks of one conversation share their MemOS calls, and so do memory panels.
 
 Two hundred people watching one demo conversation, each checking every 15 s, would make 13
 calls a second to MemOS, whose limits are per key. Here the checks of one conversation in one
@@ -7,6 +7,9 @@ its answer, or its error, is reused for ``ttl`` seconds (a fifteenth of the inte
 call a second per process). Answers are kept per user, conversation and limit: a reader only
 ever gets what their own grant would have fetched. A check the host page asked for
 (``MemosChat.refresh()``, after its own chat posted) does not share: it reads MemOS afresh.
+
+The mechanism is ``share``: any read named by a key. The memory panel (viewer/memory_panel.py)
+shares its pages of a user's memories the same way, in an instance of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,25 +31,30 @@ class _Read:
     """One call to MemOS: in flight until ``done`` is set, then its answer or error."""
 
     done: threading.Event = field(default_factory=threading.Event)
-    messages: list[Message] | None = None
+    answer: Any = None
     error: Exception | None = None
     finished: float = 0.0  # time.monotonic() when done
 
 
 class SharedReads:
-    """``get_messages`` of ``source``, shared between concurrent and recent identical reads."""
+    """Reads of ``source``, shared between concurrent and recent identical ones."""
 
     def __init__(self, source: Any, ttl: float, wait: float) -> None:
         self.source = source
         self.ttl = ttl
         self.wait = wait  # how long a read waits for another's call (its own deadline)
-        self._reads: dict[tuple[str, str, int], _Read] = {}
+        self._reads: dict[Hashable, _Read] = {}
         self._lock = threading.Lock()
         self.calls = 0  # calls made to the source, for tests and benchmarks
 
     def get_messages(self, user_id: str, conversation_id: str, limit: int) -> list[Message]:
         """The newest ``limit`` messages, from a call made now, in flight or just made."""
-        key = (user_id, conversation_id, limit)
+        return self.share((user_id, conversation_id, limit),
+                          lambda: self.source.get_messages(user_id, conversation_id, limit))
+
+    def share(self, key: Hashable, call: Callable[[], Any]) -> Any:
+        """What ``call()`` returns (or raises), from a call made now, in flight or just made
+        under the same ``key``; the key must name everything the answer depends on."""
         now = time.monotonic()
         with self._lock:
             read = self._reads.get(key)
@@ -55,18 +64,18 @@ class SharedReads:
                 self.calls += 1
                 self._forget_old(now)
         if not fresh:
-            self._call(read, key)
+            self._call(read, call)
             if read.error is not None:
                 raise read.error
         elif not read.done.wait(self.wait):
             raise UpstreamTimeoutError()
         elif read.error is not None:
             raise copy.copy(read.error)  # one exception object per thread that raises it
-        return read.messages
+        return read.answer
 
-    def _call(self, read: _Read, key: tuple[str, str, int]) -> None:
+    def _call(self, read: _Read, call: Callable[[], Any]) -> None:
         try:
-            read.messages = self.source.get_messages(*key)
+            read.answer = call()
         except Exception as error:  # shared with the readers waiting for this call
             read.error = error
         finally:

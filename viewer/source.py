@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
-from memos_api import AddResult, MemOSClient, Message, resolve_base_url
+from memos_api import AddResult, MemoryPage, MemOSClient, Message, resolve_base_url
 from memos_api.local import LocalStore
 
 
@@ -17,6 +17,15 @@ class MessageSource(Protocol):
 
     def add_messages(self, user_id: str, conversation_id: str, messages: list[dict],
                      **options: Any) -> AddResult: ...
+
+    def get_memory(self, user_id: str, page: int = 1, size: int = 50, *,
+                   include_preference: bool = True, include_tool_memory: bool = False,
+                   filter: dict | None = None) -> MemoryPage: ...
+
+    def search_memory(self, query: str, user_id: str, conversation_id: str | None = None,
+                      memory_limit_number: int = 6, *, include_preference: bool = True,
+                      include_tool_memory: bool = False,
+                      include_skill: bool = False) -> MemoryPage: ...
 
 
 def build_source(config: dict[str, Any], instance_path: str) -> MessageSource:
