@@ -11,6 +11,12 @@ not carry is refused as ids are: a signed link looks as its signer chose. The re
 choices (theme, language, live updates) are not signed: they change only how the reader sees
 what the token grants.
 
+What MemOS remembered (the memory panel, viewer/memory_panel.py) can say more than a transcript,
+so it has a grant of its own, ``Access.memories``: in open mode every conversation's, unless the
+``MEMORIES`` setting is off; in signed mode only what the token's optional ``memories`` claim
+grants: ``"conversation"`` (or ``true``) this conversation's memories, ``"user"`` also the user's
+others, and search across them. ``MEMORIES=off`` turns the panel off for every token too.
+
 The views that show a conversation wear ``@conversation_view``: each client's requests to them
 are rate limited (viewer.ratelimit), and their answers are never cached (viewer.security).
 """
@@ -20,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import jwt
 from flask import current_app, request
@@ -32,6 +38,9 @@ from .validation import check_id, MAX_ID_LENGTH, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
 REQUIRED_CLAIMS = ("exp", "user_id", "conversation_id")
+# What a grant of memories covers: this conversation's, or also the user's other conversations'.
+CONVERSATION_MEMORIES, USER_MEMORIES = "conversation", "user"
+MEMORY_GRANTS = (CONVERSATION_MEMORIES, USER_MEMORIES)
 View = TypeVar("View", bound=Callable)
 
 
@@ -61,6 +70,7 @@ class Access:
     conversation_id: str
     params: dict[str, str]
     accent: str | None = None  # ``#rrggbb``
+    memories: str | None = None  # CONVERSATION_MEMORIES, USER_MEMORIES, or None: not granted
 
 
 def grant(args: Mapping[str, str], secret: str | None) -> Access:
@@ -70,11 +80,14 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
     ``secret`` is ``EMBED_SECRET`` in signed mode and None in open mode.
     """
     asked = read_accent(args)
+    memories_on = current_app.config["MEMORIES"] == "on"
     if not secret:
         user_id, conversation_id = read_conversation(args)
         params = {"user_id": user_id, "conversation_id": conversation_id}
+        # Open mode: whoever names a conversation reads all of it, and may name any other.
         return Access(user_id, conversation_id,
-                      params | {"accent": asked} if asked else params, asked)
+                      params | {"accent": asked} if asked else params, asked,
+                      USER_MEMORIES if memories_on else None)
     token = args.get("token", "")
     if not token:
         raise Forbidden(gettext("This viewer needs a signed link: the address has no token."))
@@ -88,7 +101,30 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
         raise Forbidden(gettext("The address asks for the accent %(accent)s, which its token "
                                 "does not grant: sign the accent into the token, or leave it "
                                 "out of the address.", accent=asked))
-    return Access(claims["user_id"], claims["conversation_id"], {"token": token}, granted)
+    memories = memory_grant(claims.get("memories")) if memories_on else None
+    return Access(claims["user_id"], claims["conversation_id"], {"token": token}, granted,
+                  memories)
+
+
+class MemoriesRefused(Forbidden):
+    """A request for memories its access does not grant (its page says so in its heading)."""
+
+
+def refuse_memories() -> NoReturn:
+    """Refuse a request for memories: the panel, its search, or a widget's ``memories=1``."""
+    if current_app.config["MEMORIES"] == "off":
+        raise MemoriesRefused(gettext("This viewer does not show what MemOS remembered of "
+                                      "conversations."))
+    raise MemoriesRefused(gettext("This link does not grant what MemOS remembered of this "
+                                  "conversation: its token needs the memories claim "
+                                  "(embed-url --memories)."))
+
+
+def memory_grant(claim: object) -> str | None:
+    """What a token's ``memories`` claim grants (its value checked by ``read_token``)."""
+    if claim is True:
+        return CONVERSATION_MEMORIES
+    return claim if claim in MEMORY_GRANTS else None
 
 
 def read_token(token: str, secret: str) -> dict:
@@ -116,15 +152,22 @@ def read_token(token: str, secret: str) -> dict:
     if "accent" in claims and canonical(claims["accent"]) is None:
         raise Forbidden(gettext("This link's token has an unusable accent: it must be a colour "
                                 "written #rgb or #rrggbb."))
+    claim = claims.get("memories", False)
+    if not isinstance(claim, bool) and claim not in MEMORY_GRANTS:
+        raise Forbidden(gettext("This link's token has an unusable memories claim: it must be "
+                                "“conversation” (or true) or “user”."))
     return claims
 
 
 def sign(user_id: str, conversation_id: str, secret: str, ttl: int,
-         accent: str | None = None) -> str:
-    """A token granting one conversation for ``ttl`` seconds, in ``accent`` if given (what a
-    host's backend does)."""
+         accent: str | None = None, memories: str | None = None) -> str:
+    """A token granting one conversation for ``ttl`` seconds, in ``accent`` if given, with
+    its memories (``"conversation"``) or the user's (``"user"``) if given (what a host's
+    backend does)."""
     claims = {"user_id": user_id, "conversation_id": conversation_id,
               "exp": int(time.time()) + ttl}
     if accent is not None:
         claims["accent"] = accent
+    if memories is not None:
+        claims["memories"] = memories
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -17,7 +17,7 @@ from memos_api import MemOSError
 from memos_api.local.validation import memory_kind, memory_problem, PREFERENCE
 
 from .accent import canonical
-from .access import sign
+from .access import CONVERSATION_MEMORIES, MEMORY_GRANTS, sign
 from .i18n import LANGUAGES, locale_for
 from .validation import check_id
 
@@ -221,9 +221,14 @@ def _imported(contents: ImportFile) -> str:
 @click.option("--accent", default=None,
               help="The widget's accent colour for user bubbles and links, #rgb or #rrggbb "
                    "(signed into the token).")
+@click.option("--memories", type=click.Choice(MEMORY_GRANTS), is_flag=False,
+              flag_value=CONVERSATION_MEMORIES, default=None,
+              help="Grant what MemOS remembered: alone (or 'conversation'), this "
+                   "conversation's memories; 'user', the user's others too, and search across "
+                   "them. The link then opens the widget with its memory panel (memories=1).")
 @with_appcontext
 def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
-              lang: str | None, accent: str | None) -> None:
+              lang: str | None, accent: str | None, memories: str | None) -> None:
     """Print a signed /embed link for one conversation (needs EMBED_SECRET)."""
     secret = current_app.config["EMBED_SECRET"]
     if not secret:
@@ -245,8 +250,9 @@ def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
         raise click.BadParameter(f"{printable(accent)} is not a colour written #rgb or #rrggbb "
                                  "(such as #0a7).", param_hint="--accent")
     token = sign(user_id, conversation_id, secret, ttl,
-                 canonical(accent) if accent is not None else None)
-    click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}")
+                 canonical(accent) if accent is not None else None, memories)
+    shown = "&memories=1" if memories else ""
+    click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}{shown}")
 
 
 def register(app: Flask) -> None:

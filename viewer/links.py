@@ -2,7 +2,8 @@
 
 URLs are computed here, in Python, as Datasette computes ``next_url``; templates only print
 them. Every link keeps what the reader chose (the access grant with its accent, the theme, live
-updates off, the language) and nothing else from the query string: ``url_for`` reads ``endpoint=``,
+updates off, the language, a widget's downloads and memories) and nothing else from the query
+string: ``url_for`` reads ``endpoint=``,
 ``_method=`` or ``_external=`` as its own arguments, so stray parameters must never reach it.
 """
 
@@ -14,10 +15,11 @@ from flask import current_app, g, request, url_for
 from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
-from .access import Access, grant, is_open
+from .access import Access, grant, is_open, refuse_memories, USER_MEMORIES
 from .validation import EXPORT_FORMATS
 
 LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint
+PANEL = "memories"  # ``?panel=memories``: the page with the memory panel open (no JavaScript)
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,41 @@ class Reader:
     live_off: bool = False    # ``?live=0``: no live updates on this page or the ones it links
     lang: str | None = None   # ``?lang=``, as a BCP 47 tag: the language every link keeps
     exports: bool = False     # ``?export=1``: the widget offers the downloads too
+    memories_asked: bool = False  # ``?memories=1``: the widget offers the memory panel too
 
-    def page(self, limit: int | None = None, message: str | None = None) -> str:
+    def page(self, limit: int | None = None, message: str | None = None,
+             panel: bool = False, memory_search: str | None = None) -> str:
         """The conversation's page (or widget), with the newest ``limit`` messages, or from
-        the ``message`` a permalink names (scrolled to without JavaScript too)."""
+        the ``message`` a permalink names (scrolled to without JavaScript too); with the
+        memory ``panel`` open, and in it the results of ``memory_search``."""
         return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit, message=message,
+                       panel=PANEL if panel else None, memory_search=memory_search,
                        _anchor=f"m-{message}" if message else None)
+
+    @property
+    def shows_memories(self) -> bool:
+        """Whether this reader's page offers the memory panel: the full page whenever the
+        access grants memories, the widget when also asked (``?memories=1``)."""
+        return self.access.memories is not None and (self.layout == "chat"
+                                                     or self.memories_asked)
+
+    @property
+    def searches_elsewhere(self) -> bool:
+        """Whether this reader may see the user's other conversations' memories."""
+        return self.access.memories == USER_MEMORIES
+
+    def memories(self) -> str:
+        """The htmx fragment with the memory panel."""
+        return url_for("chat.memories", **self._kept(), layout=self._fragment_layout())
+
+    def memory_search(self) -> str:
+        """Where the panel's search form goes (the htmx fragment with the results)."""
+        return url_for("chat.memory_search")
+
+    def memory_search_fields(self) -> list[tuple[str, str]]:
+        """The search form's hidden fields: a GET form replaces its action's query string."""
+        fields = {**self._kept(), "layout": self._fragment_layout()}
+        return [(name, value) for name, value in fields.items() if value is not None]
 
     def older(self, shown: int, anchor: str, depth: int) -> str:
         """The htmx fragment with the messages before the oldest of the ``shown``."""
@@ -66,7 +97,8 @@ class Reader:
 
     def _kept(self) -> dict[str, str | None]:
         return {**self.access.params, "theme": self.theme, "live": "0" if self.live_off else None,
-                "lang": self.lang, "export": "1" if self.exports else None}
+                "lang": self.lang, "export": "1" if self.exports else None,
+                "memories": "1" if self.memories_asked else None}
 
     def _fragment_layout(self) -> str | None:
         return "embed" if self.layout == "embed" else None
@@ -93,8 +125,37 @@ def read_reader(layout: str) -> Reader:
     if exports not in ("", "0", "1"):
         raise BadRequest(gettext("export must be 0 (no downloads) or 1 (downloads), not "
                                  "“%(value)s”.", value=exports[:20]))
-    return Reader(grant(request.args, secret), layout, g.get("theme"), live_off=live == "0",
-                  lang=g.get("lang"), exports=exports == "1")
+    memories = request.args.get("memories", "")
+    if memories not in ("", "0", "1"):
+        raise BadRequest(gettext("memories must be 0 (no memory panel) or 1 (the memory panel), "
+                                 "not “%(value)s”.", value=memories[:20]))
+    access = grant(request.args, secret)
+    if memories == "1" and access.memories is None:
+        refuse_memories()  # asked for, as an accent is: refused as clearly
+    return Reader(access, layout, g.get("theme"), live_off=live == "0", lang=g.get("lang"),
+                  exports=exports == "1", memories_asked=memories == "1")
+
+
+def read_memory_reader() -> Reader:
+    """The reader of a memory panel request (its fragment or search): 403 when their page
+    does not offer the panel."""
+    reader = read_reader(fragment_layout())
+    if not reader.shows_memories:
+        refuse_memories()
+    return reader
+
+
+def read_panel(reader: Reader) -> bool:
+    """Whether the page is asked with the memory panel open (``?panel=memories``): 400 for
+    another panel, 403 when this reader's page does not offer it."""
+    panel = request.args.get("panel", "")
+    if panel == "":
+        return False
+    if panel != PANEL:
+        raise BadRequest(gettext("panel must be memories, not “%(value)s”.", value=panel[:20]))
+    if not reader.shows_memories:
+        refuse_memories()
+    return True
 
 
 def fragment_layout() -> str:
