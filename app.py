@@ -26,6 +26,7 @@ from viewer import (
     views,
 )
 from viewer.history import History
+from viewer.memory_panel import MemoryPanel
 from viewer.readiness import ReadinessCheck
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
 from viewer.sharing import SharedReads
@@ -50,6 +51,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     shared = SharedReads(source, ttl=live / 15, wait=app.config["MEMOS_DEADLINE"])
     app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
+    # Memories are read only when a reader opens the panel, shared like live checks.
+    app.extensions["memories"] = MemoryPanel(source, app.config["MEMORY_MAX_PAGES"],
+                                             app.config["DISPLAY_TIMEZONE"],
+                                             wait=app.config["MEMOS_DEADLINE"])
 
     proxies.register(app)
     i18n.init_app(app)

@@ -25,7 +25,7 @@ from memos_api import (
     UpstreamUnavailableError,
 )
 
-from .access import is_open
+from .access import is_open, MemoriesRefused
 from .history import ConversationChanged
 from .links import Reader
 from .validation import MissingConversation
@@ -33,8 +33,10 @@ from .validation import MissingConversation
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 86400
-# An error answering "load earlier" replaces the control above the messages, not the log.
+# An error answering "load earlier" replaces the control above the messages, not the log;
+# one answering the memory panel, or its search, stays in the panel.
 FRAGMENT_ERROR_HEADERS = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTML"}
+PANEL_ERROR_TARGETS = {"chat.memories": "#memories-slot", "chat.memory_search": "#memories-results"}
 # Most specific first: subclasses must come before their bases.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (UpstreamTimeoutError, 504),
@@ -58,6 +60,7 @@ HEADING_BY_ERROR: list[tuple[type[Exception], LazyString]] = [
 ]
 # ...and the viewer's own HTTP errors, by status, or by kind where a status says too little.
 MISSING_HEADING = _l("This link is missing its conversation")
+MEMORIES_HEADING = _l("You can't see what MemOS remembered here")
 HEADINGS = {400: _l("This link doesn't work"), 403: _l("You can't open this conversation"),
             404: _l("Page not found"), 405: _l("Wrong kind of request"),
             413: _l("This request is too large"), 429: _l("Too many requests")}
@@ -105,15 +108,16 @@ def heading(error: Failure) -> str:
     return str(next(words for kind, words in HEADING_BY_ERROR if isinstance(error, kind)))
 
 
-def page(template: str, error: Failure, reader: Reader, retry_url: str):
-    """A conversation page that could not be read: its shell, the reason and a retry link.
+def page(template: str, error: Failure, reader: Reader, retry_url: str, **context):
+    """A conversation page that could not be read: its shell, the reason and a retry link
+    (and what ``context`` adds: the memory panel, which does not depend on the messages).
 
     "Try again" stays on a 404 too: MemOS may know the conversation once it has messages.
     """
     status, message, headers = describe(error)
     return render_template(template, error=message, error_title=heading(error),
                            error_status=status, retry_url=retry_url,
-                           reader=reader), status, headers
+                           reader=reader, **context), status, headers
 
 
 def fragment(error: Failure, reload_url: str, retry_url: str | None = None):
@@ -158,6 +162,11 @@ def render(error: HTTPException):
     message = error.description
     if not message or message == type(error).description:  # werkzeug's words, not ours
         message = str(DESCRIPTIONS.get(status, ""))
+    if "HX-Request" in request.headers and request.endpoint in PANEL_ERROR_TARGETS:
+        return render_template("partials/memory_error.html", error=message,
+                               title=http_heading(error), status=status,
+                               whole=request.endpoint == "chat.memories"), status, headers | {
+            "HX-Retarget": PANEL_ERROR_TARGETS[request.endpoint], "HX-Reswap": "innerHTML"}
     if "HX-Request" in request.headers:
         return render_template("partials/load_error.html", error=message, retry_url=None,
                                reload_url=""), status, headers | FRAGMENT_ERROR_HEADERS
@@ -173,6 +182,8 @@ def http_heading(error: HTTPException) -> str:
     """What went wrong with a request, as its page's heading."""
     if isinstance(error, MissingConversation):
         return str(MISSING_HEADING)
+    if isinstance(error, MemoriesRefused):
+        return str(MEMORIES_HEADING)
     status = error.code or 500
     fallback = SERVER_HEADING if status >= 500 else CLIENT_HEADING
     return str(HEADINGS.get(status, fallback))

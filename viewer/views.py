@@ -1,4 +1,5 @@
-"""The pages: landing, a conversation (full or as a widget), "load earlier", live checks, health.
+"""The pages: landing, a conversation (full or as a widget), "load earlier", live checks, the
+memory panel and its search, health.
 
 Each conversation view reads its input, asks ``History`` (built once per app) and renders what
 it returns; the URLs a page offers come with the slices it renders.
@@ -15,13 +16,15 @@ from . import errors, export
 from .accent import CANONICAL, stylesheet
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
-from .links import fragment_layout, kept_choices, read_reader
+from .links import fragment_layout, kept_choices, read_memory_reader, read_panel, read_reader
+from .memory_panel import MemoryPanel
 from .validation import (
     read_after,
     read_anchor,
     read_count,
     read_format,
     read_message,
+    read_query,
     read_since,
 )
 
@@ -32,6 +35,11 @@ TEMPLATES = {"chat": "chat.html", "embed": "embed.html"}
 def history() -> History:
     """This app's ``History`` (built in ``create_app``)."""
     return current_app.extensions["history"]
+
+
+def memories() -> MemoryPanel:
+    """This app's ``MemoryPanel`` (built in ``create_app``)."""
+    return current_app.extensions["memories"]
 
 
 @bp.get("/")
@@ -65,13 +73,17 @@ def _conversation(layout: str):
     reader = read_reader(layout)
     limit = read_count(request.args, "limit")
     message = read_message(request.args)  # a permalink: show the window around it
+    panel = read_panel(reader)  # the memory panel open: a page made for no JavaScript
+    query = read_query(request.args, "memory_search") if panel else None
     try:
         page = (history().around(reader, message, limit) if message
                 else history().latest(reader, limit))
     except MemOSError as error:
         return errors.page(TEMPLATES[layout], error, reader,
-                           history().page_url(reader, limit, message))
-    return render_template(TEMPLATES[layout], page=page, reader=reader)
+                           history().page_url(reader, limit, message),
+                           panel=memories().panel(reader, query=query) if panel else None)
+    return render_template(TEMPLATES[layout], page=page, reader=reader, panel=memories().panel(
+        reader, page.messages, page.ids, query) if panel else None)
 
 
 @bp.get("/chat/older")
@@ -112,6 +124,30 @@ def newer():
         return "", 204  # nothing new: no body, no template
     return render_template("partials/newer.html", fresh=fresh), 200, {
         "Live-Next": fresh.newer_url}
+
+
+@bp.get("/chat/memories", endpoint="memories")
+@conversation_view
+def memory_panel():
+    """The memory panel, as an htmx fragment beside (or over) the conversation."""
+    reader = read_memory_reader()
+    if "HX-Request" not in request.headers:  # not htmx: the page with the panel open
+        return redirect(reader.page(panel=True))
+    panel = memories().panel(reader)
+    return render_template("partials/memories.html", panel=panel), panel.status
+
+
+@bp.get("/chat/memories/search", endpoint="memory_search")
+@conversation_view
+def memory_search():
+    """A search of the user's memories, this conversation's first, as an htmx fragment."""
+    reader = read_memory_reader()
+    query = read_query(request.args)
+    if "HX-Request" not in request.headers:  # the search form without JavaScript
+        return redirect(reader.page(panel=True, memory_search=query))
+    results = memories().search(reader, query) if query else None
+    return render_template("partials/memory_results.html", results=results,
+                           reader=reader), results.status if results else 200
 
 
 @bp.get("/chat/export", endpoint="export")
