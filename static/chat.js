@@ -170,7 +170,7 @@
   // and keep the control as the retry link. Messages already shown stay untouched.
   function showLoadError(control, text) {
     var head = document.getElementById("history-head");
-    if (!head || !control) return;
+    if (!head || !control || control.id !== "load-more") return;  // the panel has its own
     var alert = document.createElement("div");
     alert.className = "alert";
     alert.setAttribute("role", "alert");
@@ -195,7 +195,7 @@
   // without scrolling anything (the widget may be framed by another page). Only after a
   // request ("load earlier"): live updates swap with no request, and move no one's focus.
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (!event.detail.xhr) return;
+    if (!event.detail.xhr || event.detail.target.closest("#memories-slot")) return;
     if (document.activeElement && document.activeElement !== document.body) return;
     var next = document.getElementById("load-more") ||
       document.getElementById("conversation-start");
@@ -513,10 +513,36 @@
     openedForPrint = [];
   });
 
+  // The memory panel's own script (static/memories.js) comes the first time the panel is asked
+  // for, or with a page that has it open: readers who never open it never download it.
+  var panelScript = null;
+
+  function loadPanelScript() {
+    var control = document.getElementById("memories-toggle");
+    if (panelScript || !control) return;
+    panelScript = document.createElement("script");
+    panelScript.src = control.getAttribute("data-panel-script");
+    document.head.appendChild(panelScript);
+  }
+
+  // The panel's control: a link to the page with the panel open, and here an htmx request
+  // for the panel alone, put beside (or over) the conversation. Once the panel is on the
+  // page, static/memories.js opens and closes it without asking again.
+  document.addEventListener("click", function (event) {
+    var control = event.target.closest && event.target.closest("#memories-toggle");
+    if (!control || document.getElementById("memories") || !window.htmx) return;
+    event.preventDefault();
+    if (control.classList.contains("htmx-request")) return;  // asked already
+    loadPanelScript();
+    htmx.ajax("GET", control.getAttribute("data-panel-url"),
+      { source: control, target: "#memories-slot", swap: "innerHTML" });
+  });
+
   function start() {
     enhance(document.body);
     showTarget();
     startLive();
+    if (document.getElementById("memories")) loadPanelScript();
   }
 
   if (document.readyState === "loading") {
