@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time
 from flask import Flask, g, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -90,6 +91,13 @@ def as_shown(html: Markup, element_id: str, carried: str | None, current: bool) 
                               1)) if current else html
 
 
+def with_mark(html: Markup, mark: str) -> Markup:
+    """A message's HTML with the memory panel's "remembered" ``mark`` as its last child: the
+    kept HTML stays as it is, for every page without the panel."""
+    end = html.rfind("</article>")
+    return Markup(html[:end] + mark + html[end:]) if end >= 0 else html
+
+
 def script_texts() -> dict[str, str]:
     """What static/chat.js says (errors, copy buttons), in the page's language."""
     return {"network": gettext("Could not reach the server. Check the connection and try "
@@ -157,6 +165,18 @@ def register(app: Flask) -> None:
         # message) is rewritten by the script in the reader's language anyway.
         return long_time(moment, zone)
 
+    locales: dict[str, Locale] = {}
+
+    def written_time(moment: datetime) -> str:
+        # A memory's time: its date and minute in the reader's language ("Mar 11, 2026,
+        # 7:10 PM", "2026年3月11日 19:10"); static/memories.js rewrites it in their zone too.
+        name = locale_name()
+        locale = locales.get(name) or locales.setdefault(name, Locale.parse(name))
+        local = moment.astimezone(zone)
+        day = format_date(local, "medium", locale=locale)
+        clock = format_time(local, "short", tzinfo=zone, locale=locale)
+        return locale.datetime_formats["medium"].replace("{1}", day).replace("{0}", clock)
+
     def shared_day(messages, after):
         return presentation.shared_day(messages, after, zone)
 
@@ -167,12 +187,14 @@ def register(app: Flask) -> None:
     # The list is joined here rather than in a Jinja loop: the loop's per-item calls and
     # escaping cost ~3 us a message, 3 ms of a 1000-message page (docs/benchmarks.md).
     def message_list(messages: list[Message], previous: datetime | None = None,
-                     ids: Sequence[str | None] = (), current: str | None = None) -> Markup:
+                     ids: Sequence[str | None] = (), current: str | None = None,
+                     marks: Mapping[str, Any] | None = None) -> Markup:
         """The messages' HTML, oldest first, with a day separator above each new day.
 
         ``previous`` is when the message shown just above them was written, if known: its day
         gets no second separator. ``ids`` are the messages' element ids (None: no id), and
-        ``current`` the one a permalink asked for, marked ``aria-current``.
+        ``current`` the one a permalink asked for, marked ``aria-current``. ``marks`` are the
+        memory panel's, by element id (viewer/memory_panel.py), when the page has it open.
         """
         # Bodies first, then the template around each: one kind of work at a time keeps the
         # CPU's caches warm (~14 us a message less than alternating, measured).
@@ -183,6 +205,7 @@ def register(app: Flask) -> None:
                   for message, html in zip(messages, kept, strict=True)]
         template = app.jinja_env.get_template("partials/message.html")
         separator = app.jinja_env.get_template("partials/day_separator.html")
+        remembered = app.jinja_env.get_template("partials/remembered.html")
         html = []
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
@@ -198,11 +221,14 @@ def register(app: Flask) -> None:
                     cache.put(message, cached, language)
             if carried is None or (carried and carried == current):
                 cached = as_shown(cached, id_of(message), carried, carried == current)
+            if marks and carried and carried in marks:
+                cached = with_mark(cached, remembered.render(mark=marks[carried]))
             html.append(cached)
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size
-    for function in (iso_time, clock_time, full_time, edited_time, role_class, role_label):
+    for function in (iso_time, clock_time, full_time, edited_time, written_time, role_class,
+                     role_label):
         app.add_template_filter(function)
     app.add_template_global(shared_day)
     app.add_template_global(message_list)
