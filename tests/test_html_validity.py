@@ -299,3 +299,51 @@ def summarize_warnings(messages: list[dict], names: dict[str, str]) -> str:
         seen.setdefault(message.get("message", "?"), set()).add(where)
     return "".join(f"\n(not failing) {text} [{', '.join(sorted(pages))}]"
                    for text, pages in seen.items())
+
+
+def collect_memory_panel(client, store, upstream_down_client, signed_client) -> dict[str, str]:
+    """name -> HTML of the memory panel's pages and fragments (viewer/memory_panel.py)."""
+    hx = {"HX-Request": "true"}
+    demo = chat_path(DEMO_USER, DEMO_CONVERSATION)
+    hostile = '<b>bold?</b> "quoted" & \u202eevil\u2066'
+    store.add_memories(DEMO_USER, [
+        {"id": "hostile", "memory_type": hostile, "memory_key": hostile,
+         "memory_value": hostile + " " + "long " * 200, "tags": [hostile, "x" * 300],
+         "confidence": 0.5,
+         "sources": [{"role": hostile, "chat_time": "2026-03-09 20:14:35",
+                      "content": hostile}]},
+        {"id": "elsewhere", "memory_key": "Another conversation's", "memory_value": "csv too",
+         "conversation_id": "another"}], conversation_id=DEMO_CONVERSATION)
+    pages = {
+        "panel-page": fetch(client, demo + "&panel=memories&limit=40", 200),
+        "panel-page-zh": fetch(client, demo + "&panel=memories&lang=zh-Hans&theme=dark", 200),
+        "panel-page-search": fetch(client, demo + "&panel=memories&memory_search=csv", 200),
+        "panel-fragment": as_document(fetch(client, demo.replace("/chat?", "/chat/memories?"),
+                                            200, headers=hx), "memory panel"),
+        # Results go inside the panel, under its h2.
+        "panel-search-fragment": as_document("<h2>Memories</h2>" + fetch(
+            client, demo.replace("/chat?", "/chat/memories/search?") + "&q=csv", 200,
+            headers=hx), "memory search"),
+        "panel-bad-search-fragment": as_document("<h2>Memories</h2>" + fetch(
+            client, demo.replace("/chat?", "/chat/memories/search?") + "&q=a%0Ab", 400,
+            headers=hx), "memory search refused"),
+        "widget-with-panel": fetch(client, "/embed?" + urlencode(
+            {"user_id": DEMO_USER, "conversation_id": DEMO_CONVERSATION, "memories": "1",
+             "export": "1", "panel": "memories"}), 200),
+    }
+    down = upstream_down_client.get("/chat/memories?user_id=u&conversation_id=c", headers=hx)
+    assert down.status_code in (502, 503, 504), down.status_code
+    pages["panel-failure-fragment"] = as_document(down.get_data(as_text=True), "panel failure")
+    refused = signed_client.get("/chat/memories?token=x", headers=hx)
+    assert refused.status_code == 403
+    pages["panel-refused-fragment"] = as_document(refused.get_data(as_text=True),
+                                                  "panel refused")
+    assert 'class="message__remembered no-print"' in pages["panel-page"]
+    return pages
+
+
+def test_memory_panel_pages_are_valid_html(client, store, upstream_down_client, signed_client,
+                                           tmp_path):
+    command = vnu_command()
+    pages = collect_memory_panel(client, store, upstream_down_client, signed_client)
+    assert_valid_html(command, pages, tmp_path)

@@ -94,8 +94,9 @@ def as_shown(html: Markup, element_id: str, carried: str | None, current: bool) 
 def with_mark(html: Markup, mark: str) -> Markup:
     """A message's HTML with the memory panel's "remembered" ``mark`` as its last child: the
     kept HTML stays as it is, for every page without the panel."""
-    end = html.rfind("</article>")
-    return Markup(html[:end] + mark + html[end:]) if end >= 0 else html
+    text = str(html)  # Markup would escape the mark as it is added
+    end = text.rfind("</article>")
+    return Markup(text[:end] + mark + text[end:]) if end >= 0 else html
 
 
 def script_texts() -> dict[str, str]:
