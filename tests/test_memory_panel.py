@@ -464,6 +464,45 @@ def test_shared_reads_share_any_keyed_read():
     assert calls == ["first", "third"] and shared.calls == 2
 
 
+def test_try_again_after_a_failure_asks_again(memos, client):
+    memos.memory_failure = Response("down", 503)
+    assert panel(client).status_code == 503
+    failed = len(memos.calls(MEMORY))  # the client's own retries of a 503 among them
+    memos.memory_failure = None
+    memos.facts = [fact("back")]
+    response = panel(client)  # at once: an error is not kept for others, as an answer is
+    assert response.status_code == 200 and "key back" in text(response)
+    assert len(memos.calls(MEMORY)) == failed + 1
+
+
+def test_an_error_goes_to_the_reads_that_waited_for_it_and_no_further():
+    from memos_api import UpstreamUnavailableError
+
+    calls = []
+    shared = SharedReads(None, ttl=60, wait=5, keep_errors=False)
+
+    def failing():
+        calls.append(1)
+        time.sleep(0.2)
+        raise UpstreamUnavailableError("down")
+
+    raised = []
+
+    def read():
+        try:
+            shared.share("key", failing)
+        except UpstreamUnavailableError as error:
+            raised.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(raised) == 5 and len(calls) == 1
+    assert shared.share("key", lambda: "fine") == "fine" and len(calls) == 1
+
+
 def test_the_panel_is_rate_limited_with_the_conversation(memos, build):
     client = build(RATE_LIMIT="2/minute").test_client()
     assert client.get(f"/chat?{ids()}").status_code == 200

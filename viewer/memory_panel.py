@@ -217,7 +217,7 @@ class MemoryPanel:
         self.max_pages = max_pages
         self.zone = zone  # DISPLAY_TIMEZONE: sources are matched by time as pages write it
         self.bounds = bounds
-        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait)
+        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, keep_errors=False)
 
     def panel(self, reader: Reader, messages: Sequence[Message] = (),
               ids: Sequence[str | None] = (), query: str | None = None) -> Panel:

@@ -39,10 +39,13 @@ class _Read:
 class SharedReads:
     """Reads of ``source``, shared between concurrent and recent identical ones."""
 
-    def __init__(self, source: Any, ttl: float, wait: float) -> None:
+    def __init__(self, source: Any, ttl: float, wait: float, keep_errors: bool = True) -> None:
         self.source = source
         self.ttl = ttl
         self.wait = wait  # how long a read waits for another's call (its own deadline)
+        # False: an error goes to the reads that waited for its call, and the next read calls
+        # again (a reader's "Try again" must try again).
+        self.keep_errors = keep_errors
         self._reads: dict[Hashable, _Read] = {}
         self._lock = threading.Lock()
         self.calls = 0  # calls made to the source, for tests and benchmarks
@@ -58,7 +61,8 @@ class SharedReads:
         now = time.monotonic()
         with self._lock:
             read = self._reads.get(key)
-            fresh = read is not None and (not read.done.is_set() or now - read.finished < self.ttl)
+            fresh = read is not None and (not read.done.is_set() or (
+                now - read.finished < self.ttl and (self.keep_errors or read.error is None)))
             if not fresh:
                 read = self._reads[key] = _Read()
                 self.calls += 1
