@@ -806,3 +806,12 @@ def test_the_reading_conversation_links_every_source_to_its_message(app_factory)
     linked = re.findall(r'class="memory__source" href="#(m-[0-9a-f]{12})"', html)
     assert len(linked) == sources
     assert "Kyoto" not in html  # another conversation's memory
+
+
+def test_the_benchmark_hook_times_the_panel():
+    from benchmarks.memory_panel import panel_times
+
+    times = panel_times(count=60, samples=1)
+    assert 0 < times.fragment_best <= times.fragment_median < 5
+    assert times.fragment_bytes > 60 * 500 and times.page_bytes > times.fragment_bytes
+    assert times.upstream_calls == 2  # 60 memories: two pages of 50
