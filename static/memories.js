@@ -94,6 +94,9 @@
       scroller.scrollTop += rect.top + rect.height / 2 - (box.top + box.height / 2);
     }
     if (!message.hasAttribute("tabindex")) message.setAttribute("tabindex", "-1");
+    message.classList.add("message--shown");
+    message.addEventListener("blur", function () { message.classList.remove("message--shown"); },
+      { once: true });
     message.focus({ preventScroll: true });
   }
 

@@ -77,13 +77,14 @@ _words: dict[str, dict[str, Any]] = {}
 
 
 def panel_words() -> dict[str, Any]:
-    """``WORDS`` and the roles' labels (``roles``), in the reader's language."""
+    """``WORDS``, the roles' labels (``roles``) and MemOS's types' (``types``), in the reader's
+    language."""
     language = locale_name()
     if language not in _words:
         roles = {role: str(label) for role, label in ROLE_LABELS.items()}
         roles[""] = gettext("Unknown role")
         _words[language] = {name: str(words) for name, words in WORDS.items()} | {
-            "roles": roles}
+            "roles": roles, "types": {name: str(label) for name, label in TYPE_LABELS.items()}}
     return _words[language]
 
 
@@ -183,7 +184,6 @@ class Results:
     query: str | None
     groups: tuple[Group, ...] = ()
     failure: Failure | None = None
-    hidden: int = 0  # results from other conversations this reader may not see
 
     @property
     def count(self) -> int:
@@ -294,7 +294,7 @@ class MemoryPanel:
                  or reader.searches_elsewhere]
         groups = tuple(Group(kind, tuple(_ranked([i for i in shown if i.kind == kind])))
                        for kind in KINDS if any(i.kind == kind for i in shown))
-        return Results(reader, query, groups, hidden=len(found) - len(shown))
+        return Results(reader, query, groups)
 
     def _read_pages(self, user_id: str) -> list[MemoryPage]:
         """Up to ``max_pages`` pages of the user's memories, stopping at the last."""
@@ -312,15 +312,16 @@ class MemoryPanel:
         element id (``prefix`` and a digest of its kind, id and what is shown of it) names
         it, and one sent twice (on two pages as memories are added, or as a twin) is one."""
         made: dict[str, Item] = {}
+        labels = panel_words()["types"]
         for page in pages:
             for kind in KINDS:
                 for entry in _entries(page, kind):
-                    item = self._item(kind, entry, prefix)
+                    item = self._item(kind, entry, prefix, labels)
                     made.setdefault(item.anchor, item)
         return list(made.values())
 
     def _item(self, kind: str, entry: Memory | Preference | ToolMemory | Skill,
-              prefix: str) -> Item:
+              prefix: str, labels: dict[str, str]) -> Item:
         bounds = self.bounds
         if isinstance(entry, Memory):
             title, text, detail, kind_type = (entry.memory_key, entry.memory_value, "",
@@ -352,7 +353,7 @@ class MemoryPanel:
             kind=kind, anchor=f"{prefix}-{digest[:12]}",
             title=title, text=shown, shortened=shortened,
             excerpt=excerpt, detail=_clamp(detail, bounds.detail)[0],
-            label=str(TYPE_LABELS.get(kind_type) or _clamp(kind_type, bounds.label)[0]),
+            label=labels.get(kind_type) or _clamp(kind_type, bounds.label)[0],
             confidence=confidence,
             tags=tuple(_clamp(tag, bounds.tag)[0] for tag in tags[:bounds.tags]),
             moment=moment, moment_sent=_clamp(sent, bounds.label)[0] if sent else None,
