@@ -75,6 +75,8 @@ ADDRESS_FLOODS = {
     "e-mails back to back": "a@b.co@" * 3000,
     "parentheses": "https://x.example/" + "(" * 10_000 + ")" * 10_000,
     "trailing punctuation": "https://x.example/" + ".,;:!?)" * 3000,
+    "closing parentheses": "https://x.example/" + ")" * 20_000,
+    "full stops": "https://x.example/" + "." * 20_000,
 }
 
 
@@ -538,6 +540,15 @@ def test_a_preview_is_whole_lines_within_its_limits():
         assert len(start) <= presentation.PREVIEW_CHARACTERS + 1
         assert start.count("\n") < presentation.PREVIEW_LINES
         assert text.startswith(start) or start.endswith("…")
+
+
+@pytest.mark.parametrize("line", ["|-" + " " * 20_000 + "x", "|-" * 10_000 + "x",
+                                  "-" * 20_000 + ":x", "`" * 20_000 + "x`"])
+def test_choosing_a_preview_takes_linear_time_whatever_line_follows_it(line):
+    text = "line\n" * 11 + "| head |\n"
+    _, once = cpu(presentation.preview_source, text + line)
+    _, four_times = cpu(presentation.preview_source, text + line * 4)
+    assert once < 0.1 and four_times < 10 * once + 0.05, (once, four_times)
 
 
 def test_a_preview_never_ends_on_a_tables_header_row():

@@ -62,14 +62,18 @@ def link(url: str, text: str) -> str:
 
 def _trimmed(url: str) -> str:
     """``url`` without the punctuation after it that belongs to the sentence."""
-    while url:
-        if url[-1] in TRAILING:
-            url = url[:-1]
-        elif url[-1] == ")" and url.count(")") > url.count("("):
-            url = url[:-1]
+    opened, closed = url.count("("), url.count(")")
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in TRAILING:
+            end -= 1
+        elif last == ")" and closed > opened:
+            end -= 1
+            closed -= 1
         else:
             break
-    return url
+    return url[:end]
 
 
 def autolinked(text: str) -> tuple[str, int]:

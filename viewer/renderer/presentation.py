@@ -15,10 +15,8 @@ QUIET_LONG_CHARACTERS, QUIET_LONG_LINES = 400, 8  # a system or tool message tha
 # The first lines of a collapsed message, shown rendered above "Show full message".
 PREVIEW_LINES, PREVIEW_CHARACTERS = 12, 1200
 QUIET_PREVIEW_LINES, QUIET_PREVIEW_CHARACTERS = 5, 300
-# A code fence (CommonMark: up to three spaces in, inside any block quotes), and the line
-# under a table's header row.
+# A code fence (CommonMark: up to three spaces in, inside any block quotes).
 FENCE = re.compile(r"((?: {0,3}>)* {0,3})(`{3,}|~{3,})(.*)")
-TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -81,13 +79,20 @@ def preview_source(text: str, quiet: bool = False) -> str:
         cut = end
     if len(text) <= characters and end < 0:
         cut = len(text)  # all of it: shorter than a preview
-    elif cut >= 0 and TABLE_DELIMITER.fullmatch(_line_at(text, cut + 1)):
+    elif cut >= 0 and _is_delimiter_row(_line_at(text, cut + 1)):
         cut = text.rfind("\n", 0, cut)  # a table's header row alone would show its pipes
     start = text[:cut].rstrip() if cut > 0 else ""
     if not start:  # one long first line: cut it at a space
         space = window.rfind(" ", characters // 2)
         start = window[:space if space > 0 else characters].rstrip() + "…"
     return _fences_closed(start)
+
+
+def _is_delimiter_row(line: str) -> bool:
+    """Whether ``line`` may be the row under a table's header (|---|:--:|), or a heading's
+    underline: either way, the line above means something else without it. (Not a regular
+    expression: the line can be any length, and one precise enough would backtrack.)"""
+    return "-" in line and not line.strip(" \t|:-")
 
 
 def _line_at(text: str, start: int) -> str:
