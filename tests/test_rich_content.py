@@ -99,6 +99,17 @@ def test_address_floods_render_quickly_and_within_the_html_budget(role, text):
     assert_inert(html_of(body))
 
 
+@pytest.mark.parametrize("role", ["user", "assistant"])
+def test_a_very_long_message_is_shown_as_typed_without_links_quickly(role):
+    text = "see https://example.com/x or a@b.co, " * 60_000  # 2 MB, 120,000 addresses
+    body, elapsed = cpu(message_body, Message(role, (ContentPart("text", text),)), PageBudget())
+    assert elapsed < GUARD, f"{elapsed:.3f} s"
+    assert "<a " not in body.html and body.html.count("https://example.com/x") == 60_000
+    ordinary = "word " * 400_000 + "a@b.co"  # one address: only it is looked at
+    _, elapsed = cpu(autolinked, ordinary)
+    assert elapsed < 0.1, f"{elapsed:.3f} s"
+
+
 @pytest.mark.parametrize("text", [
     "javascript:alert(1)", "JAVASCRIPT://alert(1)", "data:text/html,<script>x</script>",
     "vbscript:msgbox", "file:///etc/passwd", "ftp://example.com/x", "http://", "https://.",

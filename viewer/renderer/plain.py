@@ -27,6 +27,7 @@ from .highlight import escape_code
 
 FENCE = re.compile(r"^ {0,3}(`{3,})[^`\n]*$", re.MULTILINE)
 NAME_CHARACTERS = 120  # of a file's name shown on its chip; the rest is an ellipsis
+LINK_CHARACTERS = 20_000  # longer text (all of a message's) is shown with no links, as Markdown
 
 # Icons: inline, so that nothing is fetched; drawn with the text's colour (static/chat.css).
 _ICON = ('<svg class="chip-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">'
@@ -49,11 +50,13 @@ OTHER = (_l("Attachment"), OTHER_ICON)
 def plain_html(parts: tuple[ContentPart, ...], max_html: int | None = None) -> Markup:
     """Text parts as typed (escaped, whitespace kept, code fenced), other parts as chips.
 
-    Past ``max_html`` characters of HTML, addresses are not links and fences not code.
+    Past ``max_html`` characters of HTML, addresses are not links and fences not code; past
+    ``LINK_CHARACTERS`` of text, addresses are not links (time grows with their number).
     """
     if not parts:
         return Markup('<p class="message__empty">%s</p>') % gettext("(no content)")
-    html = "".join(typed_html(part.text) if part.kind == "text" else attachment(part)
+    links = sum(len(part.text) for part in parts if part.kind == "text") <= LINK_CHARACTERS
+    html = "".join(typed_html(part.text, links) if part.kind == "text" else attachment(part)
                    for part in parts)
     if max_html is not None and len(html) > max_html:
         html = "".join(typed_html(part.text, links=False, code=False) if part.kind == "text"
