@@ -24,9 +24,9 @@ pytestmark = pytest.mark.browser
 MODES = {"light": ("light", ""), "dark": ("dark", ""), "light-zh": ("light", "zh-Hans"),
          "dark-zh": ("dark", "zh-Hans")}
 WORDS = {"": {"show": "Show full message", "less": "Show less", "called": "Called",
-              "answer": "Answer to call", "file": "File", "image": "Image"},
+              "answer": "Answer to call {}", "file": "File", "image": "Image"},
          "zh-Hans": {"show": "显示完整消息", "less": "收起", "called": "调用了",
-                     "answer": "回复调用", "file": "文件", "image": "图片"}}
+                     "answer": "调用 {} 的结果", "file": "文件", "image": "图片"}}
 MARKERS = ("#", "**", "```", "- [")
 FORECAST_CALL = next(message for message in READING_MESSAGES if "tool_calls" in message)
 FORECAST_ANSWER = next(message for message in READING_MESSAGES if message["role"] == "tool")
@@ -236,7 +236,7 @@ def test_a_tools_json_answer_is_indented_in_the_code_font_and_collapsed(server, 
 
     # It says which call it answers, and leads to that call's chip.
     said = answer.locator(".tool-answer")
-    expect(said).to_have_text(f"{WORDS[lang]['answer']} call_wx_7")
+    expect(said).to_have_text(WORDS[lang]["answer"].format("call_wx_7"))
     said.get_by_role("link").click()
     chip = page.locator("details.tool-call")
     expect(chip).to_be_in_viewport()
