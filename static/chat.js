@@ -145,8 +145,31 @@
     if (window.self === window.top) target.focus({ preventScroll: true });
   }
 
+  // "Show less", at the end of an opened long message (templates/partials/message.html):
+  // close it, and bring the message's top back into view when it is above the scroller's.
+  // Only the scroller moves (a widget's host page stays put); focus goes to the summary.
+  function showLess(button) {
+    var details = button.closest("details");
+    if (!details) return;
+    details.open = false;
+    var message = button.closest(".message");
+    var scroller = message && message.closest(".scroller");
+    if (scroller) {
+      var top = message.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+      if (top < 0) scroller.scrollTop += top - 16;
+    }
+    var summary = details.querySelector("summary");
+    if (summary) summary.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".message__less");
+    if (button) showLess(button);
+  });
+
   function enhance(root) {
     if (!root.querySelectorAll) return;
+    within(root, ".message__less[hidden]").forEach(function (button) { button.hidden = false; });
     // htmx:load comes for each swapped-in element, so root may itself be a message.
     within(root, ".message:not([data-enhanced])").forEach(function (message) {
       message.setAttribute("data-enhanced", "");

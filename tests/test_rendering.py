@@ -151,8 +151,8 @@ def test_links_get_rel_and_target():
         'rel="noopener noreferrer nofollow">docs</a>'
     ) in html
     assert (
-        '<a href="mailto:me@example.org" target="_blank" rel="noopener noreferrer nofollow">'
-        "me@example.org</a>"
+        '<a href="mailto:me@example.org" class="autolink" target="_blank" '
+        'rel="noopener noreferrer nofollow">me@example.org</a>'
     ) in html
     assert_inert(html)
 

@@ -295,8 +295,8 @@ def test_the_chat_page_is_chinese_in_every_part(servers, page):
     for summary in summaries.all():
         summary.click()
     expect(page.locator("details.message__more[open]")).to_have_count(2)
-    expect(page.locator(".message__excerpt")).to_have_count(2)
-    expect(page.locator(".message__excerpt").first).to_be_hidden()
+    expect(page.locator(".message__preview")).to_have_count(2)
+    expect(page.locator(".message__preview").first).to_be_hidden()
     assert_chinese(page)
 
 

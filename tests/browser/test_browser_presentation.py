@@ -358,7 +358,7 @@ def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live
     summary = details.locator("summary")
     expect(summary).to_have_text("Show full message")
     assert details.evaluate("el => el.open") is False
-    expect(long_one.locator(".message__excerpt")).to_be_visible()
+    expect(long_one.locator(".message__preview")).to_be_visible()
     expect(details.locator(".message__content")).to_be_hidden()
     summary.click()
     expect(details).to_have_attribute("open", "")
@@ -429,18 +429,18 @@ def test_a_long_message_collapses_and_opens(live_server, page):
     page.goto(chat_url(server.url))
     long_one = page.locator(".message--assistant")
     details = long_one.locator("details.message__more")
-    excerpt = long_one.locator(".message__excerpt")
+    preview = long_one.locator(".message__preview")
     assert details.evaluate("el => el.open") is False
-    expect(excerpt).to_be_visible()
-    expect(excerpt).to_contain_text("Lorem ipsum dolor sit amet")
-    assert len(excerpt.inner_text()) < 400
+    expect(preview).to_be_visible()
+    expect(preview).to_contain_text("Lorem ipsum dolor sit amet")
+    assert len(preview.inner_text()) < 1300  # the first lines, not the whole
     expect(long_one.get_by_text(END_MARKER)).to_be_hidden()
 
     details.locator("summary").click()
 
     expect(details).to_have_attribute("open", "")
     expect(long_one.get_by_text(END_MARKER)).to_be_visible()
-    expect(excerpt).to_be_hidden()
+    expect(preview).to_be_hidden()
     assert len(details.locator(".message__content").inner_text()) >= 4990
 
 

@@ -165,11 +165,11 @@ def test_a_collapsed_message_prints_in_full_by_css_alone(live_server, new_contex
 
     assert message.locator("details").evaluate("details => details.open") is False
     expect(end).to_be_visible()
-    expect(message.locator(".message__excerpt")).to_be_hidden()
+    expect(message.locator(".message__preview")).to_be_hidden()
     expect(message.locator("summary")).to_be_hidden()
     page.emulate_media(media="screen")
     expect(end).to_be_hidden()
-    expect(message.locator(".message__excerpt")).to_be_visible()
+    expect(message.locator(".message__preview")).to_be_visible()
 
 
 def test_beforeprint_opens_collapsed_messages_and_afterprint_closes_them(live_server, page):
