@@ -235,6 +235,7 @@
     message.className = "alert__message";
     message.textContent = text;
     alert.appendChild(message);
+    control.removeAttribute("data-auto-load");  // a retry waits for the reader's click
     control.textContent = phrase("tryAgain", "Try again");
     alert.appendChild(control);
     head.replaceChildren(alert);
@@ -253,11 +254,87 @@
   // request ("load earlier"): live updates swap with no request, and move no one's focus.
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.detail.xhr) return;
+    if (autoLoaded && !autoLoaded.hadFocus) return;  // the reader was not on the control
     if (document.activeElement && document.activeElement !== document.body) return;
     var next = document.getElementById("load-more") ||
       document.getElementById("conversation-start");
     if (next) next.focus({ preventScroll: true });
   });
+
+  // "Load earlier" by itself: when the reader scrolls up and the control (data-auto-load)
+  // comes within half a screen of the scroller's top, it is clicked for them: the same htmx
+  // request, and the column-reverse scroller keeps the reader's place as the messages arrive
+  // above. Never in a loop: only while the reader scrolls up (wheel, touch, scroll bar or
+  // keys; not a page short enough to show the control, not focus or a script moving the
+  // scroller), one request at a time, and not after a failure (its "Try again" has no
+  // data-auto-load). The start of the conversation and the API's cap have no control. The
+  // control stays a link and a button for keyboards and for readers without this script.
+  var autoLoaded = null;  // {control, hadFocus} of the last request made here, until another
+  var SCROLL_KEYS = /^(ArrowUp|ArrowDown|PageUp|PageDown|Home|End| )$/;
+  var GESTURE_MS = 1000;  // scrolling this soon after the reader's gesture is theirs
+
+  function startAutoLoad() {
+    var scroller = document.querySelector(".scroller");
+    if (!scroller || !window.IntersectionObserver || !window.htmx) return;
+    var control = null, near = false, rising = false, lastTop = 0, gesture = 0;
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.target !== control) return;
+        near = entry.isIntersecting;
+        if (near && rising) load();
+      });
+    }, { root: scroller, rootMargin: "50% 0px 0px 0px" });
+
+    function watch() {
+      observer.disconnect();
+      control = document.querySelector("#load-more[data-auto-load]");
+      near = rising = false;
+      if (!control) return;
+      lastTop = control.getBoundingClientRect().top;
+      observer.observe(control);
+    }
+
+    function load() {
+      if (!control || !control.isConnected || control.classList.contains("htmx-request")) return;
+      autoLoaded = { control: control, hadFocus: document.activeElement === control };
+      var clicked = control;
+      control = null;  // until the answer brings the next one
+      observer.disconnect();
+      clicked.click();
+    }
+
+    function reader() { gesture = Date.now(); }
+    scroller.addEventListener("wheel", reader, { passive: true });
+    scroller.addEventListener("touchmove", reader, { passive: true });
+    scroller.addEventListener("pointerdown", function (event) {
+      if (event.target === scroller) reader();  // its scroll bar
+    });
+    document.addEventListener("keydown", function (event) {
+      if (SCROLL_KEYS.test(event.key)) reader();
+    });
+
+    // The reader moves up when the control moves down the screen (whatever the direction
+    // the scroller counts in); messages added below or above leave it where it was. A fling
+    // goes on scrolling after the finger has left: still the reader's.
+    scroller.addEventListener("scroll", function () {
+      if (!control) return;
+      var top = control.getBoundingClientRect().top;
+      var theirs = Date.now() - gesture < GESTURE_MS;
+      if (theirs) gesture = Date.now();
+      if (top !== lastTop) rising = theirs && top > lastTop;
+      lastTop = top;
+      if (near && rising) load();
+    }, { passive: true });
+    document.addEventListener("htmx:afterSettle", watch);
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (autoLoaded && event.detail.elt !== autoLoaded.control) autoLoaded = null;
+    });
+    // The control stays, as "Try again" (showLoadError): a click on it is the reader's.
+    ["htmx:sendError", "htmx:timeout"].forEach(function (name) {
+      document.addEventListener(name, function () { autoLoaded = null; });
+    });
+    watch();
+  }
 
   // Live updates (templates/partials/live.html): ask for messages newer than the newest shown,
   // every data-live-seconds while the tab is visible; back off on failures; pause after
@@ -512,6 +589,7 @@
   function start() {
     enhance(document.body);
     showTarget();
+    startAutoLoad();  // after showTarget: its scroll is not the reader's
     addCopyConversation();
     startLive();
   }
