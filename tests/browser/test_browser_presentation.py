@@ -290,8 +290,8 @@ def test_without_javascript_there_are_no_copy_buttons_and_no_inline_scripts(live
 
 # --- 3. Roles ------------------------------------------------------------------------------
 
-def test_user_and_assistant_bubbles_sit_on_opposite_sides_of_the_screenshot(live_server,
-                                                                            page):
+def test_user_bubbles_sit_at_the_end_and_answers_read_from_the_start_in_the_screenshot(
+        live_server, page):
     server = live_server()
     add(server, [say("user", "Hi, can you help?", at("09:00:00")),
                  say("assistant", "Of course.", at("09:00:05"))])
@@ -299,39 +299,43 @@ def test_user_and_assistant_bubbles_sit_on_opposite_sides_of_the_screenshot(live
     user, assistant = page.locator(".message--user"), page.locator(".message--assistant")
     expect(user).to_be_visible()
     expect(assistant).to_be_visible()
-    user_box, assistant_box = user.bounding_box(), assistant.bounding_box()
-    user_bg = css_rgb(computed(user, "backgroundColor"))
-    assistant_bg = css_rgb(computed(assistant, "backgroundColor"))
+    bubble = user.locator(".message__body")
+    bubble_box, assistant_box = bubble.bounding_box(), assistant.bounding_box()
+    user_bg = css_rgb(computed(bubble, "backgroundColor"))
     page_bg = css_rgb(computed(page.locator("body"), "backgroundColor"))
-    assert len({user_bg, assistant_bg, page_bg}) == 3, (user_bg, assistant_bg, page_bg)
+    assert user_bg != page_bg
+    # An answer has no bubble: the page shows through (issue #16, as chat apps show answers).
+    assert computed(assistant, "backgroundColor") == "rgba(0, 0, 0, 0)"
+    assert computed(assistant.locator(".message__body"), "backgroundColor") == "rgba(0, 0, 0, 0)"
 
     image = screenshot(page)
     middle = image.width / 2
-    for box, colour in ((user_box, user_bg), (assistant_box, assistant_bg)):
-        # Inside the bubble's left padding, halfway down: the bubble's own background.
-        sample = image.getpixel((int(box["x"] + 5), int(box["y"] + box["height"] / 2)))
-        assert close(sample, colour), (sample, colour)
+    # Inside the bubble's left padding, halfway down: the bubble's own background.
+    sample = image.getpixel((int(bubble_box["x"] + 5),
+                             int(bubble_box["y"] + bubble_box["height"] / 2)))
+    assert close(sample, user_bg), (sample, user_bg)
 
-    # Every pixel of the user's colour in the user's row is right of the middle; every pixel
-    # of the assistant's colour in the assistant's row is left of it.
-    user_xs = xs_of_colour(image, user_bg, user_box["y"] + 2,
-                           user_box["y"] + user_box["height"] - 2)
-    assistant_xs = xs_of_colour(image, assistant_bg, assistant_box["y"] + 2,
-                                assistant_box["y"] + assistant_box["height"] - 2)
-    assert len(user_xs) > 200 and len(assistant_xs) > 200
-    assert min(user_xs) > middle, (min(user_xs), middle)
-    assert max(assistant_xs) < middle, (max(assistant_xs), middle)
-    # The boxes agree: the user's bubble ends at the right, the assistant's starts at the left.
-    assert user_box["x"] > middle and assistant_box["x"] + assistant_box["width"] < middle
+    # Every pixel of the user's colour in the user's row is right of the middle; the answer's
+    # ink (dark on the light page) starts at the column's left and stays left of the middle.
+    user_xs = xs_of_colour(image, user_bg, bubble_box["y"] + 2,
+                           bubble_box["y"] + bubble_box["height"] - 2)
+    assert len(user_xs) > 200 and min(user_xs) > middle, (min(user_xs), middle)
+    text_box = assistant.locator(".message__content").bounding_box()
+    pixels = image.load()
+    ink = [x for y in range(int(text_box["y"]), int(text_box["y"] + text_box["height"]))
+           for x in range(image.width) if luminance(pixels[x, y]) < 0.3]
+    assert len(ink) > 30 and max(ink) < middle, (len(ink), middle)
     log_box = page.locator("#messages").bounding_box()
-    assert abs(user_box["x"] + user_box["width"] - (log_box["x"] + log_box["width"])) <= 1
+    assert abs(bubble_box["x"] + bubble_box["width"] - (log_box["x"] + log_box["width"])) <= 1
+    assert abs(min(ink) - log_box["x"]) <= 3
     assert abs(assistant_box["x"] - log_box["x"]) <= 1
+    assert abs(assistant_box["width"] - log_box["width"]) <= 1  # the column's whole width
 
 
 LONG_SYSTEM = "System notice: " + "the assistant must answer politely and briefly. " * 14
 
 
-def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live_server, page):
+def test_system_and_tool_messages_are_muted_and_long_ones_collapse(live_server, page):
     server = live_server()
     add(server, [say("system", "Model switched to a smaller one.", at("09:00:00")),
                  say("user", "What is 6 times 7?", at("09:00:01")),
@@ -341,15 +345,19 @@ def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live
     page.goto(chat_url(server.url))
     expect(page.locator(MESSAGE)).to_have_count(5)
     log_box = page.locator("#messages").bounding_box()
-    log_centre = log_box["x"] + log_box["width"] / 2
     muted = computed(page.locator("#conversation-start"), "color")
     quiet_bg = computed(page.locator(".day-separator"), "backgroundColor")
+    # Across the reading column, as answers are (issue #16): a system message as muted text,
+    # a tool's answer in a quiet box.
     for selector in (".message--system", ".message--tool"):
-        for bubble in page.locator(selector).all():
-            box = bubble.bounding_box()
-            assert abs(box["x"] + box["width"] / 2 - log_centre) <= 1.5, (selector, box)
-            assert computed(bubble, "color") == muted
-            assert computed(bubble, "backgroundColor") == quiet_bg
+        for message in page.locator(selector).all():
+            box = message.bounding_box()
+            assert abs(box["x"] - log_box["x"]) <= 1, (selector, box)
+            assert abs(box["width"] - log_box["width"]) <= 1, (selector, box)
+            assert computed(message.locator(".message__body"), "color") == muted
+    for system in page.locator(".message--system").all():
+        assert computed(system.locator(".message__body"), "backgroundColor") == "rgba(0, 0, 0, 0)"
+    assert computed(page.locator(".message--tool .message__body"), "backgroundColor") == quiet_bg
     for selector in (".message--user", ".message--assistant"):
         assert computed(page.locator(selector), "color") != muted
 
@@ -680,11 +688,11 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
         assert value < 0.25, value
     else:
         assert value > 0.8, value
-    # The reply bubble and its code block follow the theme too.
-    bubble = luminance(css_rgb(computed(page.locator(".message--assistant"), "backgroundColor")))
+    # The answer (no bubble: the page's background) and its code block follow the theme too.
+    ink = luminance(css_rgb(computed(page.locator(".message--assistant"), "color")))
     code = luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
-    for part in (bubble, code):
-        assert (part < 0.25) if dark else (part > 0.8), (bubble, code)
+    assert (ink > 0.6) if dark else (ink < 0.05), ink
+    assert (code < 0.25) if dark else (code > 0.8), code
 
 
 def test_unknown_theme_is_a_400(live_server, page):
