@@ -910,7 +910,7 @@ def test_first_load_is_small_compressed_and_cached(live_server, new_context):
         response.finished()
         # Static files by their own names: the URLs carry a content hash (viewer/assets.py).
         by_path[VERSIONED.sub(r"\1", urlsplit(response.url).path)] = response
-    expected = {"/chat", "/static/chat.css", "/static/pygments.css", "/static/chat.js",
+    expected = {"/chat", "/static/chat.css", "/static/chat.js",
                 "/static/vendor/htmx.min.js", "/static/favicon.svg"}
     assert set(by_path) == expected, sorted(by_path)
 
