@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser_helpers import chat_url, load_earlier, MESSAGE, shown_texts
+from colours import css_rgb, relative_luminance
 from PIL import Image
 from playwright.sync_api import expect, Page
 from werkzeug import Request, Response
@@ -56,22 +57,6 @@ def add(server, messages: list[dict], user: str = "u", conversation: str = "c") 
 def screenshot(page: Page) -> Image.Image:
     """The viewport as an RGB image (device scale factor 1: one pixel per CSS pixel)."""
     return Image.open(io.BytesIO(page.screenshot())).convert("RGB")
-
-
-def luminance(rgb: tuple[int, int, int]) -> float:
-    """Relative luminance (0 black .. 1 white) of an sRGB colour."""
-    def linear(channel: int) -> float:
-        c = channel / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (linear(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def css_rgb(value: str) -> tuple[int, int, int]:
-    """``rgb(1, 2, 3)`` (as getComputedStyle gives it) as a tuple."""
-    match = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", value)
-    assert match, f"not a computed rgb colour: {value!r}"
-    return tuple(int(n) for n in match.groups())  # type: ignore[return-value]
 
 
 def close(a, b, tolerance: int = 3) -> bool:
@@ -323,7 +308,7 @@ def test_user_bubbles_sit_at_the_end_and_answers_read_from_the_start_in_the_scre
     text_box = assistant.locator(".message__content").bounding_box()
     pixels = image.load()
     ink = [x for y in range(int(text_box["y"]), int(text_box["y"] + text_box["height"]))
-           for x in range(image.width) if luminance(pixels[x, y]) < 0.3]
+           for x in range(image.width) if relative_luminance(pixels[x, y]) < 0.3]
     assert len(ink) > 30 and max(ink) < middle, (len(ink), middle)
     log_box = page.locator("#messages").bounding_box()
     assert abs(bubble_box["x"] + bubble_box["width"] - (log_box["x"] + log_box["width"])) <= 1
@@ -666,7 +651,7 @@ def background_luminance(page: Page) -> float:
     image = screenshot(page)
     samples = [image.getpixel((x, image.height - y)) for x in (2, 8) for y in (3, 9)]
     assert all(close(s, samples[0]) for s in samples), samples  # one flat background there
-    return luminance(samples[0])
+    return relative_luminance(samples[0])
 
 
 @pytest.mark.parametrize(("theme", "scheme", "dark"), [
@@ -689,8 +674,8 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
     else:
         assert value > 0.8, value
     # The answer (no bubble: the page's background) and its code block follow the theme too.
-    ink = luminance(css_rgb(computed(page.locator(".message--assistant"), "color")))
-    code = luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
+    ink = relative_luminance(css_rgb(computed(page.locator(".message--assistant"), "color")))
+    code = relative_luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
     assert (ink > 0.6) if dark else (ink < 0.05), ink
     assert (code < 0.25) if dark else (code > 0.8), code
 

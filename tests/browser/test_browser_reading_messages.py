@@ -10,6 +10,7 @@ import re
 
 import pytest
 from browser_helpers import chat_url, make_messages, MESSAGE
+from colours import contrast_ratio, css_rgb
 from playwright.sync_api import expect, Locator, Page
 from reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID, seed
 from werkzeug import Request, Response
@@ -50,23 +51,7 @@ def box(locator: Locator) -> dict:
 # --- colours ---------------------------------------------------------------------------------
 
 def rgb(css: str) -> tuple[int, int, int]:
-    found = re.match(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)", css)
-    assert found, css
-    assert found.group(4) in (None, "1"), f"not opaque: {css}"
-    return tuple(int(found.group(n)) for n in (1, 2, 3))
-
-
-def luminance(colour: tuple[int, int, int]) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = map(channel, colour)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(one: tuple[int, int, int], other: tuple[int, int, int]) -> float:
-    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
+    return css_rgb(css, opaque=True)
 
 
 def ring_colours(control: Locator) -> list[tuple[int, int, int]]:
@@ -141,9 +126,9 @@ def test_answers_read_across_the_column_and_user_messages_are_bubbles_at_the_end
     for user in page.locator("#messages > .message--user").all()[:4]:
         bubble = user.locator(".message__body")
         colour = rgb(style(bubble, "backgroundColor"))
-        assert contrast(colour, page_bg) > 2, (colour, page_bg)  # a bubble, plain to see
+        assert contrast_ratio(colour, page_bg) > 2, (colour, page_bg)  # a bubble, plain to see
         # Its text on it reads (AA), and the bubble is compact, on the inline end (the right).
-        assert contrast(rgb(style(bubble, "color")), colour) >= 4.5
+        assert contrast_ratio(rgb(style(bubble, "color")), colour) >= 4.5
         user_box, bubble_box = box(user), box(bubble)
         assert abs(user_box["right"] - column["right"]) <= 1
         assert abs(bubble_box["right"] - column["right"]) <= 1
@@ -359,7 +344,7 @@ def test_focus_ring_contrasts_inside_a_user_bubble_and_is_never_clipped(live_ser
         tab_to(page, control)
         colours = ring_colours(control)
         assert colours, "no focus ring"
-        best = max(contrast(colour, behind) for colour in colours)
+        best = max(contrast_ratio(colour, behind) for colour in colours)
         assert best >= 3, (theme, control, colours, behind, best)
         assert_ring_unclipped(control)
 

@@ -14,7 +14,6 @@ their token.
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from browser_helpers import (
     seed,
     widget_div,
 )
+from colours import contrast_ratio, css_rgb, relative_luminance
 from PIL import Image
 from playwright.sync_api import expect, Frame, Page
 
@@ -46,27 +46,6 @@ HOSTILE_ACCENTS = ["red", "#12345g", "#1234", "javascript:", "#fff;background:ur
 
 # --- colours, as WCAG 2 measures them (written here, apart from viewer/accent.py) ---------------
 
-def relative_luminance(rgb: tuple[int, ...]) -> float:
-    def linear(channel: int) -> float:
-        value = channel / 255
-        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-    red, green, blue = (linear(channel) for channel in rgb[:3])
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def contrast_ratio(first: tuple[int, ...], second: tuple[int, ...]) -> float:
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)),
-                             reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def css_rgb(value: str) -> tuple[int, int, int]:
-    """``rgb(1, 2, 3)``, as getComputedStyle gives an opaque colour, as a tuple."""
-    match = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", value)
-    assert match, f"not an opaque computed colour: {value!r}"
-    return tuple(int(number) for number in match.groups())  # type: ignore[return-value]
-
-
 # Whether nothing between an element and the frame's edge paints a background: its text is
 # seen on the host's card.
 ON_THE_CARD = """element => {
@@ -82,7 +61,7 @@ BUBBLE = ".message--user .message__body"  # a user's bubble (an answer has none)
 
 
 def computed(frame: Frame, selector: str, prop: str) -> tuple[int, int, int]:
-    return css_rgb(frame.locator(selector).first.evaluate(
+    return css_rgb(opaque=True, value=frame.locator(selector).first.evaluate(
         f"element => getComputedStyle(element).{prop}"))
 
 
