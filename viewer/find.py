@@ -26,6 +26,7 @@ only for the messages listed, only as far as their last marked match, and within
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import unicodedata
@@ -189,8 +190,14 @@ def _original_spans(text: str, folded: str, wanted: str, needed: int,
     if origins is None:
         return []
     starts = origins + [len(text)]  # the cluster after the last one starts at the end
-    return [(starts[at], _cluster_end(starts, at + len(wanted) - 1))
-            for at, _end in _matches(normalised, wanted, len(normalised))]
+    spans: list[tuple[int, int]] = []
+    for at, _end in _matches(normalised, wanted, len(normalised)):
+        start, end = starts[at], _cluster_end(starts, at + len(wanted) - 1)
+        if spans and start < spans[-1][1]:  # two matches in one cluster ("s" in "ß")
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _cluster_end(starts: list[int], at: int) -> int:
@@ -240,9 +247,16 @@ def _mapped(text: str, needed: int, deadline: float) -> tuple[str, list[int] | N
 
 
 def _joins(char: str) -> bool:
-    """Whether ``char`` belongs to the cluster before it (NFKC may compose them)."""
-    return char >= "\u0300" and (unicodedata.combining(char) != 0
-                                 or ord(char) in _JAMO_JOINERS)
+    """Whether ``char`` belongs to the cluster before it: NFKC may compose them."""
+    return char >= "\u0300" and _composes(char)
+
+
+@functools.lru_cache(maxsize=4096)
+def _composes(char: str) -> bool:
+    # A combining mark, or a character that NFKC makes one (half-width katakana's voicing
+    # marks: ｶﾞ is ガ), or a conjoining jamo that joins the syllable before it.
+    return (unicodedata.combining(char) != 0 or ord(char) in _JAMO_JOINERS
+            or unicodedata.combining(unicodedata.normalize("NFKC", char)[0]) != 0)
 
 
 def _grouped(spans: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
