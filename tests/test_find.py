@@ -25,7 +25,7 @@ from upstream_apps import upstream_app
 
 from viewer import find as find_module
 from viewer.access import sign
-from viewer.find import MAX_MARKS, MAX_RESULTS
+from viewer.find import MAX_RESULTS, MAX_SNIPPETS, MAX_SPANS
 from viewer.validation import MAX_QUERY_LENGTH
 
 SECRET = "find-tests-secret-0123456789abcdefghijklmn"
@@ -103,6 +103,14 @@ def snippet_texts(page: str) -> list[str]:
     return ["".join(text for text, _ in pieces) for pieces in results(page).snippets]
 
 
+def assert_every_shown_match_is_marked(page: str, query: str) -> None:
+    """No text a snippet shows unmarked holds the query (as find compares them)."""
+    wanted = find_module.normalise(query)
+    for pieces in results(page).snippets:
+        for text, marked in pieces:
+            assert marked or wanted not in find_module.normalise(text), (query, pieces)
+
+
 @pytest.fixture
 def app(app_factory):
     return app_factory(RATE_LIMIT="0")
@@ -131,6 +139,7 @@ def test_matching_messages_are_listed_newest_first_with_the_match_marked(client,
                                             "No trains on Sunday?",
                                             "We take the train to Sintra."]
     assert found.marks == ["TRAIN", "train", "train"]
+    assert_every_shown_match_is_marked(response.text, "train")
     assert 'id="messages"' not in response.text  # the list, not the conversation
 
 
@@ -204,9 +213,12 @@ def test_marks_are_around_text_only_never_in_tags_or_code_markup(client, store):
                    for normalised in map(find_module.normalise, found.marks)), found.marks
         assert "<script>alert" not in page and '<span class="k">' not in page
         assert page.count("<mark>") == len(found.marks) == page.count("</mark>")
+        assert_every_shown_match_is_marked(page, query)
     page = search(client, "class").text
-    # Code holds it twice, the Markdown four times (three marked), the HTML three times.
-    assert len(results(page).marks) == 2 + MAX_MARKS + 3
+    # Code holds it twice, the HTML three times, the Markdown four times: its last one is
+    # past the end of the snippet of the first, and too near it for a snippet of its own.
+    assert len(results(page).marks) == 2 + 3 + 3
+    assert "and 1 more match in this message" in page
     # The code is shown as typed: its markup is text, the marks around its words.
     assert any('<span class="k">class</span>' in text for text in snippet_texts(page))
     assert "&lt;span <mark>class</mark>=&#34;k&#34;&gt;<mark>class</mark>&lt;/span&gt;" in page
@@ -319,8 +331,11 @@ def test_a_message_holding_the_query_thousands_of_times_stays_bounded(client, st
     spent = time.thread_time() - started
     found = results(response.text)
     assert found.heading == "2 messages match “needle”"
-    assert len(found.marks) == MAX_MARKS + 1  # MAX_MARKS in the long one, 1 in the other
-    assert f"and {20_000 - MAX_MARKS} more matches in this message" in response.text
+    assert len(found.snippets) <= MAX_SNIPPETS + 1  # the long one's, and the other's
+    marked = len(found.marks) - 1  # the long one's
+    assert 3 <= marked <= MAX_SPANS
+    assert f"and {20_000 - marked} more matches in this message" in response.text
+    assert_every_shown_match_is_marked(response.text, "needle")
     assert len(response.get_data()) < 20_000  # not the 140 KB message
     assert spent < 1.0
 
@@ -516,15 +531,15 @@ def test_the_results_page_in_chinese(client, store):
     page = search(client, "火车", lang="zh-Hans").text
     assert results(page).heading == "2 条消息包含“火车”"
     assert "返回对话" in page and "<title>查找“火车” · c · " in page
-    add(store, ["火车 " * 10], conversation="many")
+    add(store, ["火车 " * 200], conversation="many")
     many = search(client, "火车", "/chat?user_id=u&conversation_id=many", lang="zh-Hans").text
-    assert f"这条消息中还有 {10 - MAX_MARKS} 处匹配" in many
+    assert f"这条消息中还有 {200 - len(results(many).marks)} 处匹配" in many
 
 
 def test_the_results_page_in_the_pseudo_locale_shows_no_english(pseudo_app):  # noqa: F811
     app = pseudo_app(MEMOS_MAX_LIMIT=3)
     store = app.extensions["memos_source"]
-    add(store, CHINESE + ["火车 " * 10], user="u1", conversation="c1")
+    add(store, CHINESE + ["火车 " * 200], user="u1", conversation="c1")
     client = app.test_client()
     for layout in ("chat", "embed"):
         for query in ("火车", "没有"):

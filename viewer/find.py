@@ -20,7 +20,7 @@ positions found in the normalised text are mapped back to the original text: the
 normalised cluster by cluster (a character and the combining marks after it, which NFKC may
 join), and each normalised character remembers the cluster it came from. A match starting or
 ending inside a cluster marks the whole cluster. That mapping is a Python loop, so it is done
-only for the messages listed, only as far as their last marked match, and within a CPU budget
+only for the messages listed, only as far as their last snippet, and within a CPU budget
 (``FIND_SECONDS``): past it, a result shows the start of its message unmarked.
 """
 
@@ -30,7 +30,6 @@ import functools
 import re
 import time
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -45,7 +44,8 @@ from .links import FindForm, Reader
 from .renderer.formatting import PAGE_SECONDS
 
 MAX_RESULTS = 50     # messages listed, newest first; the others that match are counted
-MAX_MARKS = 3        # matches marked in one message; the others are counted
+MAX_SNIPPETS = 3     # snippets of one message, each about a match; other matches are counted
+MAX_SPANS = 100      # matches placed in one message's snippets (a one-letter query is dense)
 CONTEXT = 60         # characters of the message shown before and after a match
 MAX_MARKED = 200     # characters of one match shown (a query's normalised form may be long)
 WORD_SLACK = 16      # characters a snippet's end may move to fall between words
@@ -164,28 +164,59 @@ def _written(message: Message, zone: tzinfo) -> str | None:
 # --- snippets ------------------------------------------------------------------------------
 
 def _snippets(text: str, folded: str, wanted: str, deadline: float) -> tuple[Snippet, ...]:
-    """Snippets of ``text`` marking its first MAX_MARKS matches; () when they cannot be
-    placed (the CPU budget is spent, or the cluster-wise normalisation found none)."""
-    found = _matches(folded, wanted, len(folded))
-    if not found:
+    """Up to MAX_SNIPPETS snippets of ``text``, each about a match with every match inside
+    it marked; () when they cannot be placed (the CPU budget is spent, or the cluster-wise
+    normalisation found none)."""
+    leaders = _leaders(folded, wanted)
+    if not leaders:
         return ()
-    # A little further than the last match: normalised cluster by cluster, the text may
-    # differ from its whole normalisation where clusters meet (rarely: Hangul jamo, say).
-    spans = _original_spans(text, folded, wanted, found[-1][1] + CONTEXT, deadline)
-    if not spans:
-        return ()
-    return tuple(_snippet(text, group) for group in _grouped(spans[:MAX_MARKS]))
+    # As far as the last snippet may reach, and a little more: cluster by cluster, the text
+    # may differ from its whole normalisation where clusters meet (Hangul jamo, say).
+    needed = leaders[-1] + len(wanted) + 3 * CONTEXT
+    spans = _original_spans(text, folded, wanted, needed, deadline)
+    return tuple(_windows(text, spans))
+
+
+def _leaders(folded: str, wanted: str) -> list[int]:
+    """Where the snippets' first matches are in ``folded``, about: the first match, then the
+    first one clear of the snippet before (whose text runs about CONTEXT past its match)."""
+    found: list[int] = []
+    start = folded.find(wanted)
+    while start >= 0 and len(found) < MAX_SNIPPETS:
+        found.append(start)
+        start = folded.find(wanted, start + len(wanted) + 2 * CONTEXT)
+    return found
+
+
+def _windows(text: str, spans: list[tuple[int, int]]) -> list[Snippet]:
+    """The snippets of ``text`` for ``spans``: one about the first, marking every match in
+    it (a match running past its end ends it), then one about the first match clear of it."""
+    snippets: list[Snippet] = []
+    at = 0
+    while at < len(spans) and len(snippets) < MAX_SNIPPETS:
+        begin, finish = _cut_before(text, spans[at][0]), _cut_after(text, spans[at][1])
+        if at:  # never back over a match left unmarked
+            begin = max(begin, spans[at - 1][1])
+        group = []
+        while at < len(spans) and spans[at][0] < finish:
+            group.append(spans[at])
+            finish = max(finish, spans[at][1])
+            at += 1
+        snippets.append(_snippet(text, group, begin, finish))
+        while at < len(spans) and spans[at][0] < finish + CONTEXT:
+            at += 1  # too near to show again: counted, not shown
+    return snippets
 
 
 def _original_spans(text: str, folded: str, wanted: str, needed: int,
                     deadline: float) -> list[tuple[int, int]]:
     """The matches' spans in ``text`` (start, end), found again in its normalised form as
-    far as ``needed`` characters of it, mapped back cluster by cluster."""
+    far as ``needed`` characters of it (at most MAX_SPANS), mapped back cluster by cluster."""
     plain = text.lower() if text.isascii() else text.casefold()
     if len(plain) == len(text) and plain == folded:
         # Case folding maps each character to one or more: same length, one each, so a
         # position in ``folded`` is the same position in ``text``.
-        return _matches(folded, wanted, len(folded))
+        return _matches(folded, wanted, needed)
     normalised, origins = _mapped(text, needed, deadline)
     if origins is None:
         return []
@@ -210,9 +241,10 @@ def _cluster_end(starts: list[int], at: int) -> int:
 
 
 def _matches(folded: str, wanted: str, limit: int) -> list[tuple[int, int]]:
+    """The first MAX_SPANS matches in ``folded[:limit]``."""
     spans = []
     start = folded.find(wanted, 0, limit)
-    while start >= 0 and len(spans) < MAX_MARKS:
+    while start >= 0 and len(spans) < MAX_SPANS:
         spans.append((start, start + len(wanted)))
         start = folded.find(wanted, start + len(wanted), limit)
     return spans
@@ -259,22 +291,9 @@ def _composes(char: str) -> bool:
             or unicodedata.combining(unicodedata.normalize("NFKC", char)[0]) != 0)
 
 
-def _grouped(spans: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Matches whose contexts overlap share one snippet."""
-    groups: list[list[tuple[int, int]]] = []
-    for span in spans:
-        if groups and span[0] - groups[-1][-1][1] <= 2 * CONTEXT:
-            groups[-1].append(span)
-        else:
-            groups.append([span])
-    return groups
-
-
-def _snippet(text: str, spans: list[tuple[int, int]]) -> Snippet:
-    """The text around ``spans`` (CONTEXT characters either side), the spans marked."""
+def _snippet(text: str, spans: list[tuple[int, int]], begin: int, finish: int) -> Snippet:
+    """``text[begin:finish]`` with ``spans`` marked (each shown up to MAX_MARKED)."""
     pieces: list[tuple[str, bool]] = []
-    begin = _cut_before(text, spans[0][0])
-    lead = ELLIPSIS if begin > 0 else ""
     position = begin
     for start, end in spans:
         if start > position:
@@ -284,10 +303,10 @@ def _snippet(text: str, spans: list[tuple[int, int]]) -> Snippet:
         if shown < end:
             pieces.append((ELLIPSIS, False))
         position = end
-    finish = _cut_after(text, position)
     if finish > position:
         pieces.append((text[position:finish], False))
-    return Snippet(_tidied(pieces, lead, ELLIPSIS if finish < len(text) else ""))
+    return Snippet(_tidied(pieces, ELLIPSIS if begin > 0 else "",
+                           ELLIPSIS if finish < len(text) else ""))
 
 
 def _cut_before(text: str, start: int) -> int:
