@@ -10,6 +10,7 @@
   var fullFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full", timeStyle: "short" });
   var clockFormat = new Intl.DateTimeFormat(LANGUAGE, { timeStyle: "short" });
   var dayFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full" });
+  var writtenFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "medium", timeStyle: "short" });
   var relative = new Intl.RelativeTimeFormat(LANGUAGE, { numeric: "auto" });
 
   function readTexts() {
@@ -40,6 +41,12 @@
     var moment = new Date(mark.getAttribute("data-edited"));
     if (isNaN(moment.getTime())) return;
     mark.title = phrase("editedAt", "Edited %(time)s").replace("%(time)s", fullFormat.format(moment));
+  }
+
+  // Find's results (partials/found.html): when each message was written, in the reader's zone.
+  function localizeWritten(time) {
+    var moment = new Date(time.getAttribute("datetime"));
+    if (!isNaN(moment.getTime())) time.textContent = writtenFormat.format(moment);
   }
 
   // Day separators carry a plain date: label it relative to the viewer's today.
@@ -238,6 +245,7 @@
     within(root, "time.message__time").forEach(localizeTime);
     within(root, ".message__edited[data-edited]").forEach(localizeEdited);
     within(root, ".day-separator time").forEach(localizeDay);
+    within(root, "time.found-result__time").forEach(localizeWritten);
   }
 
   // The elements matching selector in root, root itself included.

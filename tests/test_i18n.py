@@ -57,8 +57,13 @@ def attribute(page: str, name: str) -> str:
 
 
 def links(page: str) -> list[str]:
-    """Every URL the page offers: links, htmx requests, live checks, forms."""
-    found = re.findall(r'(?:href|hx-get|data-live-url|action)="([^"]*)"', page)
+    """Every URL the page offers: links, htmx requests, live checks, and forms as the
+    address they submit to (a GET form's action with its hidden fields)."""
+    found = re.findall(r'(?:href|hx-get|data-live-url)="([^"]*)"', page)
+    for action, fields in re.findall(r'<form [^>]*?action="([^"]*)"[^>]*>(.*?)</form>', page,
+                                     re.S):
+        hidden = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', fields)
+        found.append(action + "?" + "&".join(f"{name}={value}" for name, value in hidden))
     return [unescape(url) for url in found if not url.startswith(("/static/", "#"))]
 
 

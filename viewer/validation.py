@@ -17,6 +17,10 @@ MESSAGE_HEX_LENGTH = 12  # a message's element id is "m-" and this many hex digi
 EXPORT_FORMATS = ("json", "md", "txt")  # what /chat/export writes (viewer/export.py)
 _HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
+MAX_QUERY_LENGTH = 200  # characters in a search (find in the conversation; memory search)
+# Invisible characters that reorder the text after them (embeddings, overrides, isolates): in
+# a search they only hide what it really is (the "Trojan Source" trick).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class MissingConversation(BadRequest):
@@ -140,3 +144,28 @@ def read_message(args: MultiDict[str, str]) -> str | None:
     raise BadRequest(gettext("The message parameter must be the %(length)s characters (0–9, "
                              "a–f) of a message's link: %(problem)s.",
                              length=MESSAGE_HEX_LENGTH, problem=problem))
+
+
+def read_query(args: MultiDict[str, str], name: str = "q") -> str | None:
+    """A search (``?q=``), its ends trimmed; None when absent or blank (the page as usual).
+
+    At most MAX_QUERY_LENGTH characters, without control characters or the invisible ones
+    that reorder text: else a 400 that says which.
+    """
+    values = args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(gettext("The search is given %(count)s times; search for one thing "
+                                 "at a time.", count=len(values)))
+    value = values[0]
+    if len(value) > MAX_QUERY_LENGTH:
+        raise BadRequest(gettext("The search is %(length)s characters long; it can be at most "
+                                 "%(maximum)s.", length=len(value), maximum=MAX_QUERY_LENGTH))
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+        raise BadRequest(gettext("The search contains control characters (such as line breaks "
+                                 "or tabs); remove them and search again."))
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise BadRequest(gettext("The search contains invisible characters that change the "
+                                 "direction of text; remove them and search again."))
+    return value.strip() or None
