@@ -314,6 +314,7 @@ def test_copy_buttons_and_what_they_say_after_a_click_are_chinese(servers, new_c
     open_menu(page)  # and the whole conversation (as Markdown)
     expect(page.locator(f"{MENU} .menu__copy")).to_have_text("将对话复制为 Markdown")
     expect(page.locator(f"{MENU} .menu__print")).to_have_text("打印")
+    page.keyboard.press("Escape")  # the open menu lies over the first messages
     expect(page.locator(".copy-link")).to_have_count(6)
     expect(page.locator(".copy-link").first).to_have_text("复制链接")
 
