@@ -5,15 +5,15 @@ latency) and the app under gunicorn with the shipped gunicorn.conf.py, started a
 and always stopped. Each section prints its numbers as it goes; the whole report is written to
 docs/benchmarks.md (or ``--output``) and printed at the end. Every loop is bounded by a sample
 count and a time budget. Sections: fake upstream, overhead, bytes, render cost, cold page,
-hostile content, export, memory panel, live checks, throughput, worker models, memory.
+hostile content, export, find, memory panel, live checks, throughput, worker models, memory.
 
 This module is the entry point: ``main()`` (the command line) and ``run()`` (starts the servers
 and runs the sections in order). The rest of the package: config.py (constants and profiles),
 servers.py (the processes started), measure.py (timing, paired samples, wrk), report.py (the
-report and its markdown), latency.py, page_bytes.py, content.py, live.py and throughput.py
-(the sections), memory_panel.py (the memory panel's section, and its hook ``panel_times``),
-and profiling.py (where a page's time goes). benchmarks/lexer_scan.py is run on its
-own (docs/lexer-scan.md).
+report and its markdown), latency.py, page_bytes.py, content.py, export.py, find.py,
+memory_panel.py (also the hook ``panel_times``), live.py and throughput.py (the sections), and
+profiling.py (where a page's time goes). benchmarks/lexer_scan.py is run on its own
+(docs/lexer-scan.md).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import requests
 from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.export import section_export
+from benchmarks.find import section_find
 from benchmarks.latency import section_fake, section_overhead, section_render
 from benchmarks.live import section_live
 from benchmarks.measure import parse_wrk
@@ -46,9 +47,9 @@ from benchmarks.throughput import section_memory, section_throughput_and_models
 # Importable from here, as before the split: the tests import SECTIONS and parse_wrk.
 __all__ = ["SECTIONS", "main", "parse_wrk", "run"]
 
-SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page", "Hostile content",
-            "Export", "Memory panel", "Live checks", "Throughput", "Worker models",
-            "Memory")  # in run order
+SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page",  # in run order
+            "Hostile content", "Export", "Find", "Memory panel", "Live checks", "Throughput",
+            "Worker models", "Memory")
 
 
 def run(profile: Profile, command: str) -> Report:
@@ -89,6 +90,7 @@ def run(profile: Profile, command: str) -> Report:
         cold.close()
         section_hostile(report)
         section_export(report)
+        section_find(report)
         section_memory_panel(report, samples=3 if profile.name == "smoke" else 15)
         quick = app("gthread (shipped), live checks every 2 s", 0.0,
                     env={"LIVE_POLL_SECONDS": "2"})

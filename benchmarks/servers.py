@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.config import ROOT
+from benchmarks.config import PAGE_SIZE, ROOT
 
 # Settings the app or gunicorn.conf.py read from the environment: the benchmark sets its own.
 CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
@@ -68,6 +68,7 @@ class Gunicorn:
         # page, so a limited run would measure the limiter's refusals instead of the app.
         environ.update({"MEMOS_BASE_URL": upstream, "MEMOS_API_KEY": "bench",
                         "VIEWER_ACCESS": "open", "RATE_LIMIT": "0",
+                        "CHAT_PAGE_SIZE": str(PAGE_SIZE),  # the pages the figures were made with
                         "PORT": str(self.port), "HOST": "127.0.0.1", **(env or {})})
         gunicorn = Path(sys.executable).with_name("gunicorn")
         if not gunicorn.exists():

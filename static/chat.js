@@ -10,6 +10,7 @@
   var fullFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full", timeStyle: "short" });
   var clockFormat = new Intl.DateTimeFormat(LANGUAGE, { timeStyle: "short" });
   var dayFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "full" });
+  var writtenFormat = new Intl.DateTimeFormat(LANGUAGE, { dateStyle: "medium", timeStyle: "short" });
   var relative = new Intl.RelativeTimeFormat(LANGUAGE, { numeric: "auto" });
 
   function readTexts() {
@@ -42,6 +43,12 @@
     mark.title = phrase("editedAt", "Edited %(time)s").replace("%(time)s", fullFormat.format(moment));
   }
 
+  // Find's results (partials/found.html): when each message was written, in the reader's zone.
+  function localizeWritten(time) {
+    var moment = new Date(time.getAttribute("datetime"));
+    if (!isNaN(moment.getTime())) time.textContent = writtenFormat.format(moment);
+  }
+
   // Day separators carry a plain date: label it relative to the viewer's today.
   function localizeDay(time) {
     var parts = time.getAttribute("datetime").split("-").map(Number);
@@ -58,18 +65,65 @@
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
-  function copyButton(label, getText, className) {
+  // Icons drawn here (24 x 24, stroked in the text's colour): no icon font, no file to fetch.
+  var SVG = "http://www.w3.org/2000/svg";
+  var ICONS = {
+    copy: "M9 9h10a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H11a2 2 0 0 1-2-2zM5 15a2 2 0 0 1-2-2V5" +
+      "a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2",
+    link: "M10 14a4.5 4.5 0 0 0 6.4 0l3.3-3.3a4.5 4.5 0 0 0-6.4-6.4l-1.1 1.1M14 10a4.5 4.5 0 0 0" +
+      "-6.4 0l-3.3 3.3a4.5 4.5 0 0 0 6.4 6.4l1.1-1.1",
+    done: "M4.5 12.5l5 5L19.5 7",
+    failed: "M6 6l12 12M18 6L6 18"
+  };
+
+  function icon(name) {
+    var svg = document.createElementNS(SVG, "svg");
+    var path = document.createElementNS(SVG, "path");
+    [["viewBox", "0 0 24 24"], ["aria-hidden", "true"], ["focusable", "false"], ["fill", "none"],
+      ["stroke", "currentColor"], ["stroke-width", "2"], ["stroke-linecap", "round"],
+      ["stroke-linejoin", "round"]].forEach(function (pair) { svg.setAttribute(pair[0], pair[1]); });
+    path.setAttribute("d", ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  // Said politely to screen readers ("Copied"), in the conversation's status line (the one
+  // "load earlier" speaks in): the button's own name changes too, but not every screen
+  // reader announces a new name of the focused control.
+  function announce(words) {
+    var status = document.getElementById("history-status");
+    if (!status) return;
+    status.textContent = "";
+    setTimeout(function () { status.textContent = words; }, 50);  // the same words again
+  }
+
+  // An icon button that copies getText(): named by its (visually hidden) label, which is its
+  // tooltip too; it says "Copied" (or "Copy failed") for two seconds after a click.
+  function copyButton(label, iconName, className, getText) {
     var button = document.createElement("button");
+    var name = document.createElement("span");
+    var timer = null;
     button.type = "button";
-    button.className = className || "copy-button";
-    button.textContent = label;
+    button.className = className + " action";
+    name.className = "visually-hidden";
+    button.append(icon(iconName), name);
+    function show(words, shape) {
+      name.textContent = words;
+      button.title = words;
+      button.replaceChild(icon(shape), button.firstChild);
+    }
+    show(label, iconName);
     button.addEventListener("click", function () {
+      clearTimeout(timer);
       copyText(getText()).then(function () {
-        button.textContent = phrase("copied", "Copied");
+        show(phrase("copied", "Copied"), "done");
+        announce(phrase("copied", "Copied"));
       }, function () {
-        button.textContent = phrase("copyFailed", "Copy failed");
+        show(phrase("copyFailed", "Copy failed"), "failed");
+        announce(phrase("copyFailed", "Copy failed"));
+      }).then(function () {
+        timer = setTimeout(function () { show(label, iconName); }, 2000);
       });
-      setTimeout(function () { button.textContent = label; }, 2000);
     });
     return button;
   }
@@ -89,24 +143,35 @@
     });
   }
 
-  function addCopyButtons(message) {
-    var content = message.querySelector(".message__content");
-    if (!content) return;
+  // A message's actions go in its meta line (made when the message has none), in a
+  // .message__actions of their own: after the time, or before it in a user's message, so that
+  // the time keeps to the message's outer side (chat.css).
+  function actionsOf(message) {
+    var actions = message.querySelector(".message__actions");
+    if (actions) return actions;
     var meta = message.querySelector(".message__meta");
     if (!meta) {
       meta = document.createElement("p");
       meta.className = "message__meta";
       message.appendChild(meta);
     }
-    meta.appendChild(copyButton(phrase("copy", "Copy"), function () {
-      return content.innerText.trim();
-    }));
+    actions = document.createElement("span");
+    actions.className = "message__actions";
+    if (message.classList.contains("message--user")) meta.prepend(actions);
+    else meta.appendChild(actions);
+    return actions;
+  }
+
+  function addCopyButtons(message) {
+    var content = message.querySelector(".message__content");
+    if (!content) return;
+    actionsOf(message).appendChild(copyButton(phrase("copy", "Copy"), "copy", "copy-button",
+      function () { return content.innerText.trim(); }));
     content.querySelectorAll(".code-block").forEach(function (block) {
       var code = block.querySelector("code");
       if (code) {
-        block.appendChild(copyButton(phrase("copyCode", "Copy code"), function () {
-          return code.innerText;
-        }));
+        block.appendChild(copyButton(phrase("copyCode", "Copy code"), "copy", "copy-button",
+          function () { return code.innerText; }));
       }
     });
   }
@@ -122,31 +187,54 @@
   }
 
   function addLinkButton(message) {
-    var meta = message.querySelector(".message__meta");
     var id = message.id;
-    if (!meta || !/^m-[0-9a-f]{12}$/.test(id)) return;
-    meta.appendChild(copyButton(phrase("copyLink", "Copy link"), function () {
-      return messageLink(id);
-    }, "copy-link"));
+    if (!/^m-[0-9a-f]{12}$/.test(id)) return;
+    actionsOf(message).appendChild(copyButton(phrase("copyLink", "Copy link"), "link",
+      "copy-link", function () { return messageLink(id); }));
   }
 
-  // The message a permalink asked for: in the middle of the scroller (or its top, when taller
-  // than it), and focused without scrolling, so a screen reader and Tab go on from there.
-  // Only the scroller moves: scrollIntoView would scroll a host page that frames the widget,
-  // and the widget takes no focus from its host.
+  // The message a permalink asked for: in the middle of the scroller (or at its top, below
+  // its scroll margin as without the script, when too tall for that), and focused without
+  // scrolling, so a screen reader and Tab go on from there. Only the scroller moves:
+  // scrollIntoView would scroll a host page that frames the widget, and the widget takes no
+  // focus from its host.
   function showTarget() {
     var target = document.querySelector('#messages > [aria-current="true"]');
     var scroller = document.querySelector(".scroller");
     if (!target || !scroller) return;
     var box = scroller.getBoundingClientRect(), rect = target.getBoundingClientRect();
-    var offset = rect.height > box.height ? rect.top - box.top - 8
+    var margin = parseFloat(getComputedStyle(target).scrollMarginTop) || 0;
+    var offset = rect.height + 2 * margin > box.height ? rect.top - box.top - margin
       : rect.top + rect.height / 2 - (box.top + box.height / 2);
     scroller.scrollTop += offset;
     if (window.self === window.top) target.focus({ preventScroll: true });
   }
 
+  // "Show less", at the end of an opened long message (templates/partials/message.html):
+  // close it, and bring the message's top back into view when it is above the scroller's.
+  // Only the scroller moves (a widget's host page stays put); focus goes to the summary.
+  function showLess(button) {
+    var details = button.closest("details");
+    if (!details) return;
+    details.open = false;
+    var message = button.closest(".message");
+    var scroller = message && message.closest(".scroller");
+    if (scroller) {
+      var top = message.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+      if (top < 0) scroller.scrollTop += top - 16;
+    }
+    var summary = details.querySelector("summary");
+    if (summary) summary.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".message__less");
+    if (button) showLess(button);
+  });
+
   function enhance(root) {
     if (!root.querySelectorAll) return;
+    within(root, ".message__less[hidden]").forEach(function (button) { button.hidden = false; });
     // htmx:load comes for each swapped-in element, so root may itself be a message.
     within(root, ".message:not([data-enhanced])").forEach(function (message) {
       message.setAttribute("data-enhanced", "");
@@ -157,6 +245,7 @@
     within(root, "time.message__time").forEach(localizeTime);
     within(root, ".message__edited[data-edited]").forEach(localizeEdited);
     within(root, ".day-separator time").forEach(localizeDay);
+    within(root, "time.found-result__time").forEach(localizeWritten);
   }
 
   // The elements matching selector in root, root itself included.
@@ -178,6 +267,7 @@
     message.className = "alert__message";
     message.textContent = text;
     alert.appendChild(message);
+    control.removeAttribute("data-auto-load");  // a retry waits for the reader's click
     control.textContent = phrase("tryAgain", "Try again");
     alert.appendChild(control);
     head.replaceChildren(alert);
@@ -196,11 +286,87 @@
   // request ("load earlier"): live updates swap with no request, and move no one's focus.
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.detail.xhr || event.detail.target.closest("#memories-slot")) return;
+    if (autoLoaded && !autoLoaded.hadFocus) return;  // the reader was not on the control
     if (document.activeElement && document.activeElement !== document.body) return;
     var next = document.getElementById("load-more") ||
       document.getElementById("conversation-start");
     if (next) next.focus({ preventScroll: true });
   });
+
+  // "Load earlier" by itself: when the reader scrolls up and the control (data-auto-load)
+  // comes within half a screen of the scroller's top, it is clicked for them: the same htmx
+  // request, and the column-reverse scroller keeps the reader's place as the messages arrive
+  // above. Never in a loop: only while the reader scrolls up (wheel, touch, scroll bar or
+  // keys; not a page short enough to show the control, not focus or a script moving the
+  // scroller), one request at a time, and not after a failure (its "Try again" has no
+  // data-auto-load). The start of the conversation and the API's cap have no control. The
+  // control stays a link and a button for keyboards and for readers without this script.
+  var autoLoaded = null;  // {control, hadFocus} of the last request made here, until another
+  var SCROLL_KEYS = /^(ArrowUp|ArrowDown|PageUp|PageDown|Home|End| )$/;
+  var GESTURE_MS = 1000;  // scrolling this soon after the reader's gesture is theirs
+
+  function startAutoLoad() {
+    var scroller = document.querySelector(".scroller");
+    if (!scroller || !window.IntersectionObserver || !window.htmx) return;
+    var control = null, near = false, rising = false, lastTop = 0, gesture = 0;
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.target !== control) return;
+        near = entry.isIntersecting;
+        if (near && rising) load();
+      });
+    }, { root: scroller, rootMargin: "50% 0px 0px 0px" });
+
+    function watch() {
+      observer.disconnect();
+      control = document.querySelector("#load-more[data-auto-load]");
+      near = rising = false;
+      if (!control) return;
+      lastTop = control.getBoundingClientRect().top;
+      observer.observe(control);
+    }
+
+    function load() {
+      if (!control || !control.isConnected || control.classList.contains("htmx-request")) return;
+      autoLoaded = { control: control, hadFocus: document.activeElement === control };
+      var clicked = control;
+      control = null;  // until the answer brings the next one
+      observer.disconnect();
+      clicked.click();
+    }
+
+    function reader() { gesture = Date.now(); }
+    scroller.addEventListener("wheel", reader, { passive: true });
+    scroller.addEventListener("touchmove", reader, { passive: true });
+    scroller.addEventListener("pointerdown", function (event) {
+      if (event.target === scroller) reader();  // its scroll bar
+    });
+    document.addEventListener("keydown", function (event) {
+      if (SCROLL_KEYS.test(event.key)) reader();
+    });
+
+    // The reader moves up when the control moves down the screen (whatever the direction
+    // the scroller counts in); messages added below or above leave it where it was. A fling
+    // goes on scrolling after the finger has left: still the reader's.
+    scroller.addEventListener("scroll", function () {
+      if (!control) return;
+      var top = control.getBoundingClientRect().top;
+      var theirs = Date.now() - gesture < GESTURE_MS;
+      if (theirs) gesture = Date.now();
+      if (top !== lastTop) rising = theirs && top > lastTop;
+      lastTop = top;
+      if (near && rising) load();
+    }, { passive: true });
+    document.addEventListener("htmx:afterSettle", watch);
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (autoLoaded && event.detail.elt !== autoLoaded.control) autoLoaded = null;
+    });
+    // The control stays, as "Try again" (showLoadError): a click on it is the reader's.
+    ["htmx:sendError", "htmx:timeout"].forEach(function (name) {
+      document.addEventListener(name, function () { autoLoaded = null; });
+    });
+    watch();
+  }
 
   // Live updates (templates/partials/live.html): ask for messages newer than the newest shown,
   // every data-live-seconds while the tab is visible; back off on failures; pause after
@@ -541,6 +707,7 @@
   function start() {
     enhance(document.body);
     showTarget();
+    startAutoLoad();  // after showTarget: its scroll is not the reader's
     startLive();
     if (document.getElementById("memories")) loadPanelScript();
   }

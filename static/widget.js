@@ -2,7 +2,12 @@
 // static/embed.js can size the iframe. Heights carry no conversation data.
 (function () {
   "use strict";
-  if (window.parent === window) return;
+  // Opened on its own (a link followed, a tab): no host's card behind it, so it takes the
+  // page's background (static/chat.css) rather than the browser's canvas.
+  if (window.parent === window) {
+    document.documentElement.classList.add("unframed");
+    return;
+  }
   var lastHeight = 0;
 
   function contentHeight() {

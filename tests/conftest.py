@@ -5,6 +5,7 @@
   ``Authorization: Token test-key``; yields a ``LocalServer`` with ``.base_url`` (ready for
   ``MemOSClient(api_key, base_url=...)``), ``.store``, ``.api_key`` and ``.server`` (the
   ``LocalMemOSServer`` itself).
+- ``app_factory``: builds apps on a fresh embedded store, with pages of ``TEST_PAGE_SIZE``.
 - ``live_server``: a factory; ``live_server(**settings)`` builds an app with ``app_factory``
   (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
@@ -69,14 +70,22 @@ def memos_server(local_store) -> Iterator[LocalServer]:
 
 # --- the Flask app -------------------------------------------------------------------------
 
+# The page size the suite's conversations and counts are written for (the MemOS API's own
+# default): pages of it leave "load earlier" on screen. The app's default is larger
+# (viewer/settings.py); test_app.py checks that default, and a test may pass its own.
+TEST_PAGE_SIZE = 6
+
+
 @pytest.fixture
 def app_factory(tmp_path):
-    """Build apps on a fresh embedded store; keyword arguments override settings."""
+    """Build apps on a fresh embedded store, pages of TEST_PAGE_SIZE; keyword arguments
+    override settings."""
     from app import create_app
 
     def build(**settings):
         config = {"TESTING": True, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
-                  "MEMOS_LOCAL_DB": str(tmp_path / "app-store.sqlite3"), **settings}
+                  "MEMOS_LOCAL_DB": str(tmp_path / "app-store.sqlite3"),
+                  "CHAT_PAGE_SIZE": TEST_PAGE_SIZE, **settings}
         return create_app(config)
 
     return build

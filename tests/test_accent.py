@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from colours import contrast_ratio, hex_rgb, relative_luminance
 
 from viewer.accent import stylesheet
 from viewer.access import sign
@@ -22,29 +23,11 @@ from viewer.access import sign
 SECRET = "an-embed-secret-that-is-long-enough-32b"
 OPEN = "/embed?user_id=demo-user&conversation_id=demo-conversation"
 HOSTILE = ["red", "#12345g", "#1234", "javascript:", "#fff;background:url(x)",
-           "#" + "f" * 5000, "#fff ", " #fff", "#fff\n", "#ＦＦＦ", "#0a7#0a7", "rgb(0,0,0)",
+           "#" + "f" * 5000, "#fff ", " #fff", "#fff\n", "#ＦＦＦ", "#0a7#0a7", "hex_rgb(0,0,0)",
            '"><script>alert(1)</script>']
 # Where static/chat.css draws links and user bubbles sit, by theme.
 LIGHT_SURFACES = [(255, 255, 255), (245, 246, 248), (236, 238, 243)]
 DARK_SURFACES = [(17, 20, 24), (26, 31, 39), (35, 42, 53)]
-
-
-def relative_luminance(rgb) -> float:
-    def linear(channel: int) -> float:
-        value = channel / 255
-        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-    red, green, blue = (linear(channel) for channel in rgb)
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def contrast_ratio(first, second) -> float:
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)),
-                             reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def properties(css: str) -> dict[str, str]:
@@ -112,30 +95,30 @@ def test_every_short_colour_gives_readable_bubbles_and_links():
     for digits in product("0123456789abcdef", repeat=3):
         colour = "".join(char * 2 for char in digits)
         found = properties(stylesheet("#" + colour))
-        bubble, text = rgb(found["--user-bg"]), rgb(found["--user-text"])
+        bubble, text = hex_rgb(found["--user-bg"]), hex_rgb(found["--user-text"])
         assert contrast_ratio(bubble, text) >= 4.5, (colour, found)
         assert found["--user-link"] == found["--user-text"]
         light, dark = re.fullmatch(r"light-dark\((#\w{6}), (#\w{6})\)", found["--accent"]).groups()
         for link, surfaces in ((light, LIGHT_SURFACES), (dark, DARK_SURFACES)):
-            assert min(contrast_ratio(rgb(link), surface) for surface in surfaces) >= 4.5, \
+            assert min(contrast_ratio(hex_rgb(link), surface) for surface in surfaces) >= 4.5, \
                 (colour, link)
         on_light, on_dark = re.fullmatch(r"light-dark\((#\w{6}), (#\w{6})\)",
                                          found["--accent-text"]).groups()
-        assert contrast_ratio(rgb(light), rgb(on_light)) >= 4.5, (colour, light, on_light)
-        assert contrast_ratio(rgb(dark), rgb(on_dark)) >= 4.5, (colour, dark, on_dark)
+        assert contrast_ratio(hex_rgb(light), hex_rgb(on_light)) >= 4.5, (colour, light, on_light)
+        assert contrast_ratio(hex_rgb(dark), hex_rgb(on_dark)) >= 4.5, (colour, dark, on_dark)
 
 
 @pytest.mark.parametrize("accent, text", [
     ("ffff00", "dark"), ("00aa77", "dark"), ("112233", "light"), ("777777", "light")])
 def test_the_accent_is_kept_unless_it_must_move(client, accent, text):
     found = properties(client.get(f"/accent/{accent}.css").get_data(as_text=True))
-    bubble = rgb(found["--user-bg"])
-    assert (relative_luminance(rgb(found["--user-text"])) > 0.5) == (text == "light")
+    bubble = hex_rgb(found["--user-bg"])
+    assert (relative_luminance(hex_rgb(found["--user-text"])) > 0.5) == (text == "light")
     if accent == "777777":  # white on it is 4.48:1: a shade darker, no more
-        assert bubble != rgb("#777777")
-        assert all(0 < mid - own <= 4 for own, mid in zip(bubble, rgb("#777777"), strict=True))
+        assert bubble != hex_rgb("#777777")
+        assert all(0 < mid - own <= 4 for own, mid in zip(bubble, hex_rgb("#777777"), strict=True))
     else:
-        assert bubble == rgb("#" + accent)
+        assert bubble == hex_rgb("#" + accent)
 
 
 def test_the_stylesheet_is_css_from_this_origin_and_cached(client):

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from page_text import roles_and_texts
+from page_text import roles_and_texts, texts
 
 from app import create_app
 from viewer.settings import ConfigError
@@ -196,6 +196,19 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MEMOS_LOCAL_DB", str(tmp_path / "env.db"))
     app = create_app()
     assert app.config["CHAT_PAGE_SIZE"] == 3 and app.config["MEMOS_MAX_LIMIT"] == 1000
+
+
+def test_the_first_view_and_each_load_earlier_show_twenty_messages_by_default(tmp_path):
+    app = create_app({"TESTING": True, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
+                      "MEMOS_LOCAL_DB": str(tmp_path / "default.db")})
+    assert app.config["CHAT_PAGE_SIZE"] == 20
+    client = app.test_client()
+    seed(app.extensions["memos_source"], 45)
+
+    page = client.get(chat_url("u", "c")).get_data(as_text=True)
+    assert texts(page) == [f"message {n}" for n in range(25, 45)]
+    earlier = client.get(fragment_url(page), headers=HX).get_data(as_text=True)
+    assert texts(earlier) == [f"message {n}" for n in range(5, 25)]
 
 
 def test_anchor_with_trailing_newline_is_400(client, store):

@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from reading import READING_CONVERSATION_ID, READING_USER_ID
+from reading import seed as seed_reading
 
 ROOT = Path(__file__).resolve().parents[1]
 VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -101,6 +103,28 @@ An image becomes a link: ![a diagram](https://example.com/diagram.png)
 ]
 
 
+# Tool calls and attachments at their oddest: a call id repeated, markup in names, an answer
+# whose call is not on the page, an image that is not https, a file name with quotes.
+TOOLS_MESSAGES = [
+    {"role": "assistant", "chat_time": "2026-03-01 09:00:00", "content": "",
+     "tool_calls": [{"id": "call_0", "type": "function",
+                     "function": {"name": "<b>lookup</b>", "arguments": '{"q": "a \\"b\\""}'}},
+                    {"id": "call_0", "function": {"name": "lookup", "arguments": "not json"}},
+                    {"id": '"><i id="x', "function": {"name": "noargs"}}]},
+    {"role": "tool", "chat_time": "2026-03-01 09:00:01", "tool_call_id": "call_0",
+     "content": json.dumps({"rows": [{"n": n, "text": "<row>"} for n in range(6)]})},
+    {"role": "tool", "chat_time": "2026-03-01 09:00:02", "tool_call_id": '"><i id="x',
+     "content": "done"},
+    {"role": "tool", "chat_time": "2026-03-01 09:00:03", "tool_call_id": "call_elsewhere",
+     "content": "[1, 2"},
+    {"role": "user", "chat_time": "2026-03-01 09:01:00",
+     "content": [{"type": "image_url", "image_url": {"url": "http://example.com/a.png"}},
+                 {"type": "file", "file": {"filename": 'say "hi" <there>.txt'}},
+                 {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+                 {"type": "text", "text": "```\nunclosed <code>"}]},
+]
+
+
 def chat_path(user: str, conversation: str, **extra) -> str:
     return "/chat?" + urlencode({"user_id": user, "conversation_id": conversation, **extra})
 
@@ -173,6 +197,13 @@ def collect_pages(client, store, upstream_down_client, signed_client) -> dict[st
         "error-404": fetch(client, "/no/such/page", 404),
         "empty-conversation": fetch(client, chat_path("nobody", "nothing-here"), 200),
     }
+    # Rich content: previews, task lists, tool calls and answers, attachments.
+    seed_reading(store)
+    for name, language in (("reading-chat", "en"), ("reading-chat-zh", "zh-Hans")):
+        pages[name] = fetch(client, chat_path(READING_USER_ID, READING_CONVERSATION_ID,
+                                              limit=61, lang=language), 200)
+    store.add_messages("tools-user", "tools", TOOLS_MESSAGES)
+    pages["tools-chat"] = fetch(client, chat_path("tools-user", "tools"), 200)
     older = re.search(r'id="load-more"[^>]*?(?:data-)?hx-get="([^"]+)"', demo, re.S)
     assert older, "the demo conversation has no #load-more with an htmx GET"
     fragment = fetch(client, html.unescape(older.group(1)), 200, headers={"HX-Request": "true"})

@@ -57,8 +57,13 @@ def attribute(page: str, name: str) -> str:
 
 
 def links(page: str) -> list[str]:
-    """Every URL the page offers: links, htmx requests, live checks, forms."""
-    found = re.findall(r'(?:href|hx-get|data-live-url|action)="([^"]*)"', page)
+    """Every URL the page offers: links, htmx requests, live checks, and forms as the
+    address they submit to (a GET form's action with its hidden fields)."""
+    found = re.findall(r'(?:href|hx-get|data-live-url)="([^"]*)"', page)
+    for action, fields in re.findall(r'<form [^>]*?action="([^"]*)"[^>]*>(.*?)</form>', page,
+                                     re.S):
+        hidden = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', fields)
+        found.append(action + "?" + "&".join(f"{name}={value}" for name, value in hidden))
     return [unescape(url) for url in found if not url.startswith(("/static/", "#"))]
 
 
@@ -452,6 +457,35 @@ def test_every_page_in_the_pseudo_locale_shows_no_english(pseudo_app):
     gap = client.get(attribute(gap_page, "data-live-url"), headers=HX)
     assert 'class="live-gap"' in gap.text
     assert_translated(gap)
+
+
+def test_tool_calls_and_attachments_in_the_pseudo_locale_show_no_english(pseudo_app):
+    app = pseudo_app()
+    store = app.extensions["memos_source"]
+    calls = [{"id": f"c{n}", "type": "function",
+              "function": {"name": f"tool_{n}", "arguments": json.dumps({"n": n})}}
+             for n in range(24)]
+    store.add_messages("u1", "tools", [
+        {"role": "assistant", "content": "", "chat_time": "2026-03-01 10:00:00",
+         "tool_calls": [{"id": "anonymous", "function": {"arguments": "{}"}}, *calls]},
+        {"role": "tool", "content": '{"ok": true}', "tool_call_id": "c1",
+         "chat_time": "2026-03-01 10:00:01"},
+        {"role": "user", "chat_time": "2026-03-01 10:00:02", "content": [
+            {"type": "file", "file": {"filename": "报表.csv"}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/图.png"}},
+            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+            {"type": "video", "video": {"name": "片段"}}]},
+        {"role": "assistant", "content": "# 标题\n\n" + "很长的回答。\n" * 60,
+         "chat_time": "2026-03-01 10:00:03"},
+    ])
+    response = app.test_client().get("/chat?user_id=u1&conversation_id=tools&lang=zh")
+    assert_translated(response)
+    page = response.text
+    for wording in ("Called a tool", "Show less", "File", "Image", "Audio", "Attachment"):
+        assert pseudo(wording) in page, wording
+    assert pseudo("Called %(name)s") % {"name": '<code dir="ltr">tool_0</code>'} in page
+    assert pseudo("%(num)s more tool calls are not shown.") % {"num": 5} in page
+    assert "Answer to call" not in page and pseudo("Answer to call %(call)s")[:6] in page
 
 
 def test_permalinks_in_the_pseudo_locale_show_no_english(pseudo_app):

@@ -561,10 +561,11 @@ def test_an_empty_search_clears_the_results(memos, client):
 
 
 @pytest.mark.parametrize("query, phrase", [
-    ("x" * (MAX_QUERY_LENGTH + 1), "201 characters long; it may have at most 200"),
+    ("x" * (MAX_QUERY_LENGTH + 1), "201 characters long; it can be at most 200"),
     ("two\nlines", "control characters"),
     ("nul\x00byte", "control characters"),
     ("escape\x1b[31m", "control characters"),
+    ("evil\u202etxt", "change the direction of text"),
 ])
 def test_a_bad_query_is_a_400_that_says_why(memos, client, query, phrase):
     from urllib.parse import quote as url_quote
@@ -582,10 +583,12 @@ def test_a_bad_query_is_a_400_that_says_why(memos, client, query, phrase):
 
 
 def test_read_query():
-    assert read_query({}) is None and read_query({"q": "  "}) is None
-    assert read_query({"q": "  里斯本 "}) == "里斯本"
-    assert read_query({"find": "x"}, "find") == "x"
-    assert read_query({"q": "y" * MAX_QUERY_LENGTH}) == "y" * MAX_QUERY_LENGTH
+    from werkzeug.datastructures import MultiDict
+
+    assert read_query(MultiDict()) is None and read_query(MultiDict({"q": "  "})) is None
+    assert read_query(MultiDict({"q": "  里斯本 "})) == "里斯本"
+    assert read_query(MultiDict({"memory_search": "x"}), "memory_search") == "x"
+    assert read_query(MultiDict({"q": "y" * MAX_QUERY_LENGTH})) == "y" * MAX_QUERY_LENGTH
 
 
 def test_a_chinese_search_of_the_local_store(app_factory):

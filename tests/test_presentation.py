@@ -54,7 +54,8 @@ def test_long_messages_collapse_sooner_for_system_and_tool():
     assert not presentation.is_long(message(medium, "assistant"))
     assert presentation.is_long(message(medium, "system"))
     assert presentation.is_long(message("line\n" * 50, "user"))
-    assert presentation.excerpt(message("word " * 200)).endswith("…")
+    start = presentation.preview_source("word " * 1000)
+    assert start.endswith("…") and len(start) <= presentation.PREVIEW_CHARACTERS + 1
 
 
 def seed_two_days(store):

@@ -14,9 +14,14 @@ from pygments.formatters import HtmlFormatter
 
 from memos_api import ContentPart, Message
 from viewer.renderer.formatting import message_body, PageBudget, plain_html
-from viewer.renderer.highlight import LIGHT_STYLE, pygments_css
+from viewer.renderer.highlight import (
+    GENERATED_MARK,
+    LIGHT_STYLE,
+    pygments_css,
+    with_pygments_css,
+)
 
-PYGMENTS_CSS_PATH = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
+STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "chat.css"
 SAFE_HREF = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 
 
@@ -151,8 +156,8 @@ def test_links_get_rel_and_target():
         'rel="noopener noreferrer nofollow">docs</a>'
     ) in html
     assert (
-        '<a href="mailto:me@example.org" target="_blank" rel="noopener noreferrer nofollow">'
-        "me@example.org</a>"
+        '<a href="mailto:me@example.org" class="autolink" target="_blank" '
+        'rel="noopener noreferrer nofollow">me@example.org</a>'
     ) in html
     assert_inert(html)
 
@@ -272,9 +277,11 @@ def test_any_text_renders_without_raising_and_stays_inert(text):
 # Code highlighting stylesheet
 
 
-def test_committed_pygments_css_is_up_to_date():
-    assert PYGMENTS_CSS_PATH.read_text(encoding="utf-8") == pygments_css(), (
-        "regenerate with: python -m viewer.renderer.highlight > static/pygments.css"
+def test_committed_code_colours_are_up_to_date():
+    stylesheet = STYLESHEET.read_text(encoding="utf-8")
+    assert stylesheet.count(GENERATED_MARK) == 1
+    assert stylesheet.endswith(pygments_css()) and with_pygments_css(stylesheet) == stylesheet, (
+        "regenerate with: python -m viewer.renderer.highlight"
     )
 
 

@@ -23,7 +23,7 @@ from viewer.security import content_security_policy
 VERSIONED = "max-age=31536000, public, immutable"
 ONE_MINUTE = "max-age=60, public"
 # What base.html links, htmx (installed by npm ci into static/vendor/) included.
-LINKED = {"favicon.svg", "chat.css", "pygments.css", "vendor/htmx.min.js", "chat.js"}
+LINKED = {"favicon.svg", "chat.css", "vendor/htmx.min.js", "chat.js"}
 HASHED = re.compile(r"/static/(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\.\w+)")
 DECODE = {"br": brotli.decompress, "gzip": gzip.decompress, "identity": lambda body: body}
 SUFFIX = {"br": ".br", "gzip": ".gz"}
@@ -108,7 +108,7 @@ def test_each_encoding_sends_the_variant_built_at_install(client, built, encodin
 
 
 def test_our_scripts_and_styles_are_minified_and_htmx_is_left_as_it_is():
-    for name in ("chat.js", "embed.js", "chat.css", "pygments.css"):
+    for name in ("chat.js", "embed.js", "chat.css"):
         assert b"/*" not in source(name) and len(source(name)) < 0.8 * len(original(name)), name
     assert source("vendor/htmx.min.js") == original("vendor/htmx.min.js")
 

@@ -31,7 +31,7 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
          "track", "wbr"}
 # Elements whose text is not the interface's: scripts, and the conversation's own words.
 _SKIPPED_TAGS = {"script", "style", "template", "code", "pre"}
-_SKIPPED_CLASSES = {"message__content", "message__excerpt"}
+_SKIPPED_CLASSES = {"message__content", "message__preview"}
 
 
 class _ReaderText(HTMLParser):

@@ -21,7 +21,7 @@ from enum import Enum
 
 from memos_api import Message, sort_by_time
 
-from .links import Reader
+from .links import FindForm, Reader
 from .validation import MESSAGE_HEX_LENGTH, NOTHING_SHOWN
 
 # json.dumps with an option builds an encoder per call: a page of 1000 messages hashes 1000.
@@ -96,6 +96,11 @@ class Slice:
         is nothing to download) and in a widget not asked for them."""
         return self.reader.downloads() if self.shown and self.reader.offers_downloads else None
 
+    @property
+    def find_form(self) -> FindForm:
+        """The menu's "Find" field (viewer/find.py), empty."""
+        return self.reader.find_form()
+
 
 @dataclass(frozen=True)
 class Fresh:
@@ -122,6 +127,11 @@ class Fresh:
         """The downloads, for a page that offered none: it was empty, and these arrived."""
         return (self.reader.downloads() if self.first and self.messages
                 and self.reader.offers_downloads else None)
+
+    @property
+    def find_form(self) -> FindForm:
+        """The "Find" field of the menu these first messages bring."""
+        return self.reader.find_form()
 
 
 @dataclass(frozen=True)

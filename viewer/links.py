@@ -23,6 +23,17 @@ PANEL = "memories"  # ``?panel=memories``: the page with the memory panel open (
 
 
 @dataclass(frozen=True)
+class FindForm:
+    """The menu's "Find" field: a GET form to ``action`` (the page itself), with the hidden
+    fields that keep the reader's access and choices (a GET form replaces the action's own
+    query string), and the query it holds."""
+
+    action: str
+    fields: tuple[tuple[str, str], ...]
+    query: str = ""
+
+
+@dataclass(frozen=True)
 class Reader:
     """A request's reader: the conversation they may read, in which layout, and their choices."""
 
@@ -77,6 +88,17 @@ class Reader:
         """The live check for messages after the newest shown ones (named by ``after``)."""
         return url_for("chat.newer", **self._kept(), after=after, since=since,
                        layout=self._fragment_layout())
+
+    def found(self, query: str) -> str:
+        """The page listing the messages that hold ``query`` (viewer/find.py)."""
+        return url_for(LAYOUTS[self.layout], **self._kept(), q=query)
+
+    def find_form(self, query: str = "") -> FindForm:
+        """The "Find" field of this reader's menu, holding ``query``. The query is kept in
+        no other link: the conversation's pages do not carry it."""
+        return FindForm(url_for(LAYOUTS[self.layout]),
+                        tuple((name, value) for name, value in self._kept().items()
+                              if value is not None), query)
 
     def accent_stylesheet(self) -> str | None:
         """The stylesheet giving this page its accent colour (viewer/accent.py), if it has one."""

@@ -21,7 +21,7 @@ from memos_api import Message
 from .history import element_id as id_of
 from .i18n import locale_name, page_language
 from .links import start_page
-from .renderer import presentation
+from .renderer import presentation, tools
 from .renderer.formatting import message_body, PageBudget
 from .renderer.highlight import prepare
 from .renderer.message_cache import MessageCache
@@ -208,6 +208,7 @@ def register(app: Flask) -> None:
         separator = app.jinja_env.get_template("partials/day_separator.html")
         remembered = app.jinja_env.get_template("partials/remembered.html")
         html = []
+        places = []  # where each message's HTML is in html
         today = presentation.local_today(zone)
         day = previous.astimezone(zone).date() if previous else None
         for (day_break, message), cached, body, carried in zip(
@@ -225,6 +226,9 @@ def register(app: Flask) -> None:
             if marks and carried and carried in marks:
                 cached = with_mark(cached, remembered.render(mark=marks[carried]))
             html.append(cached)
+            places.append(len(html) - 1)
+        # A tool's answer links to its call's chip.
+        tools.link_answers(messages, ids or [""] * len(messages), html, places, id_of)
         return Markup("\n".join(html))
 
     message_list.cache_info = cache.info  # the message cache's hits and size
@@ -249,5 +253,3 @@ def register(app: Flask) -> None:
         now = datetime.now(zone)
         return PrintTime(now.isoformat(timespec="seconds"), long_time(now, zone))
 
-    app.add_template_global(presentation.is_long)
-    app.add_template_global(presentation.excerpt)

@@ -17,7 +17,10 @@ MESSAGE_HEX_LENGTH = 12  # a message's element id is "m-" and this many hex digi
 EXPORT_FORMATS = ("json", "md", "txt")  # what /chat/export writes (viewer/export.py)
 _HEX = frozenset("0123456789abcdef")
 NOTHING_SHOWN = "0"  # the live anchor of an empty conversation (viewer.history)
-MAX_QUERY_LENGTH = 200  # characters a search may have (find in a conversation, memory search)
+MAX_QUERY_LENGTH = 200  # characters in a search (find in the conversation; memory search)
+# Invisible characters that reorder the text after them (embeddings, overrides, isolates): in
+# a search they only hide what it really is (the "Trojan Source" trick).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class MissingConversation(BadRequest):
@@ -143,22 +146,26 @@ def read_message(args: MultiDict[str, str]) -> str | None:
                              length=MESSAGE_HEX_LENGTH, problem=problem))
 
 
-def read_query(args: Mapping[str, str], name: str = "q") -> str | None:
-    """A search: at most 200 characters and no control characters; None when absent or blank.
+def read_query(args: MultiDict[str, str], name: str = "q") -> str | None:
+    """A search (``?q=``), its ends trimmed; None when absent or blank (the page as usual).
 
-    Spaces at its ends are dropped. A query holding a control character (a newline, a NUL, an
-    escape) or over the limit is a 400 that says which: a search box makes neither.
+    At most MAX_QUERY_LENGTH characters, without control characters or the invisible ones
+    that reorder text: else a 400 that says which.
     """
-    raw = args.get(name)
-    if raw is None:
+    values = args.getlist(name)
+    if not values:
         return None
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in raw):
-        raise BadRequest(gettext("The search contains control characters (such as a line "
-                                 "break): search for words."))
-    query = raw.strip()
-    if query == "":
-        return None
-    if len(query) > MAX_QUERY_LENGTH:
-        raise BadRequest(gettext("The search is %(length)s characters long; it may have at most "
-                                 "%(maximum)s.", length=len(query), maximum=MAX_QUERY_LENGTH))
-    return query
+    if len(values) > 1:
+        raise BadRequest(gettext("The search is given %(count)s times; search for one thing "
+                                 "at a time.", count=len(values)))
+    value = values[0]
+    if len(value) > MAX_QUERY_LENGTH:
+        raise BadRequest(gettext("The search is %(length)s characters long; it can be at most "
+                                 "%(maximum)s.", length=len(value), maximum=MAX_QUERY_LENGTH))
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+        raise BadRequest(gettext("The search contains control characters (such as line breaks "
+                                 "or tabs); remove them and search again."))
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise BadRequest(gettext("The search contains invisible characters that change the "
+                                 "direction of text; remove them and search again."))
+    return value.strip() or None

@@ -12,7 +12,7 @@ from flask import abort, Blueprint, current_app, redirect, render_template, requ
 from memos_api import MemOSError
 from memos_api.local import DEMO_CONVERSATION_ID, DEMO_USER_ID, LocalStore
 
-from . import errors, export
+from . import errors, export, find
 from .accent import CANONICAL, stylesheet
 from .access import conversation_view, is_open
 from .history import ConversationChanged, History
@@ -71,19 +71,33 @@ def embed():
 
 def _conversation(layout: str):
     reader = read_reader(layout)
+    query = read_query(request.args)  # ?q=: the messages that hold it, instead
+    if query:
+        return _found(layout, reader, query)
     limit = read_count(request.args, "limit")
     message = read_message(request.args)  # a permalink: show the window around it
     panel = read_panel(reader)  # the memory panel open: a page made for no JavaScript
-    query = read_query(request.args, "memory_search") if panel else None
+    searched = read_query(request.args, "memory_search") if panel else None
     try:
         page = (history().around(reader, message, limit) if message
                 else history().latest(reader, limit))
     except MemOSError as error:
         return errors.page(TEMPLATES[layout], error, reader,
                            history().page_url(reader, limit, message),
-                           panel=memories().panel(reader, query=query) if panel else None)
+                           panel=memories().panel(reader, query=searched) if panel else None)
     return render_template(TEMPLATES[layout], page=page, reader=reader, panel=memories().panel(
-        reader, page.messages, page.ids, query) if panel else None)
+        reader, page.messages, page.ids, searched) if panel else None)
+
+
+def _found(layout: str, reader, query: str):
+    """The page listing the messages that hold ``query``: one read, the export's (as much
+    of the conversation as MemOS returns), searched here (viewer/find.py)."""
+    try:
+        transcript = history().export(reader)
+    except MemOSError as error:
+        return errors.page(TEMPLATES[layout], error, reader, reader.found(query))
+    found = find.find(transcript, query, current_app.config["DISPLAY_TIMEZONE"])
+    return render_template(TEMPLATES[layout], found=found, reader=reader)
 
 
 @bp.get("/chat/older")

@@ -28,12 +28,15 @@ from browser_helpers import (
     seed,
 )
 from playwright.sync_api import expect, Page
+from reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID
+from reading import seed as seed_reading
 from test_html_validity import (
     DEMO_CONVERSATION,
     DEMO_USER,
     MARKDOWN_CONVERSATION,
     MARKDOWN_MESSAGES,
     MARKDOWN_USER,
+    TOOLS_MESSAGES,
 )
 
 pytestmark = pytest.mark.browser
@@ -71,6 +74,27 @@ def markdown_chat(server, page: Page, theme: dict) -> None:
     page.goto(chat_url(server.url, MARKDOWN_USER, MARKDOWN_CONVERSATION,
                        limit=len(MARKDOWN_MESSAGES), **theme))
     expect(page.locator(MESSAGE)).to_have_count(len(MARKDOWN_MESSAGES))
+
+
+def reading_chat(server, page: Page, theme: dict, extra: list[dict] = ()) -> None:
+    seed_reading(server.store)
+    if extra:
+        server.store.add_messages(READING_USER_ID, READING_CONVERSATION_ID, list(extra))
+    count = len(READING_MESSAGES) + len(extra)
+    page.goto(chat_url(server.url, READING_USER_ID, READING_CONVERSATION_ID, limit=count,
+                       **theme))
+    expect(page.locator(MESSAGE)).to_have_count(count)
+
+
+def reading_chat_opened(server, page: Page, theme: dict) -> None:
+    """With odd tool calls, and every collapsed message and tool call open: what they hold
+    is checked too."""
+    reading_chat(server, page, theme, TOOLS_MESSAGES)
+    closed = page.locator("#messages details:not([open]) > summary")
+    for _ in range(closed.count()):
+        closed.first.click()
+    expect(closed).to_have_count(0)
+    expect(page.locator(".message__less").first).to_be_visible()
 
 
 def after_load_earlier(server, page: Page, theme: dict) -> None:
@@ -183,6 +207,8 @@ PAGES: dict[str, Callable] = {
     "demo-chat": demo_chat,
     "menu-open": menu_open,
     "markdown-chat": markdown_chat,
+    "reading-chat": reading_chat,
+    "reading-chat-opened": reading_chat_opened,
     "after-load-earlier": after_load_earlier,
     "empty-conversation": empty_conversation,
     "error-400": error_400,

@@ -295,8 +295,8 @@ def test_the_chat_page_is_chinese_in_every_part(servers, page):
     for summary in summaries.all():
         summary.click()
     expect(page.locator("details.message__more[open]")).to_have_count(2)
-    expect(page.locator(".message__excerpt")).to_have_count(2)
-    expect(page.locator(".message__excerpt").first).to_be_hidden()
+    expect(page.locator(".message__preview")).to_have_count(2)
+    expect(page.locator(".message__preview").first).to_be_hidden()
     assert_chinese(page)
 
 
@@ -314,6 +314,7 @@ def test_copy_buttons_and_what_they_say_after_a_click_are_chinese(servers, new_c
     open_menu(page)  # and the whole conversation (as Markdown)
     expect(page.locator(f"{MENU} .menu__copy")).to_have_text("将对话复制为 Markdown")
     expect(page.locator(f"{MENU} .menu__print")).to_have_text("打印")
+    page.keyboard.press("Escape")  # the open menu lies over the first messages
     expect(page.locator(".copy-link")).to_have_count(6)
     expect(page.locator(".copy-link").first).to_have_text("复制链接")
 

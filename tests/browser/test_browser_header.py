@@ -105,7 +105,8 @@ def test_without_javascript_the_menu_opens_and_offers_the_downloads(live_server,
         expect(link).to_be_visible()
         expect(link).to_have_attribute("download", "")
         expect(link).to_have_attribute("href", re.compile(rf"^/chat/export\?.*format={kind}$"))
-    expect(menu.get_by_role("button")).to_have_count(0)  # copy and print need the script
+    # Copy and print need the script; "Find" submits a plain form.
+    expect(menu.get_by_role("button")).to_have_text(["Find"])
     page.locator(SUMMARY).click()
     expect(menu).not_to_have_attribute("open", "")
 
@@ -120,6 +121,10 @@ def test_the_menu_button_is_named_and_its_items_reachable_by_keyboard(live_serve
     summary.focus()
     page.keyboard.press("Enter")
     expect(page.locator(MENU)).to_have_attribute("open", "")
+    page.keyboard.press("Tab")  # first the find field and its button
+    expect(page.get_by_role("searchbox", name="Find in the conversation")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Find", exact=True)).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Download as JSON")).to_be_focused()
     for _ in range(4):

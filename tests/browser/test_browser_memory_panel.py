@@ -285,7 +285,7 @@ def test_hostile_queries_are_text_or_refused_in_place(server, new_context):
     page = new_context(viewport=WIDE).new_page()
     page.goto(reading_url(server.url))
     open_panel(page)
-    hostile = '<img src=x onerror="document.body.dataset.owned=1">"%_*\u202e'
+    hostile = '<img src=x onerror="document.body.dataset.owned=1">"%_*'
     page.locator("#memories-query").fill(hostile)
     page.locator("#memories-query").press("Enter")
     expect(page.locator(".memory-results__title")).to_contain_text("<img src=x")
@@ -299,6 +299,11 @@ def test_hostile_queries_are_text_or_refused_in_place(server, new_context):
     page.locator("#memories-query").press("Enter")
     expect(page.locator("#memories-results [role=alert]")).to_contain_text(
         "250 characters long")
+    # A character that reorders text (a "Trojan Source" trick): refused in place too.
+    page.locator("#memories-query").fill("evil\u202etxt")
+    page.locator("#memories-query").press("Enter")
+    expect(page.locator("#memories-results [role=alert]")).to_contain_text(
+        "change the direction of text")
     expect(page.locator(f"{PANEL} .memory-list > .memory")).to_have_count(len(MINE))
     expect(page.locator(MESSAGE)).to_have_count(len(READING_MESSAGES))
 

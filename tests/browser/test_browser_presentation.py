@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser_helpers import chat_url, load_earlier, MESSAGE, shown_texts
+from colours import css_rgb, relative_luminance
 from PIL import Image
 from playwright.sync_api import expect, Page
 from werkzeug import Request, Response
@@ -56,22 +57,6 @@ def add(server, messages: list[dict], user: str = "u", conversation: str = "c") 
 def screenshot(page: Page) -> Image.Image:
     """The viewport as an RGB image (device scale factor 1: one pixel per CSS pixel)."""
     return Image.open(io.BytesIO(page.screenshot())).convert("RGB")
-
-
-def luminance(rgb: tuple[int, int, int]) -> float:
-    """Relative luminance (0 black .. 1 white) of an sRGB colour."""
-    def linear(channel: int) -> float:
-        c = channel / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (linear(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def css_rgb(value: str) -> tuple[int, int, int]:
-    """``rgb(1, 2, 3)`` (as getComputedStyle gives it) as a tuple."""
-    match = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", value)
-    assert match, f"not a computed rgb colour: {value!r}"
-    return tuple(int(n) for n in match.groups())  # type: ignore[return-value]
 
 
 def close(a, b, tolerance: int = 3) -> bool:
@@ -277,7 +262,9 @@ def test_without_javascript_there_are_no_copy_buttons_and_no_inline_scripts(live
     page = new_context(java_script_enabled=False).new_page()
     page.goto(chat_url(server.url))
     expect(page.locator(MESSAGE)).to_have_count(2)
-    expect(page.locator("button")).to_have_count(0)
+    # The one button is the menu's "Find", a plain form's submit: no script needed.
+    expect(page.locator("button")).to_have_count(1)
+    expect(page.locator('form[role="search"] button[type="submit"]')).to_have_count(1)
     expect(page.locator(".copy-button")).to_have_count(0)
     expect(page.locator(".code-block pre.highlight")).to_have_count(1)  # the code still shows
 
@@ -290,8 +277,8 @@ def test_without_javascript_there_are_no_copy_buttons_and_no_inline_scripts(live
 
 # --- 3. Roles ------------------------------------------------------------------------------
 
-def test_user_and_assistant_bubbles_sit_on_opposite_sides_of_the_screenshot(live_server,
-                                                                            page):
+def test_user_bubbles_sit_at_the_end_and_answers_read_from_the_start_in_the_screenshot(
+        live_server, page):
     server = live_server()
     add(server, [say("user", "Hi, can you help?", at("09:00:00")),
                  say("assistant", "Of course.", at("09:00:05"))])
@@ -299,39 +286,43 @@ def test_user_and_assistant_bubbles_sit_on_opposite_sides_of_the_screenshot(live
     user, assistant = page.locator(".message--user"), page.locator(".message--assistant")
     expect(user).to_be_visible()
     expect(assistant).to_be_visible()
-    user_box, assistant_box = user.bounding_box(), assistant.bounding_box()
-    user_bg = css_rgb(computed(user, "backgroundColor"))
-    assistant_bg = css_rgb(computed(assistant, "backgroundColor"))
+    bubble = user.locator(".message__body")
+    bubble_box, assistant_box = bubble.bounding_box(), assistant.bounding_box()
+    user_bg = css_rgb(computed(bubble, "backgroundColor"))
     page_bg = css_rgb(computed(page.locator("body"), "backgroundColor"))
-    assert len({user_bg, assistant_bg, page_bg}) == 3, (user_bg, assistant_bg, page_bg)
+    assert user_bg != page_bg
+    # An answer has no bubble: the page shows through (issue #16, as chat apps show answers).
+    assert computed(assistant, "backgroundColor") == "rgba(0, 0, 0, 0)"
+    assert computed(assistant.locator(".message__body"), "backgroundColor") == "rgba(0, 0, 0, 0)"
 
     image = screenshot(page)
     middle = image.width / 2
-    for box, colour in ((user_box, user_bg), (assistant_box, assistant_bg)):
-        # Inside the bubble's left padding, halfway down: the bubble's own background.
-        sample = image.getpixel((int(box["x"] + 5), int(box["y"] + box["height"] / 2)))
-        assert close(sample, colour), (sample, colour)
+    # Inside the bubble's left padding, halfway down: the bubble's own background.
+    sample = image.getpixel((int(bubble_box["x"] + 5),
+                             int(bubble_box["y"] + bubble_box["height"] / 2)))
+    assert close(sample, user_bg), (sample, user_bg)
 
-    # Every pixel of the user's colour in the user's row is right of the middle; every pixel
-    # of the assistant's colour in the assistant's row is left of it.
-    user_xs = xs_of_colour(image, user_bg, user_box["y"] + 2,
-                           user_box["y"] + user_box["height"] - 2)
-    assistant_xs = xs_of_colour(image, assistant_bg, assistant_box["y"] + 2,
-                                assistant_box["y"] + assistant_box["height"] - 2)
-    assert len(user_xs) > 200 and len(assistant_xs) > 200
-    assert min(user_xs) > middle, (min(user_xs), middle)
-    assert max(assistant_xs) < middle, (max(assistant_xs), middle)
-    # The boxes agree: the user's bubble ends at the right, the assistant's starts at the left.
-    assert user_box["x"] > middle and assistant_box["x"] + assistant_box["width"] < middle
+    # Every pixel of the user's colour in the user's row is right of the middle; the answer's
+    # ink (dark on the light page) starts at the column's left and stays left of the middle.
+    user_xs = xs_of_colour(image, user_bg, bubble_box["y"] + 2,
+                           bubble_box["y"] + bubble_box["height"] - 2)
+    assert len(user_xs) > 200 and min(user_xs) > middle, (min(user_xs), middle)
+    text_box = assistant.locator(".message__content").bounding_box()
+    pixels = image.load()
+    ink = [x for y in range(int(text_box["y"]), int(text_box["y"] + text_box["height"]))
+           for x in range(image.width) if relative_luminance(pixels[x, y]) < 0.3]
+    assert len(ink) > 30 and max(ink) < middle, (len(ink), middle)
     log_box = page.locator("#messages").bounding_box()
-    assert abs(user_box["x"] + user_box["width"] - (log_box["x"] + log_box["width"])) <= 1
+    assert abs(bubble_box["x"] + bubble_box["width"] - (log_box["x"] + log_box["width"])) <= 1
+    assert abs(min(ink) - log_box["x"]) <= 3
     assert abs(assistant_box["x"] - log_box["x"]) <= 1
+    assert abs(assistant_box["width"] - log_box["width"]) <= 1  # the column's whole width
 
 
 LONG_SYSTEM = "System notice: " + "the assistant must answer politely and briefly. " * 14
 
 
-def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live_server, page):
+def test_system_and_tool_messages_are_muted_and_long_ones_collapse(live_server, page):
     server = live_server()
     add(server, [say("system", "Model switched to a smaller one.", at("09:00:00")),
                  say("user", "What is 6 times 7?", at("09:00:01")),
@@ -341,15 +332,19 @@ def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live
     page.goto(chat_url(server.url))
     expect(page.locator(MESSAGE)).to_have_count(5)
     log_box = page.locator("#messages").bounding_box()
-    log_centre = log_box["x"] + log_box["width"] / 2
     muted = computed(page.locator("#conversation-start"), "color")
     quiet_bg = computed(page.locator(".day-separator"), "backgroundColor")
+    # Across the reading column, as answers are (issue #16): a system message as muted text,
+    # a tool's answer in a quiet box.
     for selector in (".message--system", ".message--tool"):
-        for bubble in page.locator(selector).all():
-            box = bubble.bounding_box()
-            assert abs(box["x"] + box["width"] / 2 - log_centre) <= 1.5, (selector, box)
-            assert computed(bubble, "color") == muted
-            assert computed(bubble, "backgroundColor") == quiet_bg
+        for message in page.locator(selector).all():
+            box = message.bounding_box()
+            assert abs(box["x"] - log_box["x"]) <= 1, (selector, box)
+            assert abs(box["width"] - log_box["width"]) <= 1, (selector, box)
+            assert computed(message.locator(".message__body"), "color") == muted
+    for system in page.locator(".message--system").all():
+        assert computed(system.locator(".message__body"), "backgroundColor") == "rgba(0, 0, 0, 0)"
+    assert computed(page.locator(".message--tool .message__body"), "backgroundColor") == quiet_bg
     for selector in (".message--user", ".message--assistant"):
         assert computed(page.locator(selector), "color") != muted
 
@@ -358,7 +353,7 @@ def test_system_and_tool_messages_are_centered_muted_and_long_ones_collapse(live
     summary = details.locator("summary")
     expect(summary).to_have_text("Show full message")
     assert details.evaluate("el => el.open") is False
-    expect(long_one.locator(".message__excerpt")).to_be_visible()
+    expect(long_one.locator(".message__preview")).to_be_visible()
     expect(details.locator(".message__content")).to_be_hidden()
     summary.click()
     expect(details).to_have_attribute("open", "")
@@ -429,18 +424,18 @@ def test_a_long_message_collapses_and_opens(live_server, page):
     page.goto(chat_url(server.url))
     long_one = page.locator(".message--assistant")
     details = long_one.locator("details.message__more")
-    excerpt = long_one.locator(".message__excerpt")
+    preview = long_one.locator(".message__preview")
     assert details.evaluate("el => el.open") is False
-    expect(excerpt).to_be_visible()
-    expect(excerpt).to_contain_text("Lorem ipsum dolor sit amet")
-    assert len(excerpt.inner_text()) < 400
+    expect(preview).to_be_visible()
+    expect(preview).to_contain_text("Lorem ipsum dolor sit amet")
+    assert len(preview.inner_text()) < 1300  # the first lines, not the whole
     expect(long_one.get_by_text(END_MARKER)).to_be_hidden()
 
     details.locator("summary").click()
 
     expect(details).to_have_attribute("open", "")
     expect(long_one.get_by_text(END_MARKER)).to_be_visible()
-    expect(excerpt).to_be_hidden()
+    expect(preview).to_be_hidden()
     assert len(details.locator(".message__content").inner_text()) >= 4990
 
 
@@ -658,7 +653,7 @@ def background_luminance(page: Page) -> float:
     image = screenshot(page)
     samples = [image.getpixel((x, image.height - y)) for x in (2, 8) for y in (3, 9)]
     assert all(close(s, samples[0]) for s in samples), samples  # one flat background there
-    return luminance(samples[0])
+    return relative_luminance(samples[0])
 
 
 @pytest.mark.parametrize(("theme", "scheme", "dark"), [
@@ -680,11 +675,11 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
         assert value < 0.25, value
     else:
         assert value > 0.8, value
-    # The reply bubble and its code block follow the theme too.
-    bubble = luminance(css_rgb(computed(page.locator(".message--assistant"), "backgroundColor")))
-    code = luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
-    for part in (bubble, code):
-        assert (part < 0.25) if dark else (part > 0.8), (bubble, code)
+    # The answer (no bubble: the page's background) and its code block follow the theme too.
+    ink = relative_luminance(css_rgb(computed(page.locator(".message--assistant"), "color")))
+    code = relative_luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
+    assert (ink > 0.6) if dark else (ink < 0.05), ink
+    assert (code < 0.25) if dark else (code > 0.8), code
 
 
 def test_unknown_theme_is_a_400(live_server, page):
@@ -902,7 +897,7 @@ def test_first_load_is_small_compressed_and_cached(live_server, new_context):
         response.finished()
         # Static files by their own names: the URLs carry a content hash (viewer/assets.py).
         by_path[VERSIONED.sub(r"\1", urlsplit(response.url).path)] = response
-    expected = {"/chat", "/static/chat.css", "/static/pygments.css", "/static/chat.js",
+    expected = {"/chat", "/static/chat.css", "/static/chat.js",
                 "/static/vendor/htmx.min.js", "/static/favicon.svg"}
     assert set(by_path) == expected, sorted(by_path)
 

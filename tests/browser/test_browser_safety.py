@@ -143,9 +143,10 @@ def test_content_over_the_formatting_limits_still_shows_with_a_quiet_note(live_s
                                       "format.")
     java = messages.nth(1)
     java.locator("summary").click()  # long: collapsed behind "Show full message"
-    expect(java.locator("pre.highlight span.p").first).to_be_visible()  # highlighted at first
-    assert java.locator("code").inner_text().count("\n") >= 9_900  # ...and then all of it
-    autoit = messages.nth(0)
+    content = java.locator(".message__content")
+    expect(content.locator("pre.highlight span.p").first).to_be_visible()  # highlighted first
+    assert content.locator("code").inner_text().count("\n") >= 9_900  # ...and then all of it
+    autoit = messages.nth(0).locator(".message__content")
     expect(autoit.locator("code.language-autoit")).to_have_count(1)
     expect(autoit.locator("code span")).to_have_count(0)
     expect(page.locator(".message__meta .copy-button").first).to_be_visible()  # scripts ran

@@ -1,11 +1,15 @@
 """A message's body as HTML, at a bounded cost whatever its content.
 
 Assistant and system text is Markdown (viewer/renderer/markdown.py) with highlighted code
-(viewer/renderer/highlight.py); users' and tools' words are shown as typed. Formatting one message
-may take about ``MESSAGE_SECONDS`` of CPU and make at most ``HTML_RATIO`` times its length (plus
-``HTML_EXTRA``) of HTML, and the messages of one page ``PAGE_SECONDS`` in all. Past a limit the
-message is still shown, as escaped text (or with its code partly highlighted) and a quiet note:
-never an error page.
+(viewer/renderer/highlight.py); users' and tools' words are shown as typed
+(viewer/renderer/plain.py), a tool's JSON answer indented (viewer/renderer/jsontext.py). A
+long message is collapsed, and its first lines shown rendered the same way (its preview). An
+assistant's tool calls are chips that open to their arguments (viewer/renderer/tools.py).
+
+Formatting one message, preview and tool calls included, may take about ``MESSAGE_SECONDS`` of
+CPU and make at most ``HTML_RATIO`` times its length (plus ``HTML_EXTRA``) of HTML, and the
+messages of one page ``PAGE_SECONDS`` in all. Past a limit the message is still shown, as
+escaped text (or with its code partly highlighted) and a quiet note: never an error page.
 """
 
 from __future__ import annotations
@@ -15,14 +19,23 @@ import re
 import time
 from dataclasses import dataclass
 
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from memos_api import ContentPart, Message
 
+from . import tools
 from .highlight import escape_code, highlight, lexer_for, prepare
-from .markdown import Fence, LimitReached, Limits, render_markdown, sanitize_html
+from .jsontext import pretty_json
+from .markdown import code_figure, Fence, LimitReached, Limits, render_markdown, sanitize_html
+from .plain import attachment, plain_html, typed_html
+from .presentation import (
+    is_long,
+    preview_source,
+    QUIET_LONG_LINES,
+    QUIET_PREVIEW_LINES,
+    QUIET_ROLES,
+)
 
 MARKDOWN_ROLES = frozenset({"assistant", "system"})  # users' own words are shown as typed
 MARKDOWN_CHARACTERS = 20_000   # a longer message (all its text parts) is shown as typed
@@ -34,17 +47,25 @@ HTML_RATIO, HTML_EXTRA = 8, 4096  # HTML a message's text may become, before the
 TOO_LONG = _l("Shown as plain text: this message is too long to format.")
 TOO_COSTLY = _l("Shown as plain text: this message is too complex to format.")
 PAGE_FULL = _l("Shown as plain text to keep this page quick. Reload to see it formatted.")
-CODE_MARKER = re.compile(r"code-([0-9a-f]{16})-([0-9]+)\.")  # see _markdown_body
+CODE_MARKER = re.compile(r"code-([0-9a-f]{16})-([0-9]+)\.")  # see _Formatter
 CODE_PLAIN = _l("Part of the code is shown without highlighting, to keep this page quick.")
 
 
 @dataclass(frozen=True)
 class Body:
-    """A message's HTML, the note to show under it, and whether it may be kept for reuse."""
+    """A message's HTML, the note to show under it, and whether it may be kept for reuse.
+
+    ``html`` is its content; ``preview`` its first lines, when it is collapsed (None when it
+    is not); ``answer`` says which tool call a tool's message answers; ``calls`` are the chips
+    of the tools an assistant called.
+    """
 
     html: Markup
     note: str = ""
     cacheable: bool = True
+    preview: Markup | None = None
+    answer: Markup = Markup("")
+    calls: Markup = Markup("")
 
 
 class PageBudget:
@@ -63,56 +84,162 @@ class PageBudget:
 
 def message_body(message: Message, budget: PageBudget) -> Body:
     """The body of ``message``: formatted when it is Markdown and within limits."""
-    if message.role not in MARKDOWN_ROLES:
-        return Body(plain_html(message.parts))
-    characters = sum(len(part.text) for part in message.parts)
-    if characters > MARKDOWN_CHARACTERS:
-        return Body(plain_html(message.parts), TOO_LONG)
+    calls, more = tools.tool_calls(message)
+    answered = tools.answered_call(message)
+    text_characters = sum(len(part.text) for part in message.parts)
+    if message.role not in MARKDOWN_ROLES and message.role != "tool" and not calls:
+        # Users' words, shown as typed: their HTML is bounded, their time not worth counting.
+        return _body(_Formatter(_plain_limits(text_characters)), message, False)
+    characters = text_characters + sum(len(call.name) + len(call.arguments) for call in calls)
     limits, page_bound = budget.limits(characters)
+    formatter = _Formatter(limits)
+    if message.role in MARKDOWN_ROLES and text_characters > MARKDOWN_CHARACTERS:
+        return _body(formatter, message, False, calls, more, note=TOO_LONG,
+                     page_bound=page_bound)
+    markdown = message.role in MARKDOWN_ROLES
     try:
-        return _markdown_body(message.parts, limits, page_bound)
+        return _body(formatter, message, markdown, calls, more, answered, page_bound=page_bound)
     except LimitReached:
         # Over the page's budget, the message itself is not to blame: format it next time.
         note = PAGE_FULL if page_bound else TOO_COSTLY
-        return Body(plain_html(message.parts), note, cacheable=not page_bound)
+        plain = _Formatter(_plain_limits(characters))
+        return _body(plain, message, False, calls, more, answered, note=note, code=False,
+                     cacheable=not page_bound)
 
 
-def plain_html(parts: tuple[ContentPart, ...]) -> Markup:
-    """Text parts as typed (escaped, whitespace kept); other parts labelled."""
-    if not parts:
-        return Markup('<p class="message__empty">%s</p>') % gettext("(no content)")
-    return Markup("").join(Markup('<p class="message__plain" dir="auto">%s</p>') % part.text
-                           if part.kind == "text" else _attachment(part) for part in parts)
+def _plain_limits(characters: int) -> Limits:
+    """Limits for text shown as typed: its HTML only (it costs little time)."""
+    return Limits(float("inf"), HTML_RATIO * characters + HTML_EXTRA)
 
 
-def _attachment(part: ContentPart) -> Markup:
-    label = f"{part.kind}: {part.text}" if part.text else part.kind
-    return Markup('<p class="message__attachment">[%s]</p>') % label
+def _body(formatter: _Formatter, message: Message, markdown: bool,
+          calls: tuple[tools.ToolCall, ...] = (), more: int = 0, answered: str = "",
+          note: str = "", code: bool = True, cacheable: bool = True,
+          page_bound: bool = False) -> Body:
+    """The body, formatted by ``formatter`` (Markdown when ``markdown``); LimitReached from
+    the content's Markdown, the rest falling back to plain text by itself. Without ``code``,
+    JSON and arguments are shown as typed, not indented and highlighted."""
+    if message.parts or not (calls or more):
+        content, preview = formatter.content(message, markdown, code)
+    else:  # nothing said, only tools called: the chips alone
+        content, preview = "", None
+    chips = "".join(formatter.call(call, code) for call in calls)
+    if more:
+        chips += tools.more_calls(more)
+    fields = formatter.fill([content, preview or "", chips])
+    if formatter.plain_code:
+        note, cacheable = note or CODE_PLAIN, cacheable and not page_bound
+    if formatter.preview_plain:
+        cacheable = cacheable and not page_bound
+    return Body(Markup(fields[0]), note, cacheable,
+                None if preview is None else Markup(fields[1]),
+                tools.answer(answered) if answered else Markup(""),
+                Markup(f'<div class="tool-calls">{fields[2]}</div>') if chips else Markup(""))
 
 
-def _markdown_body(parts: tuple[ContentPart, ...], limits: Limits, page_bound: bool) -> Body:
-    # Code is highlighted after sanitizing (it is escaped token by token by our own code, and
-    # spans are a third of nh3's work): each block is left as this marker, unguessable by
-    # the text around it, and filled in below.
-    nonce = os.urandom(8).hex()
-    marker = f"code-{nonce}-"
-    fences: list[Fence] = []
-    html = []
-    for part in parts:
-        if part.kind != "text":
-            html.append(str(_attachment(part)))
-            continue
-        used = sum(map(len, html))
-        html.append(render_markdown(part.text, Limits(limits.deadline, limits.max_html - used),
-                                    fences, marker))
-    sanitized = sanitize_html("".join(html)) if html else str(plain_html(parts))
-    if not fences:
-        return Body(Markup(sanitized))
-    filler = _CodeFiller(nonce, fences, limits, limits.max_html - len(sanitized))
-    filled = CODE_MARKER.sub(filler, sanitized)
-    if filler.plain:
-        return Body(Markup(filled), CODE_PLAIN, cacheable=not page_bound)
-    return Body(Markup(filled))
+class _Formatter:
+    """One message's HTML, made within its limits.
+
+    Code is highlighted after sanitizing (it is escaped token by token by our own code, and
+    spans are a third of nh3's work): each block is left as a marker, unguessable by the text
+    around it, and filled in by ``fill``.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.nonce = os.urandom(8).hex()
+        self.marker = f"code-{self.nonce}-"
+        self.fences: list[Fence] = []
+        self.size = 0  # characters of HTML made so far
+        self.plain_code = False  # whether code that could be highlighted was not
+        self.preview_plain = False  # whether the preview was shown as typed, over a limit
+
+    def left(self) -> Limits:
+        """The limits for what is still to make."""
+        return Limits(self.limits.deadline, self.limits.max_html - self.size)
+
+    def made(self, html: str) -> str:
+        self.size += len(html)
+        return html
+
+    def content(self, message: Message, markdown: bool, code: bool) -> tuple[str, str | None]:
+        """The message's content, and its preview when it is collapsed (else None)."""
+        quiet = message.role in QUIET_ROLES
+        if message.role == "tool" and code:
+            pretty = self.json(message.parts)
+            if pretty is not None:
+                content = self.made(code_figure("json", pretty, self.fences, self.marker))
+                lines = pretty.split("\n", QUIET_LONG_LINES)
+                if len(lines) <= QUIET_LONG_LINES:
+                    return content, None
+                start = "\n".join(lines[:QUIET_PREVIEW_LINES]) + "\n…"
+                return content, self.made(code_figure("json", start, self.fences, self.marker,
+                                                       focusable=False))
+        if markdown:
+            content = self.made(self.markdown(message.parts))
+        else:
+            content = self.made(str(plain_html(message.parts, self.left().max_html)))
+        if not message.parts or not is_long(message):
+            return content, None
+        start = preview_source(message.text, quiet)
+        if markdown:
+            try:
+                return content, self.made(self.markdown((ContentPart("text", start),),
+                                                        preview=True))
+            except LimitReached:
+                self.preview_plain = True
+        return content, self.made(typed_html(start, links=False, preview=True))
+
+    def markdown(self, parts: tuple[ContentPart, ...], preview: bool = False) -> str:
+        """Parts as sanitized Markdown, attachments as chips; LimitReached past a limit."""
+        html: list[str] = []
+        text: list[str] = []  # Markdown still to sanitize: sanitized in one go, it is quicker
+        used = 0
+        for part in parts:
+            if part.kind != "text":
+                html.append(sanitize_html("".join(text), preview) if text else "")
+                html.append(attachment(part))
+                text = []
+                continue
+            left = self.left()
+            text.append(render_markdown(part.text, Limits(left.deadline, left.max_html - used),
+                                        self.fences, self.marker))
+            used += len(text[-1])
+        if text:
+            html.append(sanitize_html("".join(text), preview))
+        return "".join(html) if parts else str(plain_html(parts))
+
+    def json(self, parts: tuple[ContentPart, ...]) -> str | None:
+        """A tool's answer indented, when it is all one JSON object or array."""
+        if len(parts) != 1 or parts[0].kind != "text":
+            return None
+        left = self.left()
+        return pretty_json(parts[0].text, left.max_html // 2, left.deadline)
+
+    def call(self, call: tools.ToolCall, code: bool) -> str:
+        """A tool call's chip, its arguments indented when they are JSON."""
+        arguments = call.arguments
+        if not arguments.strip():
+            return self.made(tools.chip(call, ""))
+        left = self.left()
+        pretty = pretty_json(arguments, left.max_html // 2, left.deadline) if code else None
+        if pretty is not None:
+            shown = code_figure("json", pretty, self.fences, self.marker)
+        else:
+            shown = (f'<figure class="code-block" dir="ltr"><pre tabindex="0"><code dir="ltr">'
+                     f"{escape_code(arguments)}</code></pre></figure>")
+        return self.made(tools.chip(call, shown))
+
+    def fill(self, fields: list[str]) -> list[str]:
+        """``fields`` with their code markers replaced by the code, highlighted while the
+        message's limits last."""
+        if not self.fences:
+            return fields
+        filler = _CodeFiller(self.nonce, self.fences, self.limits,
+                             self.limits.max_html - sum(map(len, fields)))
+        filled = [CODE_MARKER.sub(filler, field) for field in fields]
+        self.plain_code = filler.plain
+        return filled
 
 
 class _CodeFiller:
@@ -139,4 +266,3 @@ class _CodeFiller:
         self.max_html -= len(highlighted.html)
         self.plain = self.plain or not highlighted.complete
         return highlighted.html
-

@@ -7,6 +7,9 @@ text, only http, https and mailto links survive, images are never loaded, and qu
 nested past ``MAX_DEPTH`` are flattened. The HTML may grow to ``Limits.max_html`` characters
 and take until ``Limits.deadline`` (thread CPU time); past either, ``LimitReached`` is raised.
 Fenced code is left as a marker for the caller to fill in (viewer/renderer/highlight.py).
+Bare addresses in text become links (viewer/renderer/autolink.py), never inside code or a link;
+task list items (``- [x]``) become disabled checkboxes, each inside a label with its item's
+first line, which names it.
 
 Direction: each block of text (paragraph, heading, list item, quote, table cell) has
 ``dir="auto"``, so the browser lays it out in the direction of its first strong letter (right to
@@ -25,36 +28,39 @@ import nh3
 import pyromark
 from flask_babel import gettext
 
-from .highlight import escape_code, lexer_for
+from .autolink import autolinked, escape, is_safe_url, LINK_REL
+from .highlight import lexer_for
 
 # Single tildes are read as subscript only so that they can be printed as typed: "~5 min".
 PARSER = pyromark.Markdown(options=pyromark.Options.ENABLE_TABLES
                            | pyromark.Options.ENABLE_STRIKETHROUGH
-                           | pyromark.Options.ENABLE_SUBSCRIPT)
+                           | pyromark.Options.ENABLE_SUBSCRIPT
+                           | pyromark.Options.ENABLE_TASKLISTS)
 MAX_DEPTH = 8       # nested block quotes and lists shown as such; deeper ones are flattened
 CHECK_EVERY = 128   # events between two looks at the clock and the output's size
-LINK_REL = "noopener noreferrer nofollow"
 URL_SCHEMES = {"http", "https", "mailto"}
-_HOST = r"(?:[^\s/?#:@\[\]\\<>\"'`]+|\[[0-9A-Fa-f:.]+\])"
-# What the sanitizer keeps too: an absolute http(s) URL with a host, or a mailto address.
-SAFE_URL = re.compile(rf"https?://(?:[^\s/?#@]+@)?{_HOST}(?::[0-9]{{1,5}})?(?:[/?#][^\s<>\"\\`]*)?"
-                      r"|mailto:[^\s@<>\"\\`]+@[^\s@<>\"\\`]+", re.IGNORECASE)
 ALIGNMENTS = {"Left": ' class="align-left"', "Center": ' class="align-center"',
               "Right": ' class="align-right"'}
 NOT_CLASS_CHARACTER = re.compile(r"[^a-z0-9_+-]")
 ALLOWED_TAGS = set(
     "p br hr h1 h2 h3 h4 h5 h6 strong em s code pre blockquote ul ol li a"
-    " table thead tbody tr th td figure figcaption".split()
+    " table thead tbody tr th td figure figcaption label input".split()
 )
 # dir is only ever "auto" here (see the module docstring): raw HTML never reaches the sanitizer.
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"},
+                      "input": {"checked"},
                       **{tag: {"dir"} for tag in "p h1 h2 h3 h4 h5 h6 li blockquote table th td"
                          .split()}}
 ALIGNMENT_CLASSES = {"align-left", "align-center", "align-right"}
 ALLOWED_CLASSES = {
     "pre": {"highlight"}, "figure": {"code-block"}, "figcaption": {"code-block__lang"},
     "th": ALIGNMENT_CLASSES, "td": ALIGNMENT_CLASSES,
+    "a": {"autolink"}, "li": {"task-list-item"},
 }
+# Set whatever came: a checkbox is only ever shown, never ticked by the reader.
+FORCED_ATTRIBUTES = {"input": {"type": "checkbox", "disabled": ""},
+                     # Code reads left to right, whatever the text around it.
+                     "figure": {"dir": "ltr"}, "code": {"dir": "ltr"}}
 _TAGS = {"Paragraph": ("<p>", "</p>\n"),  # opened with its dir, in _Renderer.run()
          "Emphasis": ("<em>", "</em>"),
          "Strong": ("<strong>", "</strong>"), "Strikethrough": ("<s>", "</s>"),
@@ -65,7 +71,9 @@ _TAGS = {"Paragraph": ("<p>", "</p>\n"),  # opened with its dir, in _Renderer.ru
 
 
 _LINKS = {"Link", "Image"}
+_INLINE = {"Emphasis", "Strong", "Strikethrough", "Subscript"}  # inside a task item's label
 DIR_AUTO = ' dir="auto"'
+_AUTOLINK = ' class="autolink"'  # an address typed as <https://...>: see autolink.py
 
 
 class LimitReached(Exception):
@@ -88,36 +96,26 @@ class Fence:
     code: str
 
 
-def is_safe_url(url: str) -> bool:
-    """Whether a link target is an absolute http(s) URL with a host, or a mailto address.
-
-    Anything else (relative, ``javascript:``, ``data:``, ``http:`` with no host) is shown as
-    the text that was typed: the sanitizer would drop such a URL and leave a link to nowhere.
-    """
-    return SAFE_URL.fullmatch(url) is not None
-
-
 # Built once: nh3.clean() would build the same sanitizer again for every message (a third of
 # its time).
 SANITIZER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                         allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES,
                         url_relative="deny", link_rel=LINK_REL,
                         # Code scrolls sideways: tabindex lets keyboard users scroll it.
-                        # And it reads left to right, whatever the text around it.
                         set_tag_attribute_values={"a": {"target": "_blank"},
                                                   "pre": {"tabindex": "0"},
-                                                  "figure": {"dir": "ltr"},
-                                                  "code": {"dir": "ltr"}})
+                                                  **FORCED_ATTRIBUTES})
+# A collapsed message's preview repeats its first lines, faded and cut: nothing in it takes
+# focus (no links, no scrolling code), so Tab goes from the message to "Show full message".
+PREVIEW_SANITIZER = nh3.Cleaner(tags=ALLOWED_TAGS - {"a"}, attributes=ALLOWED_ATTRIBUTES,
+                                allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES,
+                                url_relative="deny", set_tag_attribute_values=FORCED_ATTRIBUTES)
 
 
-def sanitize_html(html: str) -> str:
-    """The last line of defense: only the tags, attributes, classes and URLs we emit survive."""
-    return SANITIZER.clean(html)
-
-
-def escape(text: str) -> str:
-    """``text`` escaped for HTML text and double-quoted attribute values."""
-    return escape_code(text).replace('"', "&quot;")
+def sanitize_html(html: str, preview: bool = False) -> str:
+    """The last line of defense: only the tags, attributes, classes and URLs we emit survive
+    (in a ``preview``, no links and nothing else that takes focus)."""
+    return (PREVIEW_SANITIZER if preview else SANITIZER).clean(html)
 
 
 def render_markdown(text: str, limits: Limits, fences: list[Fence], marker: str) -> str:
@@ -166,6 +164,8 @@ class _Renderer:
         code: list[str] | None = None
         language = ""
         image: dict = {}
+        items: list[int] = []  # where each open list item's <li> is in out (-1: flattened)
+        label = 0  # while a task item's label is open: where its text starts in out
         # True while the innermost quote, list item or table has shown nothing yet: its first
         # block gets no dir, so that the container takes its direction (module docstring).
         opening = False
@@ -177,6 +177,11 @@ class _Renderer:
                     add("<hr>\n" if event == "Rule" else "<br>\n")
                 continue
             ((kind, value),) = event.items()
+            if label and (kind == "End" and value in ("Paragraph", "Item") or kind == "Start"
+                          and (value not in _INLINE if type(value) is str
+                               else not value.keys() & _LINKS)):
+                self._close_label(label, items[-1])
+                label = 0
             if skip:
                 if kind == "Start" and type(value) is dict and value.keys() & _LINKS:
                     skip += 1
@@ -189,10 +194,25 @@ class _Renderer:
                     alt.append(value)
             elif kind == "Text":
                 opening = False
-                if code is None:
+                if code is not None:
+                    code.append(value)
+                elif links:
                     add(escape(value))
                 else:
-                    code.append(value)
+                    html, found = autolinked(value)
+                    add(html)
+                    if found:
+                        self.check(clock=False)  # each link is some 80 characters more
+            elif kind == "TaskListMarker":
+                if items and items[-1] >= 0:
+                    start = items[-1]
+                    out[start] = out[start].replace("<li", '<li class="task-list-item"', 1)
+                    checked = " checked" if value else ""
+                    add(f'<label><input type="checkbox" disabled{checked}>')
+                    label = len(out)
+                else:  # a flattened list's item
+                    add("[x] " if value else "[ ] ")
+                opening = False
             elif kind == "Code":
                 add(f'<code dir="ltr">{escape(value)}</code>')
                 opening = False
@@ -218,9 +238,11 @@ class _Renderer:
                             cell = "th"
                         if value in ("TableHead", "TableRow"):
                             column = 0
-                    elif value == "Item" and containers[-1]:
-                        add("<li>" if opening else '<li dir="auto">')
-                        opening = True
+                    elif value == "Item":
+                        items.append(len(out) if containers[-1] else -1)
+                        if containers[-1]:
+                            add("<li>" if opening else '<li dir="auto">')
+                            opening = True
                     continue
                 ((tag, detail),) = value.items()
                 if tag == "Link":
@@ -232,7 +254,8 @@ class _Renderer:
                         skip = 1
                         continue
                     title = f' title="{escape(detail["title"])}"' if detail["title"] else ""
-                    add(f'<a href="{escape(url)}"{title} rel="{LINK_REL}" target="_blank">')
+                    auto = _AUTOLINK if detail["link_type"] in ("Autolink", "Email") else ""
+                    add(f'<a href="{escape(url)}"{title}{auto} rel="{LINK_REL}" target="_blank">')
                     links += 1
                     self.check(clock=False)  # a reference can repeat a long URL many times
                 elif tag == "Image":
@@ -272,7 +295,7 @@ class _Renderer:
                         if value == "TableHead":
                             cell = "td"
                     elif value == "Item":
-                        add("</li>\n" if containers[-1] else "\n")
+                        add("</li>\n" if items.pop() >= 0 else "\n")
                         opening = False
                     elif value == "Link":
                         add("</a>")
@@ -297,8 +320,21 @@ class _Renderer:
             else:  # footnote references, math and the like are not enabled: shown as typed
                 add(self.typed(count))
                 opening = False
+        if label:  # (an item always ends before its list: this is only in case)
+            add("</label>")
         self.check()
         return "".join(out)
+
+    def _close_label(self, start: int, item: int) -> None:
+        """End the label of the task item at ``item`` in the output, whose text starts at
+        ``start``; with no text, the checkbox would have no name, so the item shows its marker
+        as typed."""
+        out = self.out
+        if len(out) > start:
+            out.append("</label>")
+        else:
+            out[start - 1] = "[x]" if "checked" in out[start - 1] else "[ ]"
+            out[item] = out[item].replace(' class="task-list-item"', "", 1)
 
     def _image(self, image: dict, alt: str, links: int) -> str:
         """An image is never loaded: a link to it when https, otherwise its description."""
@@ -311,12 +347,19 @@ class _Renderer:
 
     def _fence(self, language: str, code: str) -> str:
         """A code block's figure, its contents left as a marker (see the module docstring)."""
-        self.fences.append(Fence(language, code))
-        lexer = lexer_for(language)
-        caption = f'<figcaption class="code-block__lang">{lexer.name}</figcaption>' if lexer else ""
-        language_class = NOT_CLASS_CHARACTER.sub("", language.lower())
-        attributes = f' class="language-{language_class}"' if language_class else ""
-        return (f'<figure class="code-block" dir="ltr">{caption}'
-                f'<pre class="highlight" tabindex="0"><code{attributes}>'
-                f"{self.marker}{len(self.fences) - 1}.</code></pre></figure>\n")
+        return code_figure(language, code, self.fences, self.marker)
 
+
+def code_figure(language: str, code: str, fences: list[Fence], marker: str,
+                focusable: bool = True) -> str:
+    """A code block's figure, ``code`` left in ``fences`` and shown as ``marker`` and its index
+    there. It scrolls sideways: unless it is in a preview, Tab can reach it to scroll it."""
+    fences.append(Fence(language, code))
+    lexer = lexer_for(language)
+    caption = f'<figcaption class="code-block__lang">{lexer.name}</figcaption>' if lexer else ""
+    language_class = NOT_CLASS_CHARACTER.sub("", language.lower())
+    attributes = f' class="language-{language_class}"' if language_class else ""
+    tabindex = ' tabindex="0"' if focusable else ""
+    return (f'<figure class="code-block" dir="ltr">{caption}'
+            f'<pre class="highlight"{tabindex}><code{attributes}>'
+            f"{marker}{len(fences) - 1}.</code></pre></figure>\n")

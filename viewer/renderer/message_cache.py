@@ -1,9 +1,11 @@
 """Rendered messages kept for reuse, bounded in entries and in bytes.
 
 A stored message never changes, and its HTML depends only on it and the app's settings, so each
-is formatted once and its HTML reused on every page that shows it. The bound in bytes matters:
-one message's HTML can be a few hundred kilobytes, so a bound in entries alone could let a
-worker's cache grow to gigabytes.
+is formatted once and its HTML reused on every page that shows it. Messages compare without
+their ``extra`` fields, so the key holds the few of those that the HTML shows (tool calls).
+
+The bound in bytes matters: one message's HTML can be a few hundred kilobytes, so a bound in
+entries alone could let a worker's cache grow to gigabytes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from memos_api import Message
+
+from .tools import render_key
 
 
 class CacheInfo(NamedTuple):
@@ -34,13 +38,13 @@ class MessageCache:
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[Message, str], tuple[Markup, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[Message, str, tuple], tuple[Markup, int]] = OrderedDict()
         self._bytes = self._hits = self._misses = 0
         self._lock = threading.Lock()
 
     def get(self, message: Message, language: str = "") -> Markup | None:
         """The HTML kept for ``message`` shown in ``language``, or None."""
-        key = (message, language)
+        key = (message, language, render_key(message))
         entry = self._items.get(key)
         if entry is None:
             self._misses += 1
@@ -57,14 +61,19 @@ class MessageCache:
         if self.max_entries < 1:
             return
         # What it costs to keep: the HTML and the key's text (the message holds it).
+        shown = render_key(message)
         size = sys.getsizeof(html) + sum(sys.getsizeof(part.text) for part in message.parts)
+        if shown:
+            (calls, _), answered = shown
+            size += sys.getsizeof(answered) + sum(
+                sys.getsizeof(call.arguments) + sys.getsizeof(call.name) for call in calls)
         if size > self.max_bytes // 8:  # no one entry may crowd out the rest
             return
         if message.content is not None and not isinstance(message.content, str):
             # Parts as they came (a file's data, say) are for exports: not worth keeping here,
             # and not counted in ``size``. Keys compare without them.
             message = replace(message, content=None)
-        key = (message, language)
+        key = (message, language, shown)
         with self._lock:
             if key in self._items:
                 return
