@@ -679,13 +679,21 @@
     openedForPrint = [];
   });
 
-  // The memory panel's own script (static/memories.js) comes the first time the panel is asked
-  // for, or with a page that has it open: readers who never open it never download it.
+  // The memory panel's own script and styles (static/memories.js, memories.css) come the first
+  // time the panel is asked for, or with a page that has it open: readers who never open it
+  // never download them.
   var panelScript = null;
 
   function loadPanelScript() {
     var control = document.getElementById("memories-toggle");
     if (panelScript || !control) return;
+    var style = control.getAttribute("data-panel-style");
+    if (!document.querySelector('link[href="' + style + '"]')) {
+      var link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = style;
+      document.head.appendChild(link);
+    }
     panelScript = document.createElement("script");
     panelScript.src = control.getAttribute("data-panel-script");
     document.head.appendChild(panelScript);
