@@ -208,10 +208,10 @@ def test_in_memory_each_instance_counts_on_its_own(app_factory):
     assert statuses(second, CHAT, 3) == [200, 200, 429]
 
 
-def test_unreachable_redis_keeps_serving_and_counts_in_memory(app_factory, unused_port,
+def test_unreachable_redis_keeps_serving_and_counts_in_memory(app_factory, refused_port,
                                                               limiter_log):
     app = app_factory(RATE_LIMIT="2/minute",
-                      RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{unused_port}/0")
+                      RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{refused_port}/0")
     # Pages are served (no 500), and the limit still holds, per instance.
     assert statuses(app.test_client(), CHAT, 3) == [200, 200, 429]
     warnings = [r.getMessage() for r in limiter_log.records if r.levelno == logging.WARNING]
