@@ -2,7 +2,9 @@
 
 Almost all of a request's time is spent waiting for MemOS, so each worker runs many threads
 (gthread): a thread waiting on a socket releases the GIL. Measured against gevent in
-docs/benchmarks.md. Every value can be overridden from the environment.
+docs/benchmarks.md. The worker is gthread's, but reads each request in its event loop before a
+thread takes it (viewer/worker.py), so slow clients hold no thread. Every value can be
+overridden from the environment.
 """
 
 import os
@@ -11,7 +13,7 @@ _cores = os.cpu_count() or 1
 
 _host, _port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
 bind = os.environ.get("BIND", f"{_host}:{_port}")
-worker_class = "gthread"
+worker_class = "viewer.worker.HeadFirstWorker"  # gthread, reading requests before threads do
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 48))  # concurrent upstream waits per worker
 keepalive = 5

@@ -27,7 +27,7 @@ def load_config(monkeypatch, **environ) -> dict:
 
 def test_threads_for_an_io_bound_proxy_and_a_timeout_above_the_upstream_deadline(monkeypatch):
     config = load_config(monkeypatch)
-    assert config["worker_class"] == "gthread" and config["threads"] == 48
+    assert config["worker_class"] == "viewer.worker.HeadFirstWorker" and config["threads"] == 48
     assert config["bind"] == "127.0.0.1:8000"
     deadline = 2 * DEFAULTS["MEMOS_TIMEOUT"] + 3  # viewer/settings.py's default deadline
     assert config["timeout"] > 2 * deadline
