@@ -28,8 +28,11 @@ errorlog = "-"
 # gunicorn 27's runtime control socket defaults to one path per user: several instances on one
 # host would collide, and the app does not need it.
 control_socket_disable = True
-# One kept-alive MemOS connection per thread, so no thread waits for a connection.
-raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}"]
+# One kept-alive MemOS connection per thread, so no thread waits for a connection; and MemOS
+# calls in flight bounded to a third of the threads (viewer/bulkhead.py), so that a MemOS that
+# hangs leaves two thirds for health checks, static files and shared answers.
+raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}",
+           f"MEMOS_MAX_IN_FLIGHT={os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads // 3))}"]
 
 # glibc hands a freed buffer of more than ~1 MB back to the OS, and the next request's buffer of
 # the same size page-faults back in: a 1000-message page (800 KB of HTML, copied a few times)
