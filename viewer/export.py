@@ -1,8 +1,8 @@
 """A conversation as a file: JSON in the ``/add/message`` shape, a Markdown transcript, or text.
 
-``History.export`` reads the conversation once, as widely as the API allows; this module turns
-that ``Transcript`` into a whole file before anything is sent, so a failure is an error page,
-never half a download.
+``History.export`` reads the conversation once, as widely as the API allows, before anything
+is sent, so a failure is an error page, never half a download; this module writes that
+``Transcript`` as a file while it is sent, a message at a time.
 
 - **JSON** is the ``/add/message`` request body (``user_id``, ``conversation_id``, ``messages``
   with ``role``, ``content``, ``chat_time``, and ``tool_calls``/``tool_call_id`` when a message
@@ -11,24 +11,30 @@ never half a download.
   it, as ``YYYY-MM-DD HH:MM:SS`` in ``MEMOS_TIMEZONE``, which is how it reads such times back.
 - **Markdown** reads as a transcript: the conversation id as the title, a day heading for each
   day, a heading per message with its author and time. Another viewer may render it, so it
-  carries no raw HTML and no link it could run: users' and tools' words (shown as typed) are
-  always fenced, and assistant or system Markdown is fenced too unless, parsed alone, it holds
-  no HTML, no heading of its own (it would break the transcript's outline), no unclosed
-  block (checked by a heading put after it) and only http(s)/mailto links and definitions. A
-  fence is longer than any run of backticks inside. Everything else (ids, roles, labels) is
-  escaped character by character.
+  carries no raw HTML and no link it could run, in any common reader (CommonMark ones, and
+  Python-Markdown and showdown, which take more as HTML): users' and tools' words (shown as
+  typed) are always an indented code block, and assistant or system Markdown is one too
+  unless, parsed alone, it holds no HTML, no heading of its own (it would break the
+  transcript's outline), no unclosed block (checked by a heading put after it) and only
+  http(s)/mailto links and definitions, and, read as text, no ``<`` at all, no attribute
+  list and no other scheme where any reader might take an address (``portable``). Everything
+  else (ids, roles, labels) is escaped character by character, ``<``, ``>`` and ``&`` as
+  entities.
 - **Text** has the same structure without markup: content lines indented four spaces.
 
 Markdown and text show a message's first ``MAX_PARTS`` parts, as pages do, and say how many
 more it has; JSON keeps them all.
 
 Control characters other than tabs and newlines are shown escaped (``\\x1b``) in Markdown and
-text, so a file sent to a terminal cannot act on it; JSON keeps every character.
+text, so a file sent to a terminal cannot act on it, and so are line and paragraph separators
+and the marks that reorder text (``\\u202e``), so no line can pose as another; JSON keeps
+every character.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import re
@@ -63,16 +69,22 @@ API_EXTRAS = ("tool_calls", "tool_call_id")  # optional /add/message fields a me
 CHECK_SECONDS = PAGE_SECONDS  # thread CPU one Markdown export may spend checking content
 NAME_CHARACTERS = 64  # of the conversation id, in a file name
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-# C0 and C1 controls and DEL, but tab and newline; then also those, for one-line fields; line
-# and paragraph separators, which some readers break lines at.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ONE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls and DEL, but tab and newline; line and paragraph separators, at which
+# some readers (JavaScript's ^ and $) break lines, so that a line could begin with HTML or a
+# heading there; and the marks that reorder text (bidirectional overrides, embeddings,
+# isolates and marks), with which a line can show something else than it holds. Then also
+# tab and newline, for one-line fields.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                      "\u2066-\u2069]")
+_ONE_LINE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                               "\u2066-\u2069]")
 # Marks that make markup anywhere in a line, and those that do only at its start (a list
 # item, a quote, an underline): escaped with a backslash, which CommonMark allows before any
-# ASCII punctuation. ``<`` escaped leaves no HTML and no autolink; ``[`` no link.
-_MARKUP = re.compile(r"([\\`*_\[\]<>&|~^#{}$])")
+# ASCII punctuation; ``[`` escaped makes no link. ``<``, ``>`` and ``&`` are written as
+# entities instead: Python-Markdown keeps a backslash before ``<``, and so the HTML after it.
+_MARKUP = re.compile(r"([\\`*_\[\]|~^#{}$])")
+_ENTITIES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
 _LEADING = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
-_BACKTICKS = re.compile(r"`+")
 # Content is checked as the most permissive viewer would read it: every extension pyromark
 # has (math, wiki links, footnotes...) but metadata blocks, which only open a document.
 CHECKER = pyromark.Markdown(options=reduce(or_, (
@@ -222,7 +234,7 @@ def one_line(text: str) -> str:
 
 def escape_markdown(text: str) -> str:
     """``text`` as Markdown that shows exactly it, on one line: no markup, no HTML."""
-    escaped = _MARKUP.sub(r"\\\1", one_line(text))
+    escaped = _MARKUP.sub(r"\\\1", one_line(text)).translate(_ENTITIES)
     return _LEADING.sub(_escape_leading, escaped, count=1)
 
 
@@ -233,18 +245,21 @@ def _escape_leading(match: re.Match) -> str:
     return f"{space}\\{mark}"
 
 
-def fence(text: str) -> str:
-    """``text`` as a fenced code block that nothing inside can close."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    bar = "`" * max(3, longest + 1)
-    body = text if not text or text.endswith("\n") else text + "\n"
-    return f"{bar}\n{body}{bar}"
+def code_block(text: str) -> str:
+    """``text`` as an indented code block: every line four spaces in.
+
+    Not a fence: Python-Markdown and Markdown.pl know no fences without an extension, and
+    read HTML at the start of a line inside one as HTML. Every Markdown reader since the
+    first treats indented lines after a blank one as code, and none reads HTML in them.
+    """
+    return _indent(text.strip("\n"))
 
 
 def renders_safely(text: str) -> bool:
     """Whether ``text``, as Markdown between two headings of the transcript, adds no HTML, no
-    heading, no open block and only safe links (and link definitions) to it."""
-    if len(text) > MARKDOWN_CHARACTERS:
+    heading, no open block and only safe links (and link definitions) to it, read by
+    CommonMark and by looser readers alike (``portable``)."""
+    if len(text) > MARKDOWN_CHARACTERS or not portable(text):
         return False
     definitions = CHECKER.reference_definitions(text)
     if not all(is_safe_url(found["dest"]) for found in definitions.values()):
@@ -266,13 +281,40 @@ def renders_safely(text: str) -> bool:
     return headings == 1 and len(events) >= 3 and events[-2] == {"Text": "end"}
 
 
+# Where a reader may take a link's address: after "](" or a definition's "]:", with spaces or a
+# line break between (readers differ on those); the address runs to a space or bracket.
+_DESTINATION = re.compile(r"\]\s*[(:]\s*([^\s()<>]*)")
+# Python-Markdown's attr_list (in "extra", as MkDocs uses it) reads {: key=value} after a
+# block or an inline element as attributes: onclick, or an href of its own.
+_ATTRIBUTES = re.compile(r"\{[^{}\n]*=[^{}\n]*\}")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\\]+")  # browsers drop tabs and newlines; and ``\``
+
+
+def portable(text: str) -> bool:
+    """Whether ``text`` is safe however a Markdown reader reads it, not only as CommonMark
+    does: no ``<`` at all (HTML, autolinks; Python-Markdown and showdown take more as HTML
+    than CommonMark, and read it inside fences they do not know), no attribute list, and
+    only http(s) and mailto wherever any reader could take a link's address, its entities
+    decoded and what browsers ignore in a URL dropped. Fenced code is read like the rest: a
+    reader without fences reads its definitions too."""
+    if "<" in text or _ATTRIBUTES.search(text):
+        return False
+    for match in _DESTINATION.finditer(text):
+        address = _IGNORED_IN_URLS.sub("", html.unescape(match[1]))
+        scheme = _SCHEME.match(address)
+        if scheme and scheme[1].lower() not in ("http", "https", "mailto"):
+            return False
+    return True
+
+
 def _part_label(kind: str, label: str) -> str:
     return f"[{kind}: {label}]" if label else f"[{kind}]"
 
 
 def markdown_body(message: Message, deadline: float = math.inf) -> str:
     """A message's content as Markdown that renders safely (see the module's docstring);
-    fenced without a look once this thread's CPU time is past ``deadline``. Parts past
+    a code block without a look once this thread's CPU time is past ``deadline``. Parts past
     ``MAX_PARTS`` are counted in a note, as on the page."""
     body = _markdown_content(message, deadline)
     if message.more_parts:
@@ -286,13 +328,15 @@ def _markdown_content(message: Message, deadline: float) -> str:
     texts = [clean(part.text) if part.kind == "text" else None for part in message.parts]
     raw = "\n\n".join(one_line(_part_label(part.kind, part.text)) if text is None else text
                       for part, text in zip(message.parts, texts, strict=True))
-    if message.role in MARKDOWN_ROLES and raw.strip() and time.thread_time() < deadline:
+    if not raw.strip():  # blank: an empty code block would show nothing either
+        return f"*{escape_markdown(gettext('(no content)'))}*"
+    if message.role in MARKDOWN_ROLES and time.thread_time() < deadline:
         formatted = "\n\n".join(escape_markdown(_part_label(part.kind, part.text))
                                 if text is None else text.strip("\n")
                                 for part, text in zip(message.parts, texts, strict=True))
         if renders_safely(formatted):
             return formatted
-    return fence(raw)
+    return code_block(raw)
 
 
 def _author(message: Message, zone: tzinfo) -> str:
@@ -338,7 +382,7 @@ def to_markdown(transcript: Transcript, zone: tzinfo) -> Iterator[str]:
     """The transcript in Markdown: a title, then day and message headings (see above); the
     title and summary first, then a message at a time."""
     # Checking is the costly part (a parse with every extension): crafted content gets the
-    # CPU time a page gets for formatting, then is fenced, which is always safe.
+    # CPU time a page gets for formatting, then is a code block, which is always safe.
     deadline = time.thread_time() + CHECK_SECONDS
     yield "\n".join([f"# {escape_markdown(transcript.reader.access.conversation_id)}", "",
                      *(f"- {escape_markdown(line)}" for line in _summary(transcript, zone))])
