@@ -4,7 +4,9 @@ gone)."""
 
 import html as html_lib
 import logging
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -237,3 +239,26 @@ def test_redis_that_goes_away_and_comes_back(app_factory, redis_server, limiter_
         pytest.fail("the limiter never went back to Redis")
     assert get(client, CHAT).status_code == 200
     assert store.keys("LIMITS*"), "counting in Redis again"
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_silent_redis_holds_a_page_about_half_a_second(app_factory, redis_server, warm):
+    """Redis stopped (SIGSTOP): it accepts connections and answers nothing. The README
+    promises about half a second per page, at the fall back and at each look for Redis."""
+    client = app_factory(RATE_LIMIT="1000/minute",
+                         RATE_LIMIT_STORAGE_URI=redis_server.url).test_client()
+    if warm:  # a connection to Redis already in the pool
+        assert get(client, CHAT).status_code == 200
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        waits = []
+        for n in range(5):
+            if n == 3:
+                time.sleep(2.2)  # the limiter looks for Redis again after 1, then 2 s
+            started = time.monotonic()
+            assert get(client, CHAT).status_code == 200
+            waits.append(time.monotonic() - started)
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert max(waits) < 0.8, [round(wait, 2) for wait in waits]
+    assert sum(wait > 0.4 for wait in waits) <= 2  # the fall back and one look: 0.5 s each
