@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
+    "EMBED_MAX_TTL": 30 * 24 * 3600,  # seconds a signed link may last at most
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
@@ -84,6 +85,7 @@ def check_settings(config: dict[str, Any]) -> None:
     config["MEMOS_MAX_IN_FLIGHT"] = _number(config, "MEMOS_MAX_IN_FLIGHT", int, minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["EMBED_MAX_TTL"] = _number(config, "EMBED_MAX_TTL", int, minimum=1)
     config["LIVE_POLL_SECONDS"] = _number(config, "LIVE_POLL_SECONDS", float, minimum=0)
     if 0 < config["LIVE_POLL_SECONDS"] < MIN_LIVE_POLL_SECONDS:
         raise ConfigError(f"LIVE_POLL_SECONDS must be 0 (off) or at least "
