@@ -82,14 +82,14 @@ def test_a_memos_answer_of_millions_of_parts_is_a_small_page(upstream, role):
     assert len(html) < SMALL_HTML, len(html)  # was 143 MB
     assert cpu < CPU_GUARD, cpu
     text = html.decode()
-    assert f"{3_500_000 - MAX_PARTS} more parts of this message are not shown." in text
+    assert f"{3_500_000 - MAX_PARTS:,} more parts of this message are not shown." in text
     assert text.count("<article") == 1
 
 
 def test_the_downloads_of_millions_of_parts_are_bounded_and_json_keeps_them(upstream):
     client = upstream({"role": "assistant", "content": ["x"] * 3_000_000 + ["last"],
                        "chat_time": "2024-05-01 10:00:00"})
-    note = f"{3_000_001 - MAX_PARTS} more parts of this message are not shown."
+    note = f"{3_000_001 - MAX_PARTS:,} more parts of this message are not shown."
     for kind in ("md", "txt"):
         response, data, cpu = timed(client, DOWNLOAD + kind)
         assert response.status_code == 200 and cpu < CPU_GUARD, (kind, cpu)
@@ -119,7 +119,7 @@ def test_every_shape_of_many_parts_is_bounded(upstream, shape):
         response, data, cpu = timed(client, path)
         assert response.status_code == 200 and cpu < CPU_GUARD, (path, cpu)
         assert len(data) < SMALL_HTML, (path, len(data))
-        assert f"{len(content) - MAX_PARTS} more parts" in data.decode(), path
+        assert f"{len(content) - MAX_PARTS:,} more parts" in data.decode(), path
 
 
 def test_millions_of_tool_calls_are_read_as_twenty(upstream):

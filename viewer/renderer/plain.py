@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from flask_babel import gettext, ngettext
+from flask_babel import format_number, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape, Markup
 
@@ -67,8 +67,9 @@ def plain_html(parts: tuple[ContentPart, ...], max_html: int | None = None) -> M
 def more_parts(count: int) -> str:
     """"12 more parts of this message are not shown", in the reader's language: the parts
     past ``memos_api.models.MAX_PARTS``."""
-    return ngettext("%(num)s more part of this message is not shown.",
-                    "%(num)s more parts of this message are not shown.", count)
+    return ngettext("%(count)s more part of this message is not shown.",
+                    "%(count)s more parts of this message are not shown.", count,
+                    count=format_number(count))
 
 
 def more_parts_html(count: int) -> str:
