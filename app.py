@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from memos_api import MemOSClient
 from viewer import (
     assets,
     cli,
@@ -25,6 +26,7 @@ from viewer import (
     templating,
     views,
 )
+from viewer.bulkhead import Bulkhead
 from viewer.history import History
 from viewer.readiness import ReadinessCheck
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
@@ -41,7 +43,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     check_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
-    source = observability.TimedSource(build_source(app.config, app.instance_path))
+    raw_source = build_source(app.config, app.instance_path)
+    # A bounded number of MemOS calls in flight, so that a hung MemOS never takes every
+    # thread (viewer/bulkhead.py); the embedded store cannot hang.
+    bulkhead = (Bulkhead(app.config["MEMOS_MAX_IN_FLIGHT"])
+                if isinstance(raw_source, MemOSClient) else None)
+    source = observability.TimedSource(raw_source, bulkhead)
     app.extensions["memos_source"] = source
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
     live = app.config["LIVE_POLL_SECONDS"]

@@ -10,6 +10,8 @@
   (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
   app's message source) and ``.app``. Every server is shut down after the test.
+- ``unused_port``: a free loopback port for a server of the test's own; ``refused_port``: one
+  that refuses every connection for the whole test, for an upstream that must not answer.
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
   test's temporary directory; a ``RedisServer`` with ``.url`` and ``.stop()``/``.start()`` (same
   port). Skipped where the binary is missing, except under CI (``make test`` installs it).
@@ -111,12 +113,31 @@ def store(app):
 
 @pytest.fixture
 def unused_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
+    """A free loopback port, for a server of this test's own to listen on (bound, then
+    released). Never an address that must not answer: once released, any process may take
+    it (a server that answers 404, an outgoing connection): use ``refused_port`` for that."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses every connection at once, for the whole test.
+
+    A socket of this test's binds it and never listens: Linux answers a connection to it
+    with a reset (ECONNREFUSED, in microseconds), and no other socket may bind it meanwhile
+    (not even with SO_REUSEADDR or SO_REUSEPORT, which this one does not set), nor take it
+    as the local port of an outgoing connection. A port bound and released, or port 9
+    (discard), could be answered by whatever took it.
+    """
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,12 @@ REJECTED = [
      "'conversation_id'"),
     ("id not text", lambda: token(claims(user_id=42)), "unusable user_id"),
     ("id too long", lambda: token(claims(conversation_id="c" * 101)), "unusable conversation_id"),
+    # Longer than EMBED_MAX_TTL (30 days by default) from now, or from when it was issued.
+    ("year 9999", lambda: token(claims(exp=253402300799)), "lasts longer"),
+    ("31 days", lambda: token(claims(exp=int(time.time()) + 31 * 86400)), "lasts longer"),
+    ("issued for 31 days", lambda: token(claims(iat=int(time.time()) - 30 * 86400,
+                                                exp=int(time.time()) + 86400 + 60)),
+     "lasts longer"),
 ]
 
 
@@ -224,3 +230,33 @@ def test_widget_errors_stay_chromeless_and_framable(signed_app):
     assert 'class="topbar"' not in html and 'href="/"' not in html
     assert re.search(r'src="/static/widget\.\w{12}\.js"', html)  # still reports its height
     assert "frame-ancestors https://host.example" in response.headers["Content-Security-Policy"]
+
+
+def test_a_link_within_the_longest_lifetime_opens(signed_app):
+    client = signed_app.test_client()
+    month = token(claims(exp=int(time.time()) + 30 * 86400 - 60))
+    assert client.get(f"/chat?token={month}").status_code == 200
+    issued = token(claims(iat=int(time.time()) - 60, exp=int(time.time()) + 3600))
+    assert client.get(f"/chat?token={issued}").status_code == 200
+
+
+def test_the_longest_lifetime_is_a_setting(app_factory):
+    app = app_factory(EMBED_SECRET=SECRET, EMBED_MAX_TTL="600")
+    app.extensions["memos_source"].add_messages("alice", "a", [{"role": "user", "content": "x"}])
+    client = app.test_client()
+    assert client.get(f"/chat?token={token(claims(exp=int(time.time()) + 590))}"
+                      ).status_code == 200
+    refused = client.get(f"/chat?token={token(claims(exp=int(time.time()) + 700))}")
+    assert refused.status_code == 403 and "lasts longer" in refused.text
+    with pytest.raises(ConfigError, match="EMBED_MAX_TTL"):
+        app_factory(EMBED_SECRET=SECRET, EMBED_MAX_TTL="0")
+
+
+def test_embed_url_refuses_to_sign_longer_than_links_may_last(signed_app):
+    runner = signed_app.test_cli_runner()
+    refused = runner.invoke(args=["embed-url", "alice", "a", "--ttl", str(31 * 86400)])
+    assert refused.exit_code != 0 and "EMBED_MAX_TTL=2592000" in refused.output
+    signed = runner.invoke(args=["embed-url", "alice", "a", "--ttl", str(30 * 86400)])
+    assert signed.exit_code == 0, signed.output
+    link = signed.output.strip()
+    assert signed_app.test_client().get(link.split("5000", 1)[1]).status_code == 200

@@ -179,8 +179,8 @@ def test_the_widget_keeps_the_language_and_the_token(app_factory):
     assert offered and all("lang=zh-Hans" in url and "token=" in url for url in offered)
 
 
-def test_retry_links_keep_the_language(app_factory, unused_port):
-    app = upstream_app(app_factory, f"http://127.0.0.1:{unused_port}", MEMOS_API_KEY="k",
+def test_retry_links_keep_the_language(app_factory, refused_port):
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}", MEMOS_API_KEY="k",
                        RATE_LIMIT="0")
     client = app.test_client()
     page = client.get(CHAT + "&lang=zh-CN")
@@ -612,8 +612,8 @@ def test_upstream_failures_in_the_pseudo_locale_show_no_english(pseudo_app, http
 
 
 def test_an_unreachable_or_slow_upstream_in_the_pseudo_locale_shows_no_english(
-        pseudo_app, httpserver, unused_port):
-    unreachable = pseudo_app(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}",
+        pseudo_app, httpserver, refused_port):
+    unreachable = pseudo_app(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}",
                              MEMOS_API_KEY="k", VIEWER_ACCESS="open")
     assert_translated(unreachable.test_client().get(CHAT + "&lang=zh-Hans"), 503)
     httpserver.expect_request(PREFIX + "/get/message").respond_with_handler(

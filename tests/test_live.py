@@ -144,6 +144,10 @@ def test_a_check_without_htmx_goes_to_the_page(app, store):
     ("after=9.xyz", "after parameter"), ("after=", "after parameter"),
     ("after=3.0123456789abcdef&since=yesterday", "since parameter"),
     ("after=3.0123456789abcdef&since=2026-03-01T10:00:00", "since parameter"),
+    # Valid ISO 8601, but year 0 or 10000 in UTC: shown in a zone, it would overflow (a 500).
+    ("after=0&since=0001-01-01T00:00:00%2B00:01", "since parameter"),
+    ("after=0&since=9999-12-31T23:59:59-00:01", "since parameter"),
+    ("after=3.0123456789abcdef&since=0001-01-01T00:00:00%2B00:01", "since parameter"),
 ])
 def test_a_malformed_check_is_a_400(client, query, words):
     response = client.get(f"/chat/newer?user_id=u&conversation_id=c&{query}", headers=HX)

@@ -307,8 +307,8 @@ def test_signed_links_name_a_message_with_their_token(app_factory):
     assert client.get(f"/chat?user_id=u&conversation_id=c&message={target}").status_code == 403
 
 
-def test_the_retry_link_after_a_failure_keeps_the_message(app_factory, unused_port):
-    app = upstream_app(app_factory, f"http://127.0.0.1:{unused_port}/api/openmem/v1",
+def test_the_retry_link_after_a_failure_keeps_the_message(app_factory, refused_port):
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
                        MEMOS_API_KEY="k", MEMOS_TIMEOUT=0.5)
     for path in ("/chat", "/embed"):
         response = app.test_client().get(

@@ -78,7 +78,7 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
     token = args.get("token", "")
     if not token:
         raise Forbidden(gettext("This viewer needs a signed link: the address has no token."))
-    claims = read_token(token, secret)
+    claims = read_token(token, secret, current_app.config["EMBED_MAX_TTL"])
     for name in ("user_id", "conversation_id"):
         if name in args and args[name] != claims[name]:
             raise Forbidden(gettext("The address names a different conversation than its "
@@ -91,8 +91,11 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
     return Access(claims["user_id"], claims["conversation_id"], {"token": token}, granted)
 
 
-def read_token(token: str, secret: str) -> dict:
-    """The checked claims of ``token``, or Forbidden saying what is wrong with it."""
+def read_token(token: str, secret: str, max_ttl: float = float("inf")) -> dict:
+    """The checked claims of ``token``, or Forbidden saying what is wrong with it. A token
+    whose ``exp`` is more than ``max_ttl`` seconds after now (or after its ``iat``, when it
+    has one) is refused: a link the host forgot, or one minted to last until the year 9999,
+    must not grant a conversation forever."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
                             options={"require": list(REQUIRED_CLAIMS)})
@@ -108,6 +111,12 @@ def read_token(token: str, secret: str) -> dict:
                                 algorithm=ALGORITHM)) from None
     except jwt.InvalidTokenError:
         raise Forbidden(gettext("This link's token is malformed.")) from None
+    issued = claims.get("iat")
+    start = issued if isinstance(issued, int | float) and not isinstance(issued, bool) \
+        else time.time()
+    if claims["exp"] - min(start, time.time()) > max_ttl:
+        raise Forbidden(gettext("This link lasts longer than this viewer allows: ask for a "
+                                "new one."))
     for name in ("user_id", "conversation_id"):
         problem = check_id(claims[name], MAX_ID_LENGTH)
         if problem:

@@ -212,8 +212,8 @@ def _imported(contents: ImportFile) -> str:
 @click.command("embed-url")
 @click.argument("user_id")
 @click.argument("conversation_id")
-@click.option("--ttl", type=click.IntRange(1, 366 * 24 * 3600), default=3600, show_default=True,
-              help="Seconds until the link expires.")
+@click.option("--ttl", type=click.IntRange(min=1), default=3600, show_default=True,
+              help="Seconds until the link expires (at most EMBED_MAX_TTL).")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
               help="Where this viewer is served.")
 @click.option("--lang", default=None,
@@ -244,6 +244,10 @@ def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
     if accent is not None and canonical(accent) is None:
         raise click.BadParameter(f"{printable(accent)} is not a colour written #rgb or #rrggbb "
                                  "(such as #0a7).", param_hint="--accent")
+    if ttl > current_app.config["EMBED_MAX_TTL"]:
+        raise click.BadParameter(f"{ttl} seconds is longer than links may last here "
+                                 f"(EMBED_MAX_TTL={current_app.config['EMBED_MAX_TTL']}).",
+                                 param_hint="--ttl")
     token = sign(user_id, conversation_id, secret, ttl,
                  canonical(accent) if accent is not None else None)
     click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}")

@@ -323,7 +323,10 @@ def fingerprint(message: Message) -> str:
     """A digest of what identifies a message: its role, content and creation time."""
     created = message.created_at.isoformat() if message.created_at else None
     parts = [[part.kind, part.text] for part in message.parts]
-    payload = _to_json([message.role, parts, created])
+    # Parts not shown count (as their number) only when there are some: every other
+    # message keeps the id it always had.
+    payload = _to_json([message.role, parts, created, *([message.more_parts]
+                                                         if message.more_parts else [])])
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 

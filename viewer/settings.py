@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_TIMEOUT": 10.0,        # seconds to wait for MemOS to answer
     "MEMOS_DEADLINE": None,       # seconds one page may spend on MemOS; None: 2 x timeout + 3
     "MEMOS_POOL_SIZE": 16,        # kept-alive connections to MemOS; match the server's threads
+    "MEMOS_MAX_IN_FLIGHT": 16,    # MemOS calls at once per process (gunicorn: threads / 3)
     "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
     "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
@@ -28,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
+    "EMBED_MAX_TTL": 30 * 24 * 3600,  # seconds a signed link may last at most
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
@@ -80,8 +82,10 @@ def check_settings(config: dict[str, Any]) -> None:
         config["MEMOS_DEADLINE"] = 2 * config["MEMOS_TIMEOUT"] + 3
     config["MEMOS_DEADLINE"] = _number(config, "MEMOS_DEADLINE", float, minimum=0.1)
     config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
+    config["MEMOS_MAX_IN_FLIGHT"] = _number(config, "MEMOS_MAX_IN_FLIGHT", int, minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["EMBED_MAX_TTL"] = _number(config, "EMBED_MAX_TTL", int, minimum=1)
     config["LIVE_POLL_SECONDS"] = _number(config, "LIVE_POLL_SECONDS", float, minimum=0)
     if 0 < config["LIVE_POLL_SECONDS"] < MIN_LIVE_POLL_SECONDS:
         raise ConfigError(f"LIVE_POLL_SECONDS must be 0 (off) or at least "

@@ -28,7 +28,7 @@ from . import tools
 from .highlight import escape_code, highlight, lexer_for, prepare
 from .jsontext import pretty_json
 from .markdown import code_figure, Fence, LimitReached, Limits, render_markdown, sanitize_html
-from .plain import attachment, plain_html, typed_html
+from .plain import attachment, more_parts_html, plain_html, typed_html
 from .presentation import (
     is_long,
     preview_source,
@@ -123,6 +123,8 @@ def _body(formatter: _Formatter, message: Message, markdown: bool,
         content, preview = formatter.content(message, markdown, code)
     else:  # nothing said, only tools called: the chips alone
         content, preview = "", None
+    if message.more_parts:
+        content += formatter.made(more_parts_html(message.more_parts))
     chips = "".join(formatter.call(call, code) for call in calls)
     if more:
         chips += tools.more_calls(more)
