@@ -22,6 +22,7 @@ from viewer import (
     proxies,
     ratelimit,
     security,
+    shared_store,
     templating,
     views,
 )
@@ -29,7 +30,7 @@ from viewer.history import History
 from viewer.readiness import ReadinessCheck
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
 from viewer.sharing import SharedReads
-from viewer.source import build_source
+from viewer.source import build_source, source_scope
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -41,13 +42,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     check_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
-    source = observability.TimedSource(build_source(app.config, app.instance_path))
+    store = shared_store.init_app(app)  # None without SHARED_STORE_URL
+    upstream = build_source(app.config, app.instance_path)
+    source = observability.TimedSource(upstream)
     app.extensions["memos_source"] = source
-    app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
+    app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"],
+                                                 store)
     live = app.config["LIVE_POLL_SECONDS"]
-    # Live checks of one conversation share a call for a fifteenth of the interval: about
-    # one MemOS call a second per process however many people watch (viewer/sharing.py).
-    shared = SharedReads(source, ttl=live / 15, wait=app.config["MEMOS_DEADLINE"])
+    # Live checks of one conversation share one call a second, across every instance with a
+    # shared store, however many people watch (viewer/sharing.py).
+    shared = SharedReads(source, wait=app.config["MEMOS_DEADLINE"], store=store,
+                         scope=source_scope(app.config, upstream), client=ratelimit.requester)
+    app.extensions["live_reads"] = shared
     app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
 

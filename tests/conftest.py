@@ -10,14 +10,16 @@
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
   app's message source) and ``.app``. Every server is shut down after the test.
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
-  test's temporary directory; a ``RedisServer`` with ``.url`` and ``.stop()``/``.start()`` (same
-  port). Skipped where the binary is missing, except under CI (``make test`` installs it).
+  test's temporary directory; a ``RedisServer`` with ``.url``, ``.stop()``/``.start()`` (same
+  port) and ``.pause()``/``.resume()`` (SIGSTOP/SIGCONT: a hung server). Skipped where the
+  binary is missing, except under CI (``make test`` installs it).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -178,9 +180,18 @@ class RedisServer:
                 raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
             time.sleep(0.02)
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections open, nothing answers, as a hung server."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop it (its port then refuses connections)."""
         if self.process is not None and self.process.poll() is None:
+            self.resume()  # a paused server cannot act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)

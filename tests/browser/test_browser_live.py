@@ -4,8 +4,8 @@ The page's clock is Playwright's, frozen (``freeze_clock``): a live check happen
 runs the clock past its interval, so nothing here waits for a real interval. The messages come
 from real stores: the app's embedded SQLite store, or a MemOS served over loopback HTTP.
 
-Checks of one conversation share their MemOS call, and its answer is reused for a fifteenth of
-the interval (viewer/sharing.py): where the conversation grows between two checks, the test lets
+Checks of one conversation share their MemOS call, and its answer is reused for a second
+(viewer/sharing.py): where the conversation grows between two checks, the test lets
 that answer expire first (``past_shared_answer``).
 """
 
@@ -49,9 +49,9 @@ RETRYING = "Can't check for new messages right now. Retrying…"
 
 
 def past_shared_answer(server) -> None:
-    """Let the conversation's last shared answer expire (LIVE_POLL_SECONDS / 15), so that the
+    """Let the conversation's last shared answer expire (a second), so that the
     next check reads what was just added."""
-    time.sleep(server.app.config["LIVE_POLL_SECONDS"] / 15 + 0.05)
+    time.sleep(server.app.extensions["live_reads"].ttl + 0.05)
 
 
 def add(server_or_store, messages: list[dict], conversation: str = "c") -> list[str]:
