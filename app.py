@@ -13,6 +13,7 @@ from flask import Flask
 
 from viewer import (
     assets,
+    breaker,
     cli,
     compression,
     devserver,
@@ -44,10 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     store = shared_store.init_app(app)  # None without SHARED_STORE_URL
     upstream = build_source(app.config, app.instance_path)
-    source = observability.TimedSource(upstream)
+    guarded, circuit = breaker.guard(upstream, app.config, store)
+    source = observability.TimedSource(guarded)
     app.extensions["memos_source"] = source
+    app.extensions["breaker"] = circuit
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"],
-                                                 store)
+                                                 store, circuit)
     live = app.config["LIVE_POLL_SECONDS"]
     # Live checks of one conversation share one call a second, across every instance with a
     # shared store, however many people watch (viewer/sharing.py).

@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
     "RATE_LIMIT_STORAGE_URI": "",  # where counts live; "": SHARED_STORE_URL, else memory://
     "SHARED_STORE_URL": "",       # Redis that instances share; "": each process on its own
+    "MEMOS_BREAKER_FAILURES": 5,  # MemOS failures in a row that open the breaker; 0: off
+    "MEMOS_BREAKER_WINDOW": 10.0,  # ... within this many seconds
+    "MEMOS_BREAKER_COOLDOWN": 2.0,  # seconds calls fail at once before one probe; doubles
+    "MEMOS_BREAKER_MAX_COOLDOWN": 60.0,  # ... while MemOS stays down, up to this
 }
 _ORIGIN = re.compile(r"https?://(?:(?P<wildcard>\*\.)?(?P<host>[A-Za-z0-9.-]+)|\[[0-9a-fA-F:]+\])"
                      r"(?::\d{1,5})?")
@@ -111,6 +115,11 @@ def check_settings(config: dict[str, Any]) -> None:
     config["SHARED_STORE_URL"] = _shared_store_url(config["SHARED_STORE_URL"])
     config["RATE_LIMIT_STORAGE_URI"] = _storage_uri(config["RATE_LIMIT_STORAGE_URI"],
                                                     config["SHARED_STORE_URL"])
+    config["MEMOS_BREAKER_FAILURES"] = _number(config, "MEMOS_BREAKER_FAILURES", int, minimum=0)
+    for name in ("MEMOS_BREAKER_WINDOW", "MEMOS_BREAKER_COOLDOWN"):
+        config[name] = _number(config, name, float, minimum=0.1)
+    config["MEMOS_BREAKER_MAX_COOLDOWN"] = _number(config, "MEMOS_BREAKER_MAX_COOLDOWN", float,
+                                                   minimum=config["MEMOS_BREAKER_COOLDOWN"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
         try:
