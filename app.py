@@ -29,6 +29,7 @@ from viewer import (
 )
 from viewer.history import History
 from viewer.readiness import ReadinessCheck
+from viewer.revocation import Revocations, REVOKED_LINKS_FILE
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
 from viewer.sharing import SharedReads
 from viewer.source import build_source, source_scope
@@ -59,6 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["live_reads"] = shared
     app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
+    app.extensions["revocations"] = Revocations(
+        app.config["REVOKED_LINKS_DB"] or os.path.join(app.instance_path, REVOKED_LINKS_FILE),
+        store, app.config["EMBED_SECRET"])
 
     proxies.register(app)
     i18n.init_app(app)

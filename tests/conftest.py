@@ -78,7 +78,8 @@ def app_factory(tmp_path):
 
     def build(**settings):
         config = {"TESTING": True, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
-                  "MEMOS_LOCAL_DB": str(tmp_path / "app-store.sqlite3"), **settings}
+                  "MEMOS_LOCAL_DB": str(tmp_path / "app-store.sqlite3"),
+                  "REVOKED_LINKS_DB": str(tmp_path / "revoked-links.sqlite3"), **settings}
         return create_app(config)
 
     return build

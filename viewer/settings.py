@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
     "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
+    "REVOKED_LINKS_DB": "",       # revoked links here; "" means <instance>/revoked-links.sqlite3
     "CHAT_PAGE_SIZE": 6,          # messages on first load and per "load earlier" (API default)
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
     "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
