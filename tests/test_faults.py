@@ -364,8 +364,7 @@ def test_six_megabyte_answer_renders_page_widget_and_fragment(fault_app, big_ups
 def test_answer_over_the_clients_cap_is_a_bad_answer(fault_app, big_upstream):
     # There is no setting for the client's size cap: lower it on the app's own client.
     app = fault_app(big_upstream)
-    app.extensions["memos_source"].source.source.max_response_bytes = 4 * 1024 * 1024  # (behind
-    # the timing and the breaker: viewer/observability.py, viewer/breaker.py)
+    app.extensions["memos_source"].source.max_response_bytes = 4 * 1024 * 1024
     assert_fails_cleanly(app, 502, "larger than this app accepts")
 
 

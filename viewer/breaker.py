@@ -313,11 +313,20 @@ class CircuitBreaker:
 
 
 class GuardedSource:
-    """A message source whose calls pass through ``breaker``."""
+    """A message source whose calls pass through ``breaker``; every other attribute is the
+    source's own, read or set (the client's timeouts, its backoff)."""
+
+    _OWN = ("source", "breaker")
 
     def __init__(self, source: Any, breaker: CircuitBreaker) -> None:
-        self.source = source
-        self.breaker = breaker
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "breaker", breaker)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.source, name, value)
 
     def get_messages(self, *args: Any, **kwargs: Any):
         return self.breaker.call(self.source.get_messages, *args, **kwargs)

@@ -617,7 +617,8 @@ def upstream(httpserver_ipv4, app_factory, live_server):
     """The viewer (checking every INTERVAL) in front of a MemOS stand-in on 127.0.0.1."""
     app = upstream_app(app_factory, httpserver_ipv4.url_for("/api/openmem/v1/"),
                        MEMOS_API_KEY="sk-live-test-key", MEMOS_TIMEOUT=1,
-                       LIVE_POLL_SECONDS=INTERVAL)
+                       LIVE_POLL_SECONDS=INTERVAL,
+                       MEMOS_BREAKER_FAILURES=0)  # the page's own back-off, not the breaker's
     app.extensions["memos_source"].source.backoff = 0.01  # the client's own quick retries
     yield Upstream(httpserver_ipv4), live_server(app)
     httpserver_ipv4.check_handler_errors()
