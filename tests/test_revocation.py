@@ -274,3 +274,15 @@ def test_a_revocation_key_that_is_not_ours_is_never_listed(signed, redis_server)
     client.hset(f"{scope}:{'1' * 32}", "jti", "x")
     listed = revoke(app, "--list")
     assert listed.exit_code == 0 and listed.output.count("until") == 1
+
+
+def test_an_unwritable_file_is_said_in_one_line_and_pages_still_work(signed, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the folder should be")
+    app = signed(REVOKED_LINKS_DB=str(blocked / "revoked.sqlite3"))
+    path, link_id = embed_url(app)
+    assert status(app, path) == 200  # nothing readable: nothing revoked, no 500
+    result = revoke(app, link_id)
+    assert result.exit_code == 1 and result.output.startswith("Error: Nothing revoked: ")
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+    assert revoke(app, "--list").output == "No revoked links.\n"

@@ -23,7 +23,12 @@ from memos_api.local.validation import memory_kind, memory_problem, PREFERENCE
 from .accent import canonical
 from .access import ALGORITHM, new_link_id, sign
 from .i18n import LANGUAGES, locale_for
-from .revocation import ID_ONLY_SECONDS, KEEP_AFTER_EXPIRY, MAX_LINK_ID_LENGTH
+from .revocation import (
+    ID_ONLY_SECONDS,
+    KEEP_AFTER_EXPIRY,
+    MAX_LINK_ID_LENGTH,
+    RevocationError,
+)
 from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
@@ -293,8 +298,11 @@ def revoke_link(link: str | None, show: bool) -> None:
         click.echo(f"Link {printable(link_id)} has expired already: every instance refuses "
                    "it. Nothing to revoke.")
         return
-    shared = revocations.revoke(link_id, None if expires is None
-                                else expires + KEEP_AFTER_EXPIRY)
+    try:
+        shared = revocations.revoke(link_id, None if expires is None
+                                    else expires + KEEP_AFTER_EXPIRY)
+    except RevocationError as error:
+        raise click.ClickException(f"Nothing revoked: {printable(error)}.") from None
     if not shared:
         raise click.ClickException(
             f"Link {printable(link_id)} is revoked on this machine only: the shared store "

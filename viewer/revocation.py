@@ -41,6 +41,10 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS revoked (
 )"""
 
 
+class RevocationError(Exception):
+    """A revocation could not be recorded anywhere: the message says where and why."""
+
+
 @dataclass(frozen=True)
 class Revoked:
     """A revoked link's id, until when it is kept (None: always), and whether only this
@@ -62,6 +66,7 @@ class Revocations:
         self._local = threading.local()
         self._remembered: dict[str, float | None] = {}
         self._lock = threading.Lock()
+        self._file_failed = False  # said once: the file cannot be read
 
     def is_revoked(self, link_id: str) -> bool:
         """Whether ``link_id`` was revoked (and its revocation has not run out)."""
@@ -91,7 +96,12 @@ class Revocations:
         now = time.time()
         if expires is not None and expires - now > FOREVER:
             expires = None
-        self._local_write(link_id, expires, now)
+        try:
+            self._local_write(link_id, expires, now)
+        except (sqlite3.Error, OSError) as error:
+            if self.store is None:
+                raise RevocationError(f"{self.path} cannot be written "
+                                      f"({type(error).__name__}: {error})") from None
         if self.store is None:
             return True
         value = json.dumps({"jti": link_id, "expires": expires, "revoked_at": now})
@@ -150,9 +160,11 @@ class Revocations:
         try:
             row = self._connection().execute(
                 "SELECT expires FROM revoked WHERE jti = ?", (link_id,)).fetchone()
-        except sqlite3.Error as error:
-            log.warning("the revoked-links file cannot be read (%s): revocations recorded "
-                        "only there are not checked", type(error).__name__)
+        except (sqlite3.Error, OSError) as error:
+            if not self._file_failed:
+                self._file_failed = True
+                log.warning("the revoked-links file cannot be read (%s): revocations recorded "
+                            "only there are not checked", type(error).__name__)
             return False, None
         if row is None or (row[0] is not None and row[0] <= now):
             return False, None
@@ -166,11 +178,14 @@ class Revocations:
                            "VALUES (?, ?, ?)", (link_id, expires, now))
 
     def _local_entries(self, now: float) -> list[tuple[str, float | None]]:
-        connection = self._connection()
-        connection.execute("DELETE FROM revoked WHERE expires IS NOT NULL AND expires <= ?",
-                           (now,))
-        return connection.execute(
-            "SELECT jti, expires FROM revoked ORDER BY revoked_at").fetchall()
+        try:
+            connection = self._connection()
+            connection.execute("DELETE FROM revoked WHERE expires IS NOT NULL AND expires <= ?",
+                               (now,))
+            return connection.execute(
+                "SELECT jti, expires FROM revoked ORDER BY revoked_at").fetchall()
+        except (sqlite3.Error, OSError):
+            return []
 
     def _remember(self, link_id: str, expires: float | None) -> None:
         with self._lock:
