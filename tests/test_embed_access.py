@@ -138,10 +138,12 @@ def test_embed_url_command_prints_a_working_link(signed_app):
     result = signed_app.test_cli_runner().invoke(
         args=["embed-url", "alice", "a", "--ttl", "60", "--base-url", "https://viewer.example/"])
     assert result.exit_code == 0, result.output
-    url = result.output.strip()
+    url = result.stdout.strip()  # the link alone: its id is said on stderr
     assert url.startswith("https://viewer.example/embed?token=")
     granted = jwt.decode(url.split("token=")[1], SECRET, algorithms=["HS256"])
     assert granted["user_id"] == "alice" and 0 < granted["exp"] - time.time() <= 60
+    assert result.stderr == (f"Link id: {granted['jti']} (revoke it with: flask --app app "
+                             f"revoke-link {granted['jti']})\n")
     path = url.removeprefix("https://viewer.example")
     assert signed_app.test_client().get(path).status_code == 200
 

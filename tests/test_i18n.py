@@ -153,7 +153,7 @@ def test_every_link_of_a_chinese_page_keeps_the_language(app_factory):
 
     check = attribute(page, "data-live-url")
     add(store, 1, day=2, text="新的一条")
-    time.sleep(0.2)  # past the shared answer's life (2 s / 15)
+    time.sleep(1.05)  # past the shared answer's life (a second: viewer/sharing.py)
     newer = client.get(check, headers=HX)
     assert newer.status_code == 200 and "lang=zh-Hans" in newer.headers["Live-Next"]
     assert all("lang=zh-Hans" in url for url in links(newer.text))
@@ -287,7 +287,7 @@ def test_the_command_line_adds_the_language_to_a_widget_link(app_factory):
     runner = app.test_cli_runner()
     made = runner.invoke(args=["embed-url", "u1", "c1", "--lang", "zh-CN"])
     assert made.exit_code == 0, made.output
-    url = made.output.strip()
+    url = made.stdout.strip()  # the link alone (its id is said on stderr)
     assert url.endswith("&lang=zh-Hans")
     page = app.test_client().get(url.removeprefix("http://localhost"))
     assert page.status_code == 200 and '<html lang="zh-Hans"' in page.text
@@ -446,7 +446,7 @@ def test_every_page_in_the_pseudo_locale_shows_no_english(pseudo_app):
     check = attribute(page, "data-live-url")
     store.add_messages("u1", "c1", [{"role": "assistant", "content": "新", "chat_time":
                                      "2026-03-03 10:00:00"}])
-    time.sleep(0.2)  # past the shared answer's life (2 s / 15)
+    time.sleep(1.05)  # past the shared answer's life (a second: viewer/sharing.py)
     assert_translated(client.get(check, headers=HX))
     changed = re.sub(r"after=[0-9]+\.[0-9a-f]{16}", "after=3.0123456789abcdef", check)
     assert_translated(client.get(changed, headers=HX), 409)

@@ -144,7 +144,7 @@ def test_messages_added_live_carry_their_ids(small):
     client = small.test_client()
     page = client.get(CHAT).text
     add(small.extensions["memos_source"], 2, start=30)
-    time.sleep(small.config["LIVE_POLL_SECONDS"] / 15 + 0.1)  # past the shared answer's life
+    time.sleep(small.extensions["live_reads"].ttl + 0.05)  # past the shared answer's life
     fresh = client.get(attribute(page, "data-live-url"), headers=HX)
     assert texts(fresh.text) == ["message 30", "message 31"]
     assert ids(fresh.text) == [id_of(client, "message 30"), id_of(client, "message 31")]

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request, Response
 
-from memos_api import UpstreamTimeoutError
+from memos_api import CircuitOpenError, UpstreamTimeoutError
 
 from .bulkhead import Bulkhead
 
@@ -42,14 +42,19 @@ class TimedSource:
         if time.monotonic() > deadline:
             raise UpstreamTimeoutError()
         started = time.monotonic()
+        sent = True
         try:
             if self.bulkhead is None:
                 return call(*args, **kwargs)
             with self.bulkhead.slot(min(self.bulkhead.wait, deadline - started)):
                 return call(*args, **kwargs)
+        except CircuitOpenError:
+            sent = False  # refused by the breaker (viewer/breaker.py): MemOS was not asked
+            raise
         finally:
-            g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
-            g.upstream_calls = g.get("upstream_calls", 0) + 1
+            if sent:
+                g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
+                g.upstream_calls = g.get("upstream_calls", 0) + 1
 
 
 def register(app: Flask) -> None:
