@@ -23,7 +23,7 @@ test: install-dev browser java redis ## Install everything, lint, then run the w
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: install-dev /usr/bin/wrk ## Run the benchmarks; results in docs/benchmarks.md
+bench: install-dev /usr/bin/wrk redis ## Run the benchmarks; results in docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
 # The README's pictures, taken from the running app in Chromium (docs/screenshots.py).
@@ -74,7 +74,9 @@ pot: | $(VENV)/.runtime
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 # The benchmark test (tests/test_benchmarks.py) and `make bench` need wrk, also from Debian.
-# The shared rate-limit tests start Debian's redis-server themselves, on a free loopback port.
+# The shared-store tests (rate limits, live reads, the breaker, revoked links) and the benchmarks'
+# "Shared live reads" and "MemOS down" start Debian's redis-server themselves, on a free loopback
+# port.
 # The screenshots (`make screenshots`, tests/test_screenshots.py) turn a printed page into a
 # PNG with pdftoppm, from Debian's poppler-utils.
 # Chinese text is checked in Noto Sans CJK SC, the Linux font of chat.css's stack: without it

@@ -11,8 +11,10 @@ from typing import Any
 
 from flask import Flask
 
+from memos_api import MemOSClient
 from viewer import (
     assets,
+    breaker,
     cli,
     compression,
     devserver,
@@ -22,15 +24,18 @@ from viewer import (
     proxies,
     ratelimit,
     security,
+    shared_store,
     templating,
     views,
 )
+from viewer.bulkhead import Bulkhead
 from viewer.history import History
 from viewer.memory_panel import MemoryPanel
 from viewer.readiness import ReadinessCheck
+from viewer.revocation import Revocations, REVOKED_LINKS_FILE
 from viewer.settings import check_settings, ConfigError, DEFAULTS, settings_from_env
 from viewer.sharing import SharedReads
-from viewer.source import build_source
+from viewer.source import build_source, source_scope
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -42,19 +47,33 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     check_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
-    source = observability.TimedSource(build_source(app.config, app.instance_path))
+    store = shared_store.init_app(app)  # None without SHARED_STORE_URL
+    raw_source = build_source(app.config, app.instance_path)
+    # A bounded number of MemOS calls in flight, so that a hung MemOS never takes every
+    # thread (viewer/bulkhead.py); the embedded store cannot hang.
+    bulkhead = (Bulkhead(app.config["MEMOS_MAX_IN_FLIGHT"])
+                if isinstance(raw_source, MemOSClient) else None)
+    guarded, circuit = breaker.guard(raw_source, app.config, store)
+    source = observability.TimedSource(guarded, bulkhead)
     app.extensions["memos_source"] = source
-    app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"])
+    app.extensions["breaker"] = circuit
+    app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"],
+                                                 store, circuit)
     live = app.config["LIVE_POLL_SECONDS"]
-    # Live checks of one conversation share a call for a fifteenth of the interval: about
-    # one MemOS call a second per process however many people watch (viewer/sharing.py).
-    shared = SharedReads(source, ttl=live / 15, wait=app.config["MEMOS_DEADLINE"])
+    # Live checks of one conversation share one call a second, across every instance with a
+    # shared store, however many people watch (viewer/sharing.py).
+    shared = SharedReads(source, wait=app.config["MEMOS_DEADLINE"], store=store,
+                         scope=source_scope(app.config, raw_source), client=ratelimit.requester)
+    app.extensions["live_reads"] = shared
     app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
     # Memories are read only when a reader opens the panel, shared like live checks.
     app.extensions["memories"] = MemoryPanel(source, app.config["MEMORY_MAX_PAGES"],
                                              app.config["DISPLAY_TIMEZONE"],
                                              wait=app.config["MEMOS_DEADLINE"])
+    app.extensions["revocations"] = Revocations(
+        app.config["REVOKED_LINKS_DB"] or os.path.join(app.instance_path, REVOKED_LINKS_FILE),
+        store, app.config["EMBED_SECRET"])
 
     proxies.register(app)
     i18n.init_app(app)

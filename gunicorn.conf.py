@@ -2,7 +2,9 @@
 
 Almost all of a request's time is spent waiting for MemOS, so each worker runs many threads
 (gthread): a thread waiting on a socket releases the GIL. Measured against gevent in
-docs/benchmarks.md. Every value can be overridden from the environment.
+docs/benchmarks.md. The worker is gthread's, but reads each request in its event loop before a
+thread takes it (viewer/worker.py), so slow clients hold no thread. Every value can be
+overridden from the environment.
 """
 
 import os
@@ -11,7 +13,7 @@ _cores = os.cpu_count() or 1
 
 _host, _port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
 bind = os.environ.get("BIND", f"{_host}:{_port}")
-worker_class = "gthread"
+worker_class = "viewer.worker.HeadFirstWorker"  # gthread, reading requests before threads do
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 48))  # concurrent upstream waits per worker
 keepalive = 5
@@ -26,8 +28,11 @@ errorlog = "-"
 # gunicorn 27's runtime control socket defaults to one path per user: several instances on one
 # host would collide, and the app does not need it.
 control_socket_disable = True
-# One kept-alive MemOS connection per thread, so no thread waits for a connection.
-raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}"]
+# One kept-alive MemOS connection per thread, so no thread waits for a connection; and MemOS
+# calls in flight bounded to a third of the threads (viewer/bulkhead.py), so that a MemOS that
+# hangs leaves two thirds for health checks, static files and shared answers.
+raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}",
+           f"MEMOS_MAX_IN_FLIGHT={os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads // 3))}"]
 
 # glibc hands a freed buffer of more than ~1 MB back to the OS, and the next request's buffer of
 # the same size page-faults back in: a 1000-message page (800 KB of HTML, copied a few times)

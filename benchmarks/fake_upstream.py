@@ -12,7 +12,9 @@ thread, so 64+ slow requests wait side by side.
         [--rich]
 
 prints its base URL (``http://127.0.0.1:PORT/api/openmem/v1``) on the first line of stdout once it
-is listening, and serves until interrupted. ``FakeUpstream`` does the same in a thread.
+is listening, and serves until interrupted. ``POST .../__latency`` with a number of seconds as
+its body changes the latency from then on (a MemOS that hangs, then comes back).
+``FakeUpstream`` does the same in a thread.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 API_PREFIX = "/api/openmem/v1"
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT = 6  # MemOS's default message_limit_number
+CONTROL_PATH = "/__latency"  # POST a number of seconds: the latency from then on
 FIRST_CHAT_TIME = datetime(2026, 3, 2, 9, 0, 0)
 
 _TOPICS = ["the deployment checklist", "our caching layer", "the quarterly report",
@@ -183,6 +186,12 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self._reply(400, _envelope(40000, "bad Content-Length"))
         raw = self.rfile.read(int(length))
         path = self.path.split("?", 1)[0].rstrip("/").removeprefix(API_PREFIX)
+        if path == CONTROL_PATH:  # the benchmark makes MemOS hang, and come back
+            try:
+                self.server.latency = max(0.0, float(raw))
+            except ValueError:
+                return self._reply(400, _envelope(40000, "a number of seconds"))
+            return self._reply(200, _envelope(0, "ok", {"latency": self.server.latency}))
         if path != "/get/message":
             return self._reply(404, _envelope(40400, f"no such endpoint: {self.path}"))
         try:

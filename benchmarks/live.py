@@ -1,14 +1,15 @@
 """The Live checks section: what a check with nothing new costs, and what many viewers cost MemOS.
 
 A check is ``GET /chat/newer`` with the live URL a page carries. Nothing new answers 204 with no
-body; checks of one conversation share one MemOS call, kept a fifteenth of the interval
-(viewer/sharing.py). Viewers are threads polling one conversation at the shipped interval,
-each starting at a random moment; the app's JSON request log says how many MemOS calls their
-checks made.
+body; checks of one conversation share one MemOS call, kept a second (viewer/sharing.py), so
+each sampled check reads another user's copy of the conversation: a call of its own. Viewers are
+threads polling one conversation at the shipped interval, each starting at a random moment; the
+app's JSON request log says how many MemOS calls their checks made.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -19,7 +20,7 @@ from html import unescape
 
 import requests
 
-from benchmarks.config import BROWSER_ENCODINGS, PAGE_SIZE, Profile
+from benchmarks.config import BROWSER_ENCODINGS, PAGE_SIZE, Profile, USER
 from benchmarks.latency import SAMPLE_COLUMNS, sample_row
 from benchmarks.measure import direct_call, median, page_url
 from benchmarks.report import met, ms, Report
@@ -47,23 +48,28 @@ def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
                  shipped_app: Gunicorn, fake: Fake, profile: Profile) -> None:
     report.section("Live checks", "A check with nothing new, over the direct upstream call it "
                    f"makes (the newest {PAGE_SIZE} + 3 messages), sampled in turn, each check "
-                   "after the shared answer of the one before expired (an app with "
-                   "`LIVE_POLL_SECONDS=2`, whose answers live 0.13 s). Then viewers of one "
+                   "for another user (an app with `LIVE_POLL_SECONDS=2`; answers are shared "
+                   "for a second per user and conversation, so each sampled check makes its "
+                   "own call). Then viewers of one "
                    f"conversation polling every {INTERVAL:.0f} s (the shipped interval), each "
                    "from a random moment, against the shipped app (gunicorn.conf.py: 2 "
                    "workers): the MemOS calls their checks made, from the app's request log.")
     url = live_url(session, quick_app)
+    users = itertools.count()
+
+    def unshared() -> str:  # the fake answers every user alike: no shared answer to reuse
+        return url.replace(f"user_id={USER}&", f"user_id={USER}-{next(users)}&", 1)
+
     for _ in range(3):
-        check(session, url)
-        time.sleep(0.15)
+        check(session, unshared())
     checks, direct, sizes, statuses = [], [], [], set()
     deadline = time.monotonic() + profile.render_budget
     for _ in range(profile.render_samples * 2):
         if time.monotonic() > deadline:
             break
-        time.sleep(0.15)  # past the last check's shared answer: this one calls MemOS
+        sample = unshared()
         started = time.perf_counter()
-        status, size = check(session, url)
+        status, size = check(session, sample)
         checks.append(time.perf_counter() - started)
         statuses.add(status)
         sizes.append(size)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +29,10 @@ CLEARED_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "G
                "MEMOS_TIMEOUT", "MEMOS_DEADLINE", "MEMOS_POOL_SIZE", "MEMOS_TIMEZONE",
                "MEMOS_MAX_LIMIT", "MEMOS_LOCAL_DB", "CHAT_PAGE_SIZE", "DISPLAY_TIMEZONE",
                "EMBED_SECRET", "EMBED_ALLOWED_ORIGINS", "TRUSTED_PROXIES", "VIEWER_ACCESS",
-               "RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "READYZ_CACHE_SECONDS", "LOG_LEVEL")
+               "RATE_LIMIT", "RATE_LIMIT_STORAGE_URI", "READYZ_CACHE_SECONDS", "LOG_LEVEL",
+               "SHARED_STORE_URL", "REVOKED_LINKS_DB", "LIVE_POLL_SECONDS",
+               "MEMOS_BREAKER_FAILURES", "MEMOS_BREAKER_WINDOW", "MEMOS_BREAKER_COOLDOWN",
+               "MEMOS_BREAKER_MAX_COOLDOWN")
 
 
 class Fake:
@@ -113,6 +117,48 @@ class Gunicorn:
             return
         stop_process(self.process, 20)
         self.log.close()
+
+
+class Redis:
+    """Debian's redis-server on 127.0.0.1 and a free port, no persistence, as the tests start
+    it (tests/conftest.py); ``url`` once it answers PING."""
+
+    def __init__(self, directory: Path) -> None:
+        import redis
+
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("redis-server is not installed: apt-get install redis-server "
+                               "(make test installs it)")
+        port = free_port()
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
+             "--save", "", "--appendonly", "no", "--logfile", str(directory / "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"redis-server did not start on port {port}")
+            time.sleep(0.02)
+        client.close()
+
+    def flush(self) -> None:
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            client.flushdb()
+
+    def close(self) -> None:
+        stop_process(self.process, 5)
 
 
 def free_port() -> int:

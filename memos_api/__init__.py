@@ -7,6 +7,7 @@ from .client import DEFAULT_BASE_URL, GLOBAL_BASE_URL, MemOSClient, resolve_base
 from .errors import (
     AuthError,
     BadResponseError,
+    CircuitOpenError,
     InvalidRequestError,
     is_known_wording,
     MemOSError,
@@ -32,7 +33,7 @@ from .timestamps import BEIJING, parse_timestamp, parse_timezone
 
 __all__ = [
     "N_", "is_known_wording", "AddResult", "AuthError", "BEIJING", "BadResponseError",
-    "ContentPart", "DEFAULT_BASE_URL",
+    "CircuitOpenError", "ContentPart", "DEFAULT_BASE_URL",
     "GLOBAL_BASE_URL", "InvalidRequestError", "Memory", "MemoryPage", "MemorySource",
     "MemOSClient", "MemOSError", "Message", "Preference", "Skill", "ToolMemory", "ToolUse",
     "memory_page_from_api",

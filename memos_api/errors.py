@@ -88,6 +88,20 @@ class UpstreamUnavailableError(UpstreamError):
     default_message = N_("MemOS is unavailable right now.")
 
 
+class CircuitOpenError(UpstreamUnavailableError):
+    """MemOS failed several times in a row, so calls fail at once for a while (a circuit
+    breaker is open) instead of waiting for it; ``retry_after``: seconds until it is tried
+    again."""
+
+    default_message = N_("MemOS did not answer the last requests, so this one was not sent; "
+                         "it will be tried again shortly.")
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None,
+                 **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class UpstreamTimeoutError(MemOSError):
     """MemOS did not answer within the configured timeout."""
 

@@ -52,7 +52,13 @@ def _parse_text(value: str, default_tz: tzinfo) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
-    return parsed if _EARLIEST <= parsed <= _LATEST else None
+    return parsed if in_range(parsed) else None
+
+
+def in_range(moment: datetime) -> bool:
+    """Whether an aware ``moment`` stays a valid datetime in every zone it may be shown in:
+    a day inside the years 1 to 9999 (``0001-01-01T00:00:00+00:01`` is in year 0 in UTC)."""
+    return _EARLIEST <= moment <= _LATEST
 
 
 def _from_epoch(seconds: float) -> datetime | None:
@@ -64,7 +70,7 @@ def _from_epoch(seconds: float) -> datetime | None:
         moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment if moment <= _LATEST else None
+    return moment if in_range(moment) else None
 
 
 def parse_timezone(name: str) -> tzinfo:

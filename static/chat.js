@@ -385,6 +385,7 @@
     newer.id = "new-messages";
     var scroller = document.querySelector(".scroller");
     var delay = interval, timer = null, busy = false, stopped = false, paused = false;
+    var refreshAgain = false;  // the host asked while a check was out: one more, after it
     var lastActivity = Date.now(), unseen = 0, due = Date.now() + interval;
 
     function text(name) { return live.getAttribute("data-text-" + name) || ""; }
@@ -414,8 +415,15 @@
 
     // refresh: the host page asked (its own chat just posted): the server reads MemOS afresh
     // rather than reuse another reader's answer of the last moments (viewer/sharing.py).
+    // Asked while a check is out, it is not dropped: it follows that check.
     function check(refresh) {
-      if (busy || stopped || paused) return;
+      if (stopped || paused) return;
+      if (busy) {
+        refreshAgain = refreshAgain || refresh === true;
+        return;
+      }
+      if (refreshAgain) refresh = true;
+      refreshAgain = false;
       busy = true;
       var headers = { "HX-Request": "true" };
       if (refresh === true) headers["Live-Refresh"] = "1";
@@ -445,6 +453,7 @@
       delay = interval;
       say("");
       schedule(interval);
+      if (refreshAgain) check(true);
     }
 
     // Doubling up to MAX_DELAY, with jitter so that many pages do not retry in step, and

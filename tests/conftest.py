@@ -10,15 +10,19 @@
   (or ``live_server(app=...)`` serves a ready one) on 127.0.0.1 and a free port, in a daemon
   thread, and returns a ``LiveServer`` with ``.url`` (no trailing slash), ``.store`` (the
   app's message source) and ``.app``. Every server is shut down after the test.
+- ``unused_port``: a free loopback port for a server of the test's own; ``refused_port``: one
+  that refuses every connection for the whole test, for an upstream that must not answer.
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
-  test's temporary directory; a ``RedisServer`` with ``.url`` and ``.stop()``/``.start()`` (same
-  port). Skipped where the binary is missing, except under CI (``make test`` installs it).
+  test's temporary directory; a ``RedisServer`` with ``.url``, ``.stop()``/``.start()`` (same
+  port) and ``.pause()``/``.resume()`` (SIGSTOP/SIGCONT: a hung server). Skipped where the
+  binary is missing, except under CI (``make test`` installs it).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -85,7 +89,8 @@ def app_factory(tmp_path):
     def build(**settings):
         config = {"TESTING": True, "MEMOS_API_KEY": "", "MEMOS_BASE_URL": "",
                   "MEMOS_LOCAL_DB": str(tmp_path / "app-store.sqlite3"),
-                  "CHAT_PAGE_SIZE": TEST_PAGE_SIZE, **settings}
+                  "CHAT_PAGE_SIZE": TEST_PAGE_SIZE,
+                  "REVOKED_LINKS_DB": str(tmp_path / "revoked-links.sqlite3"), **settings}
         return create_app(config)
 
     return build
@@ -111,12 +116,31 @@ def store(app):
 
 @pytest.fixture
 def unused_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
+    """A free loopback port, for a server of this test's own to listen on (bound, then
+    released). Never an address that must not answer: once released, any process may take
+    it (a server that answers 404, an outgoing connection): use ``refused_port`` for that."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses every connection at once, for the whole test.
+
+    A socket of this test's binds it and never listens: Linux answers a connection to it
+    with a reset (ECONNREFUSED, in microseconds), and no other socket may bind it meanwhile
+    (not even with SO_REUSEADDR or SO_REUSEPORT, which this one does not set), nor take it
+    as the local port of an outgoing connection. A port bound and released, or port 9
+    (discard), could be answered by whatever took it.
+    """
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -187,9 +211,18 @@ class RedisServer:
                 raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
             time.sleep(0.02)
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections open, nothing answers, as a hung server."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop it (its port then refuses connections)."""
         if self.process is not None and self.process.poll() is None:
+            self.resume()  # a paused server cannot act on SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)

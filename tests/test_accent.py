@@ -187,7 +187,7 @@ def test_embed_url_signs_the_accent_in(signed_app):
     result = signed_app.test_cli_runner().invoke(
         args=["embed-url", "alice", "a", "--accent", "#0A7", "--base-url", "https://v.example"])
     assert result.exit_code == 0, result.output
-    url = result.output.strip()
+    url = result.stdout.strip()  # the link alone (its id is said on stderr)
     assert set(parse_qs(urlsplit(url).query)) == {"token"}  # in the token, not beside it
     assert jwt.decode(url.split("token=")[1], SECRET, algorithms=["HS256"])["accent"] == \
         "#00aa77"

@@ -33,7 +33,7 @@ def test_smoke_run_prints_every_section_and_writes_the_report(wrk, tmp_path):
     output = tmp_path / "benchmarks.md"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--smoke", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        cwd=ROOT, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for section in SECTIONS:
         assert f"== {section} ==" in result.stdout, section

@@ -140,11 +140,8 @@ def test_make_run_never_opens_access_on_a_public_address(dev_server):
 
 
 def test_an_unreachable_redis_is_a_warning_on_stderr_not_a_failed_page(dev_server,
-                                                                      unused_port):
-    with socket.socket() as probe:  # another free port, for a Redis that is not there
-        probe.bind(("127.0.0.1", 0))
-        dead = probe.getsockname()[1]
-    server = dev_server(RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{dead}/0")
+                                                                      refused_port):
+    server = dev_server(RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{refused_port}/0")
     server.wait_ready()
     chat = f"{server.url}/chat?user_id=demo-user&conversation_id=demo-conversation"
     assert [requests.get(chat, timeout=10).status_code for _ in range(3)] == [200, 200, 200]

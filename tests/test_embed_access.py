@@ -46,26 +46,35 @@ def unsigned(payload):
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
 
 
+# Each token is made when its test runs: one made at collection would expire before a long
+# run reaches it (its lifetime is ten minutes).
 REJECTED = [
-    ("missing", None, "has no token"),
-    ("malformed", "not.a.jwt", "malformed"),
-    ("garbage", "x" * 50, "malformed"),
-    ("expired", token(claims(exp=int(time.time()) - 5)), "expired"),
-    ("wrong secret", token(claims(), secret="another-secret-that-is-also-32-bytes!"),
+    ("missing", lambda: None, "has no token"),
+    ("malformed", lambda: "not.a.jwt", "malformed"),
+    ("garbage", lambda: "x" * 50, "malformed"),
+    ("expired", lambda: token(claims(exp=int(time.time()) - 5)), "expired"),
+    ("wrong secret", lambda: token(claims(), secret="another-secret-that-is-also-32-bytes!"),
      "not signed by this viewer"),
-    ("alg none", unsigned(claims()), "HS256"),
-    ("other algorithm", token(claims(), algorithm="HS512"), "HS256"),
-    ("no exp", token({"user_id": "alice", "conversation_id": "a"}), "'exp'"),
-    ("no conversation", token({"user_id": "alice", "exp": int(time.time()) + 60}),
+    ("alg none", lambda: unsigned(claims()), "HS256"),
+    ("other algorithm", lambda: token(claims(), algorithm="HS512"), "HS256"),
+    ("no exp", lambda: token({"user_id": "alice", "conversation_id": "a"}), "'exp'"),
+    ("no conversation", lambda: token({"user_id": "alice", "exp": int(time.time()) + 60}),
      "'conversation_id'"),
-    ("id not text", token(claims(user_id=42)), "unusable user_id"),
-    ("id too long", token(claims(conversation_id="c" * 101)), "unusable conversation_id"),
+    ("id not text", lambda: token(claims(user_id=42)), "unusable user_id"),
+    ("id too long", lambda: token(claims(conversation_id="c" * 101)), "unusable conversation_id"),
+    # Longer than EMBED_MAX_TTL (30 days by default) from now, or from when it was issued.
+    ("year 9999", lambda: token(claims(exp=253402300799)), "lasts longer"),
+    ("31 days", lambda: token(claims(exp=int(time.time()) + 31 * 86400)), "lasts longer"),
+    ("issued for 31 days", lambda: token(claims(iat=int(time.time()) - 30 * 86400,
+                                                exp=int(time.time()) + 86400 + 60)),
+     "lasts longer"),
 ]
 
 
 @pytest.mark.parametrize("path", ["/chat", "/embed"])
-@pytest.mark.parametrize("name, value, phrase", REJECTED, ids=[r[0] for r in REJECTED])
-def test_bad_tokens_are_refused(signed_app, path, name, value, phrase):
+@pytest.mark.parametrize("name, make, phrase", REJECTED, ids=[r[0] for r in REJECTED])
+def test_bad_tokens_are_refused(signed_app, path, name, make, phrase):
+    value = make()
     query = f"?token={value}" if value else "?user_id=alice&conversation_id=a"
     response = signed_app.test_client().get(path + query)
     html = html_lib.unescape(response.get_data(as_text=True))
@@ -129,10 +138,12 @@ def test_embed_url_command_prints_a_working_link(signed_app):
     result = signed_app.test_cli_runner().invoke(
         args=["embed-url", "alice", "a", "--ttl", "60", "--base-url", "https://viewer.example/"])
     assert result.exit_code == 0, result.output
-    url = result.output.strip()
+    url = result.stdout.strip()  # the link alone: its id is said on stderr
     assert url.startswith("https://viewer.example/embed?token=")
     granted = jwt.decode(url.split("token=")[1], SECRET, algorithms=["HS256"])
     assert granted["user_id"] == "alice" and 0 < granted["exp"] - time.time() <= 60
+    assert result.stderr == (f"Link id: {granted['jti']} (revoke it with: flask --app app "
+                             f"revoke-link {granted['jti']})\n")
     path = url.removeprefix("https://viewer.example")
     assert signed_app.test_client().get(path).status_code == 200
 
@@ -221,3 +232,33 @@ def test_widget_errors_stay_chromeless_and_framable(signed_app):
     assert 'class="topbar"' not in html and 'href="/"' not in html
     assert re.search(r'src="/static/widget\.\w{12}\.js"', html)  # still reports its height
     assert "frame-ancestors https://host.example" in response.headers["Content-Security-Policy"]
+
+
+def test_a_link_within_the_longest_lifetime_opens(signed_app):
+    client = signed_app.test_client()
+    month = token(claims(exp=int(time.time()) + 30 * 86400 - 60))
+    assert client.get(f"/chat?token={month}").status_code == 200
+    issued = token(claims(iat=int(time.time()) - 60, exp=int(time.time()) + 3600))
+    assert client.get(f"/chat?token={issued}").status_code == 200
+
+
+def test_the_longest_lifetime_is_a_setting(app_factory):
+    app = app_factory(EMBED_SECRET=SECRET, EMBED_MAX_TTL="600")
+    app.extensions["memos_source"].add_messages("alice", "a", [{"role": "user", "content": "x"}])
+    client = app.test_client()
+    assert client.get(f"/chat?token={token(claims(exp=int(time.time()) + 590))}"
+                      ).status_code == 200
+    refused = client.get(f"/chat?token={token(claims(exp=int(time.time()) + 700))}")
+    assert refused.status_code == 403 and "lasts longer" in refused.text
+    with pytest.raises(ConfigError, match="EMBED_MAX_TTL"):
+        app_factory(EMBED_SECRET=SECRET, EMBED_MAX_TTL="0")
+
+
+def test_embed_url_refuses_to_sign_longer_than_links_may_last(signed_app):
+    runner = signed_app.test_cli_runner()
+    refused = runner.invoke(args=["embed-url", "alice", "a", "--ttl", str(31 * 86400)])
+    assert refused.exit_code != 0 and "EMBED_MAX_TTL=2592000" in refused.output
+    signed = runner.invoke(args=["embed-url", "alice", "a", "--ttl", str(30 * 86400)])
+    assert signed.exit_code == 0, signed.output
+    link = signed.output.strip()
+    assert signed_app.test_client().get(link.split("5000", 1)[1]).status_code == 200

@@ -5,6 +5,7 @@ import gzip
 import json
 import re
 import time
+import tracemalloc
 from html import unescape
 
 import pyromark
@@ -14,8 +15,10 @@ from upstream_apps import upstream_app
 from werkzeug import Response
 
 from memos_api import ContentPart, Message
+from viewer import export
 from viewer.access import sign
 from viewer.export import api_message, file_name
+from viewer.links import read_reader
 from viewer.renderer.markdown import is_safe_url
 
 SECRET = "export-tests-secret-0123456789abcdefghij"
@@ -123,9 +126,10 @@ def test_markdown_is_a_transcript_with_days_authors_and_times(client):
         "### Assistant · 9:00 AM", "## Monday, 2 March 2026", "### User · 10:00 AM",
         "### Tool · 10:00 AM", "### Assistant · 10:00 AM"]
     assert "- User: u1" in text and "- 6 messages" in text and "Exported " in text
-    assert "```\n你好！今天天气怎么样？🌤️👨‍👩‍👧\n```" in text  # users' words as typed
+    assert "\n    你好！今天天气怎么样？🌤️👨‍👩‍👧\n" in text  # users' words as typed, as code
     assert "You answer briefly." in text  # assistant and system Markdown kept as Markdown
-    assert "看这张图\n\n[image_url: https://example.com/chart.png]\n\n[file: 报告.pdf]\n```" in text
+    assert ("    看这张图\n\n    [image_url: https://example.com/chart.png]\n\n"
+            "    [file: 报告.pdf]\n") in text
     html = VIEWER.html(text)
     assert "<h1>c1</h1>" in html and "<p>You answer briefly.</p>" in html
 
@@ -375,12 +379,12 @@ def _outline(levels: list[str]) -> list[str]:
     return levels if all(level in ("H2", "H3") for level in levels) else ["broken"]
 
 
-def test_hostile_user_words_are_fenced_as_typed(hostile_app):
+def test_hostile_user_words_are_code_as_typed(hostile_app):
     markdown = download(hostile_app.test_client(), HOSTILE_QUERY, "md").text
     blocks = []
     code = None
     for event in VIEWER.events(markdown):
-        if event == {"Start": {"CodeBlock": {"Fenced": ""}}}:
+        if event == {"Start": {"CodeBlock": "Indented"}}:
             code = []
         elif isinstance(event, dict) and "Text" in event and code is not None:
             code.append(event["Text"])
@@ -542,7 +546,7 @@ def test_messages_not_read_from_memos_export_their_text():
 DENSE = "*a **b [c](https://x.example/) `d` " * 570  # 20 KB of markup to check, safe all along
 
 
-def test_markdown_past_its_checking_budget_is_fenced_never_raw(app, monkeypatch):
+def test_markdown_past_its_checking_budget_is_code_never_raw(app, monkeypatch):
     answer = "**Bold** and a [link](https://example.com/)."
     app.extensions["memos_source"].add_messages("u1", "c1", [
         {"role": "assistant", "content": answer, "chat_time": "2026-03-03 09:00:00"}])
@@ -550,7 +554,7 @@ def test_markdown_past_its_checking_budget_is_fenced_never_raw(app, monkeypatch)
     assert f"\n\n{answer}\n" in download(client, OPEN, "md").text  # within budget: Markdown
     monkeypatch.setattr("viewer.export.CHECK_SECONDS", 0.0)
     markdown = download(client, OPEN, "md").text
-    assert f"\n\n{answer}\n" not in markdown and f"```\n{answer}\n```" in markdown
+    assert f"\n\n{answer}\n" not in markdown and f"\n\n    {answer}\n" in markdown
     kinds = {next(iter(event)) for event in VIEWER.events(markdown) if isinstance(event, dict)}
     assert not kinds & {"Html", "InlineHtml"}
 
@@ -565,4 +569,27 @@ def test_an_export_of_dense_markup_costs_about_a_pages_budget(app_factory):
     # A generous guard: checking all 300 took 0.8 s of CPU; the budget is 0.25 s, and the
     # rest (reading 6 MB, escaping, fencing) is linear. Past the budget: fenced, never raw.
     assert time.thread_time() - started < 2.5
-    assert markdown.count("```\n*a **b") > 0 and markdown.count("### ") == 300
+    assert markdown.count("\n    *a **b") > 0 and markdown.count("### ") == 300
+
+
+# --- the memory of a download --------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["txt", "md", "json"])
+def test_a_download_costs_a_small_multiple_of_its_size_in_memory(app_factory, kind):
+    """Written as it is sent, a message at a time: a 15 MB answer of short lines took 196 MiB
+    to write as text (a list of 1.4 million lines, then joined, then encoded)."""
+    app = app_factory(RATE_LIMIT="0")
+    app.extensions["memos_source"].add_messages("u", "big", [
+        {"role": "assistant", "content": "short line\n" * 1_000_000}])  # 11 MB
+    with app.test_request_context(f"/chat/export?user_id=u&conversation_id=big&format={kind}"):
+        transcript = app.extensions["history"].export(read_reader("chat"))
+        zone = app.config["DISPLAY_TIMEZONE"]
+        tracemalloc.start()
+        try:
+            size = sum(len(chunk) for chunk in export.make(transcript, kind, zone, zone).chunks)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert size > 11_000_000
+    # The message's text, as an indented code block, and that in UTF-8 (3.5x for md here).
+    assert peak < 4 * size, f"{peak / 2**20:.0f} MiB to write {size / 2**20:.0f} MiB"

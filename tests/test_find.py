@@ -23,9 +23,11 @@ from test_html_validity import assert_valid_html, vnu_command
 from test_i18n import assert_translated, extracted, pseudo_app, pseudo_translations  # noqa: F401
 from upstream_apps import upstream_app
 
+from memos_api import ContentPart, Message
 from viewer import find as find_module
 from viewer.access import sign
 from viewer.find import MAX_RESULTS, MAX_SNIPPETS, MAX_SPANS
+from viewer.renderer.formatting import reading_text
 from viewer.validation import MAX_QUERY_LENGTH
 
 SECRET = "find-tests-secret-0123456789abcdefghijklmn"
@@ -215,10 +217,11 @@ def test_marks_are_around_text_only_never_in_tags_or_code_markup(client, store):
         assert page.count("<mark>") == len(found.marks) == page.count("</mark>")
         assert_every_shown_match_is_marked(page, query)
     page = search(client, "class").text
-    # Code holds it twice, the HTML three times, the Markdown four times: its last one is
-    # past the end of the snippet of the first, and too near it for a snippet of its own.
+    # Code holds it twice, the HTML three times, the Markdown three times as a reader sees it
+    # (a link's address is not on the page, nor are the marks that format the words).
     assert len(results(page).marks) == 2 + 3 + 3
-    assert "and 1 more match in this message" in page
+    assert "more match" not in page
+    assert not any("**" in text or "](" in text for text in snippet_texts(page))
     # The code is shown as typed: its markup is text, the marks around its words.
     assert any('<span class="k">class</span>' in text for text in snippet_texts(page))
     assert "&lt;span <mark>class</mark>=&#34;k&#34;&gt;<mark>class</mark>&lt;/span&gt;" in page
@@ -566,3 +569,16 @@ def test_results_pages_are_valid_html(client, store, tmp_path):
     }
     assert "<mark>" in pages["find-results"] and "found-result__more" in pages["find-capped"]
     assert_valid_html(command, pages, tmp_path)
+
+
+def test_an_answer_is_searched_as_its_reader_sees_it():
+    """Markdown's marks are not words: a reader who saw "bold class" finds it, and no one
+    finds an address they never saw or the asterisks around a word."""
+    markdown = ("# Title\n\nSome **bold** and `code` [a link](https://example.com/hidden)\n\n"
+                "- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n<b>raw</b>")
+    words = reading_text(Message("assistant", (ContentPart("text", markdown),)))
+    assert words.splitlines() == ["Title", "Some bold and code a link", "done", "", "a b ",
+                                  "1 2 ", "", "<b>raw</b>"]
+    # A user's words are shown as typed, so they are searched as typed.
+    typed = Message("user", (ContentPart("text", "**as typed**"),))
+    assert reading_text(typed) == "**as typed**"

@@ -1,7 +1,8 @@
 """Property-based fuzzing (hypothesis) of the app's inputs and of MemOS's answers.
 
-- Any query string on ``/chat``, ``/embed`` and ``/chat/older`` (with and without htmx), in
-  open and in signed mode: never a 500 or a traceback, always one of the documented statuses.
+- Any query string on ``/chat``, ``/embed``, ``/chat/older`` (with and without htmx),
+  ``/chat/newer`` (any ``since``, to the edges of what a datetime holds) and ``/chat/export``,
+  in open and in signed mode: never a 500 or a traceback, always one of the documented statuses.
 - Stray parameters (``url_for``'s own names, names starting with ``_``, anything) on pages
   whose upstream call fails: the retry link stays relative and carries only access, ``limit``
   and ``theme``.
@@ -21,6 +22,7 @@ import logging
 import re
 import time
 import warnings
+from datetime import timedelta, timezone
 from html import unescape
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -39,7 +41,7 @@ from memos_api.local.demo import DEMO_MESSAGES
 from viewer.access import sign
 from viewer.history import anchor_token
 
-ALLOWED = {200, 302, 400, 403, 404, 409, 502, 503, 504}
+ALLOWED = {200, 204, 302, 400, 403, 404, 409, 502, 503, 504}
 SECRET = "fuzz-embed-secret-0123456789-abcdefghijk"  # 40 characters
 assert len(SECRET) == 40
 PREFIX = "/api/openmem/v1"
@@ -75,14 +77,24 @@ INTERESTING = ["", " ", "0", "-1", "1", "6", "50", "51", "999999999", "100000000
                "%", "%zz", "&", "=", "#", "+", "?", "/", "..", "<script>", "'\"", "\ufeff"]
 values = st.one_of(st.sampled_from(INTERESTING), any_text, st.binary(max_size=40))
 PARAMS = ["user_id", "conversation_id", "limit", "theme", "anchor", "depth", "shown", "token",
-          "layout"]
+          "layout", "after", "since", "format"]
 names = st.one_of(st.sampled_from(PARAMS), st.sampled_from(PARAMS).map(str.upper), any_text)
 counts = st.integers(min_value=1, max_value=60).map(str)
+# Times with any offset a zone can have, across all of datetime's years: the edges overflow
+# when shown in another zone (0001-01-01T00:00:00+00:01 is in year 0 in UTC).
+offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59),
+                        max_value=timedelta(hours=23, minutes=59)).map(timezone)
+EDGE_TIMES = ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
+              "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
+              "0001-01-02T00:00:00+23:59", "9999-12-30T23:59:59-23:59"]
+times = st.one_of(st.sampled_from(EDGE_TIMES),
+                  st.datetimes(timezones=offsets).map(lambda moment: moment.isoformat()))
 
 # Anchors the demo conversation's pages really carry (its times are fixed), with their depths:
 # without them nearly every "load earlier" would stop at 409.
 _DEMO = sort_by_time([message_from_api(item) for item in DEMO_MESSAGES])
 DEMO_ANCHORS = [(anchor_token(_DEMO[start:]), len(_DEMO) - start) for start in range(len(_DEMO))]
+NEWEST_ANCHOR = anchor_token(_DEMO[-3:])  # what a live check of the demo names
 
 
 @st.composite
@@ -105,6 +117,9 @@ def queries(draw, ids: bool = True) -> list[tuple[str, str | bytes]]:
     param("depth", st.just(str(depth)) | counts)
     param("shown", counts)
     param("layout", st.sampled_from(["embed", "page"]))
+    param("after", st.sampled_from(["0", NEWEST_ANCHOR]))
+    param("since", times)
+    param("format", st.sampled_from(["json", "md", "txt"]))
     pairs += draw(st.lists(st.tuples(names, values), max_size=3))
     return draw(st.permutations(pairs))
 
@@ -188,6 +203,9 @@ def request_every_view(app, query: list) -> None:
         assert_clean(client.get(f"{path}?{string}"), f"{path}?{string}")
     assert_clean(client.get(f"/chat/older?{string}", headers={"HX-Request": "true"}),
                  f"/chat/older?{string} (htmx)")
+    assert_clean(client.get(f"/chat/newer?{string}", headers={"HX-Request": "true"}),
+                 f"/chat/newer?{string} (htmx)")
+    assert_clean(client.get(f"/chat/export?{string}"), f"/chat/export?{string}")
 
 
 @FUZZ
@@ -195,6 +213,10 @@ def request_every_view(app, query: list) -> None:
 @example(query=[("user_id", DEMO_USER_ID), ("conversation_id", DEMO_CONVERSATION_ID),
                 ("anchor", ANCHOR + "\n"), ("depth", "6"), ("shown", "6")])
 @example(query=[("user_id", b"\xff\xfe"), ("conversation_id", "%zz"), ("limit", "\u00b2")])
+@example(query=[("user_id", DEMO_USER_ID), ("conversation_id", DEMO_CONVERSATION_ID),
+                ("after", "0"), ("since", "0001-01-01T00:00:00+00:01")])
+@example(query=[("user_id", DEMO_USER_ID), ("conversation_id", DEMO_CONVERSATION_ID),
+                ("after", "0"), ("since", "9999-12-31T23:59:59-00:01")])
 def test_open_mode_any_query_is_answered_cleanly(apps, query):
     request_every_view(apps["open"], query)
 
@@ -430,3 +452,6 @@ def test_stray_parameters_never_reach_the_retry_link(upstream, failing_app, usab
         assert {name for name, _ in parse_qsl(link.query)} <= RETRY_PARAMS, href
     assert_clean(client.get(f"/chat/older?{string}", headers={"HX-Request": "true"}),
                  f"/chat/older?{string} (htmx)")
+    assert_clean(client.get(f"/chat/newer?{string}", headers={"HX-Request": "true"}),
+                 f"/chat/newer?{string} (htmx)")
+    assert_clean(client.get(f"/chat/export?{string}"), f"/chat/export?{string}")

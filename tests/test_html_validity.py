@@ -261,9 +261,9 @@ def describe(message: dict, names: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def upstream_down_client(app_factory, unused_port):
+def upstream_down_client(app_factory, refused_port):
     """The viewer in front of a MemOS base URL where nothing listens."""
-    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
+    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}/api/openmem/v1/",
                       MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open")
     return app.test_client()
 

@@ -153,7 +153,7 @@ def test_every_link_of_a_chinese_page_keeps_the_language(app_factory):
 
     check = attribute(page, "data-live-url")
     add(store, 1, day=2, text="新的一条")
-    time.sleep(0.2)  # past the shared answer's life (2 s / 15)
+    time.sleep(1.05)  # past the shared answer's life (a second: viewer/sharing.py)
     newer = client.get(check, headers=HX)
     assert newer.status_code == 200 and "lang=zh-Hans" in newer.headers["Live-Next"]
     assert all("lang=zh-Hans" in url for url in links(newer.text))
@@ -179,8 +179,8 @@ def test_the_widget_keeps_the_language_and_the_token(app_factory):
     assert offered and all("lang=zh-Hans" in url and "token=" in url for url in offered)
 
 
-def test_retry_links_keep_the_language(app_factory, unused_port):
-    app = upstream_app(app_factory, f"http://127.0.0.1:{unused_port}", MEMOS_API_KEY="k",
+def test_retry_links_keep_the_language(app_factory, refused_port):
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}", MEMOS_API_KEY="k",
                        RATE_LIMIT="0")
     client = app.test_client()
     page = client.get(CHAT + "&lang=zh-CN")
@@ -287,7 +287,7 @@ def test_the_command_line_adds_the_language_to_a_widget_link(app_factory):
     runner = app.test_cli_runner()
     made = runner.invoke(args=["embed-url", "u1", "c1", "--lang", "zh-CN"])
     assert made.exit_code == 0, made.output
-    url = made.output.strip()
+    url = made.stdout.strip()  # the link alone (its id is said on stderr)
     assert url.endswith("&lang=zh-Hans")
     page = app.test_client().get(url.removeprefix("http://localhost"))
     assert page.status_code == 200 and '<html lang="zh-Hans"' in page.text
@@ -446,7 +446,7 @@ def test_every_page_in_the_pseudo_locale_shows_no_english(pseudo_app):
     check = attribute(page, "data-live-url")
     store.add_messages("u1", "c1", [{"role": "assistant", "content": "新", "chat_time":
                                      "2026-03-03 10:00:00"}])
-    time.sleep(0.2)  # past the shared answer's life (2 s / 15)
+    time.sleep(1.05)  # past the shared answer's life (a second: viewer/sharing.py)
     assert_translated(client.get(check, headers=HX))
     changed = re.sub(r"after=[0-9]+\.[0-9a-f]{16}", "after=3.0123456789abcdef", check)
     assert_translated(client.get(changed, headers=HX), 409)
@@ -612,8 +612,8 @@ def test_upstream_failures_in_the_pseudo_locale_show_no_english(pseudo_app, http
 
 
 def test_an_unreachable_or_slow_upstream_in_the_pseudo_locale_shows_no_english(
-        pseudo_app, httpserver, unused_port):
-    unreachable = pseudo_app(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}",
+        pseudo_app, httpserver, refused_port):
+    unreachable = pseudo_app(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}",
                              MEMOS_API_KEY="k", VIEWER_ACCESS="open")
     assert_translated(unreachable.test_client().get(CHAT + "&lang=zh-Hans"), 503)
     httpserver.expect_request(PREFIX + "/get/message").respond_with_handler(

@@ -323,3 +323,23 @@ def test_slow_uploads_hold_no_worker_thread(local_store):
             for sock in stalled:
                 sock.close()
     assert local_store.count("u", "c") == 1
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/get/message", '{"user_id": "\\ud800", "conversation_id": "c"}'),
+    ("/add/message", '{"user_id": "\\ud800", "conversation_id": "c",'
+                     ' "messages": [{"role": "user", "content": "x"}]}'),
+    ("/add/message", '{"user_id": "u", "conversation_id": "\\udfff",'
+                     ' "messages": [{"role": "user", "content": "x"}]}'),
+    ("/get/memory", '{"user_id": "\\ud800"}'),
+    ("/search/memory", '{"user_id": "\\udbff", "query": "x"}'),
+])
+def test_a_lone_surrogate_in_an_id_is_a_40000_not_a_traceback(memos_server, caplog, path,
+                                                               body):
+    # JSON may escape a lone surrogate; SQLite's UTF-8 cannot hold one (it was a 50000).
+    response = requests.post(memos_server.base_url + path, data=body, timeout=10,
+                             headers={"Authorization": f"Token {memos_server.api_key}",
+                                      "Content-Type": "application/json"})
+    answer = response.json()
+    assert answer["code"] == 40000 and "lone surrogate" in answer["message"], answer
+    assert "Traceback" not in caplog.text

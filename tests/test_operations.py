@@ -93,8 +93,8 @@ def test_readyz_counts_a_refused_probe_as_reachable(httpserver, app_factory):
     assert app.test_client().get("/readyz").status_code == 200
 
 
-def test_readyz_when_upstream_is_down(app_factory, unused_port):
-    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}", MEMOS_API_KEY=API_KEY,
+def test_readyz_when_upstream_is_down(app_factory, refused_port):
+    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}", MEMOS_API_KEY=API_KEY,
                       MEMOS_TIMEOUT=0.3, VIEWER_ACCESS="open")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503 and response.json["status"] == "unavailable"

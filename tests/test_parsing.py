@@ -85,6 +85,24 @@ def test_garbage_is_none_without_raising(value):
     assert parse_timestamp(value) is None
 
 
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "0001-01-01 00:00:00",
+    "0001-01-01T23:59:59+00:00", "9999-12-31T00:00:01+00:00", "9999-12-31T23:59:59-23:59",
+])
+def test_times_at_the_edge_of_datetime_are_none(value):
+    # Shown in any other zone they would overflow (OverflowError: a 500 on the page).
+    assert parse_timestamp(value) is None
+
+
+@pytest.mark.parametrize("value", ["0001-01-02T00:00:00+00:00", "9999-12-30T23:59:59+00:00",
+                                   "0001-01-02T23:58:00+23:58", "9999-12-30T00:01:00-23:58"])
+def test_times_just_inside_the_edge_show_in_every_zone(value):
+    moment = parse_timestamp(value)
+    assert moment is not None
+    for zone in ("-23:59", "+23:59", "Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        moment.astimezone(parse_timezone(zone)).date()  # no OverflowError
+
+
 def test_results_are_always_aware():
     for value in ("2024-05-01 10:00:00", "2024-05-01T10:00:00", EPOCH, str(EPOCH * 1000),
                   "2024-05-01"):

@@ -144,7 +144,7 @@ def test_messages_added_live_carry_their_ids(small):
     client = small.test_client()
     page = client.get(CHAT).text
     add(small.extensions["memos_source"], 2, start=30)
-    time.sleep(small.config["LIVE_POLL_SECONDS"] / 15 + 0.1)  # past the shared answer's life
+    time.sleep(small.extensions["live_reads"].ttl + 0.05)  # past the shared answer's life
     fresh = client.get(attribute(page, "data-live-url"), headers=HX)
     assert texts(fresh.text) == ["message 30", "message 31"]
     assert ids(fresh.text) == [id_of(client, "message 30"), id_of(client, "message 31")]
@@ -307,8 +307,8 @@ def test_signed_links_name_a_message_with_their_token(app_factory):
     assert client.get(f"/chat?user_id=u&conversation_id=c&message={target}").status_code == 403
 
 
-def test_the_retry_link_after_a_failure_keeps_the_message(app_factory, unused_port):
-    app = upstream_app(app_factory, f"http://127.0.0.1:{unused_port}/api/openmem/v1",
+def test_the_retry_link_after_a_failure_keeps_the_message(app_factory, refused_port):
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
                        MEMOS_API_KEY="k", MEMOS_TIMEOUT=0.5)
     for path in ("/chat", "/embed"):
         response = app.test_client().get(

@@ -4,7 +4,9 @@ gone)."""
 
 import html as html_lib
 import logging
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -208,10 +210,10 @@ def test_in_memory_each_instance_counts_on_its_own(app_factory):
     assert statuses(second, CHAT, 3) == [200, 200, 429]
 
 
-def test_unreachable_redis_keeps_serving_and_counts_in_memory(app_factory, unused_port,
+def test_unreachable_redis_keeps_serving_and_counts_in_memory(app_factory, refused_port,
                                                               limiter_log):
     app = app_factory(RATE_LIMIT="2/minute",
-                      RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{unused_port}/0")
+                      RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{refused_port}/0")
     # Pages are served (no 500), and the limit still holds, per instance.
     assert statuses(app.test_client(), CHAT, 3) == [200, 200, 429]
     warnings = [r.getMessage() for r in limiter_log.records if r.levelno == logging.WARNING]
@@ -237,3 +239,26 @@ def test_redis_that_goes_away_and_comes_back(app_factory, redis_server, limiter_
         pytest.fail("the limiter never went back to Redis")
     assert get(client, CHAT).status_code == 200
     assert store.keys("LIMITS*"), "counting in Redis again"
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_silent_redis_holds_a_page_about_half_a_second(app_factory, redis_server, warm):
+    """Redis stopped (SIGSTOP): it accepts connections and answers nothing. The README
+    promises about half a second per page, at the fall back and at each look for Redis."""
+    client = app_factory(RATE_LIMIT="1000/minute",
+                         RATE_LIMIT_STORAGE_URI=redis_server.url).test_client()
+    if warm:  # a connection to Redis already in the pool
+        assert get(client, CHAT).status_code == 200
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        waits = []
+        for n in range(5):
+            if n == 3:
+                time.sleep(2.2)  # the limiter looks for Redis again after 1, then 2 s
+            started = time.monotonic()
+            assert get(client, CHAT).status_code == 200
+            waits.append(time.monotonic() - started)
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert max(waits) < 0.8, [round(wait, 2) for wait in waits]
+    assert sum(wait > 0.2 for wait in waits) <= 2  # the fall back and one look: 0.25 s each

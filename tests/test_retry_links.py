@@ -76,8 +76,8 @@ def test_signed_links_retry_with_their_token_only(failing):
                                                                       ("token", token)]
 
 
-def test_a_refused_connection_gets_the_same_clean_link(app_factory, unused_port):
-    app = upstream_app(app_factory, f"http://127.0.0.1:{unused_port}/api/openmem/v1",
+def test_a_refused_connection_gets_the_same_clean_link(app_factory, refused_port):
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
                        MEMOS_API_KEY="k", MEMOS_TIMEOUT=0.5)
     response = app.test_client().get("/chat?user_id=U&conversation_id=C&endpoint=x"
                                      "&_method=POST&_external=1")

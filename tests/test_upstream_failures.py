@@ -87,8 +87,8 @@ def test_stall_past_timeout_is_504_within_deadline(httpserver, upstream_app):
     assert time.monotonic() - started < 5  # timeout 0.5 s, reads are not retried
 
 
-def test_unreachable_upstream_is_503(app_factory, unused_port):
-    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1",
+def test_unreachable_upstream_is_503(app_factory, refused_port):
+    app = app_factory(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}/api/openmem/v1",
                       MEMOS_API_KEY=API_KEY, MEMOS_TIMEOUT=0.5, VIEWER_ACCESS="open")
     result = app.test_client().get("/chat?user_id=u&conversation_id=c")
     assert result.status_code == 503 and "could not be reached" in result.get_data(True)

@@ -3,7 +3,8 @@
 ``VIEWER_ACCESS`` (decided once in ``check_settings``) says which. Open mode takes ``user_id``
 and ``conversation_id`` from the query string, for demos and deployments behind the host's own
 auth. Signed mode takes them only from ``?token=``: a JWT the host's backend signs with HS256
-and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``.
+and ``EMBED_SECRET``, carrying ``user_id``, ``conversation_id`` and ``exp``, and optionally an id,
+``jti``, by which it can be revoked before it expires (viewer/revocation.py).
 
 The widget's accent colour (viewer/accent.py) is granted the same way: ``?accent=`` in open
 mode, the token's optional ``accent`` claim in signed mode, where an ``?accent=`` the token does
@@ -23,6 +24,7 @@ are rate limited (viewer.ratelimit), and their answers are never cached (viewer.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,7 +93,9 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
     token = args.get("token", "")
     if not token:
         raise Forbidden(gettext("This viewer needs a signed link: the address has no token."))
-    claims = read_token(token, secret)
+    claims = read_token(token, secret, current_app.config["EMBED_MAX_TTL"])
+    if "jti" in claims and current_app.extensions["revocations"].is_revoked(claims["jti"]):
+        raise Forbidden(gettext("This link has been revoked: ask for a new one."))
     for name in ("user_id", "conversation_id"):
         if name in args and args[name] != claims[name]:
             raise Forbidden(gettext("The address names a different conversation than its "
@@ -127,8 +131,11 @@ def memory_grant(claim: object) -> str | None:
     return claim if claim in MEMORY_GRANTS else None
 
 
-def read_token(token: str, secret: str) -> dict:
-    """The checked claims of ``token``, or Forbidden saying what is wrong with it."""
+def read_token(token: str, secret: str, max_ttl: float = float("inf")) -> dict:
+    """The checked claims of ``token``, or Forbidden saying what is wrong with it. A token
+    whose ``exp`` is more than ``max_ttl`` seconds after now (or after its ``iat``, when it
+    has one) is refused: a link the host forgot, or one minted to last until the year 9999,
+    must not grant a conversation forever."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
                             options={"require": list(REQUIRED_CLAIMS)})
@@ -144,6 +151,12 @@ def read_token(token: str, secret: str) -> dict:
                                 algorithm=ALGORITHM)) from None
     except jwt.InvalidTokenError:
         raise Forbidden(gettext("This link's token is malformed.")) from None
+    issued = claims.get("iat")
+    start = issued if isinstance(issued, int | float) and not isinstance(issued, bool) \
+        else time.time()
+    if claims["exp"] - min(start, time.time()) > max_ttl:
+        raise Forbidden(gettext("This link lasts longer than this viewer allows: ask for a "
+                                "new one."))
     for name in ("user_id", "conversation_id"):
         problem = check_id(claims[name], MAX_ID_LENGTH)
         if problem:
@@ -159,13 +172,19 @@ def read_token(token: str, secret: str) -> dict:
     return claims
 
 
+def new_link_id() -> str:
+    """A fresh id for a signed link (its ``jti``): 96 random bits, URL-safe."""
+    return secrets.token_urlsafe(12)
+
+
 def sign(user_id: str, conversation_id: str, secret: str, ttl: int,
-         accent: str | None = None, memories: str | None = None) -> str:
+         accent: str | None = None, link_id: str | None = None,
+         memories: str | None = None) -> str:
     """A token granting one conversation for ``ttl`` seconds, in ``accent`` if given, with
     its memories (``"conversation"``) or the user's (``"user"``) if given (what a host's
-    backend does)."""
+    backend does), and with an id (``link_id``, or a new one) to revoke it by."""
     claims = {"user_id": user_id, "conversation_id": conversation_id,
-              "exp": int(time.time()) + ttl}
+              "exp": int(time.time()) + ttl, "jti": link_id or new_link_id()}
     if accent is not None:
         claims["accent"] = accent
     if memories is not None:

@@ -50,9 +50,23 @@ TERSER = ROOT / "node_modules" / "terser" / "bin" / "terser"
 
 
 class StaticFiles(WhiteNoise):
-    """WhiteNoise, keeping versioned files a year (its default is ten, as nginx's ``max``)."""
+    """WhiteNoise, keeping versioned files a year (its default is ten, as nginx's ``max``),
+    and sending ``security_headers`` with every answer it makes: its 405 (a POST to a static
+    file) has none of the headers ``add_headers_function`` gives files, and never reaches
+    Flask's hooks."""
 
     FOREVER = 365 * 24 * 60 * 60
+    security_headers: dict[str, str] = {}
+
+    def serve(self, static_file, environ, start_response):
+        def start(status: str, headers: list, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers = [*headers, *((name, value) for name, value in self.security_headers.items()
+                                   if name.lower() not in present)]
+            if not status.startswith(("2", "304")) and "cache-control" not in present:
+                headers.append(("Cache-Control", "no-store"))  # as every error page
+            return start_response(status, headers, exc_info)
+        return super().serve(static_file, environ, start)
 
 
 def digests(source: Path) -> dict[str, str]:
@@ -132,6 +146,7 @@ def register(app: Flask) -> None:
     static = StaticFiles(app.wsgi_app, max_age=UNVERSIONED_MAX_AGE, allow_all_origins=False,
                          add_headers_function=add_headers,
                          immutable_file_test=lambda path, url: url in versioned)
+    static.security_headers = security_headers
     for name, digest in files.items():
         built = BUILT / hashed_name(name, digest)
         path = str(built if built.is_file() else SOURCE / name)

@@ -1,15 +1,19 @@
 """Commands: ``flask import-messages`` loads a conversation (and what MemOS remembered of it);
-``flask embed-url`` signs a link."""
+``flask embed-url`` signs a link; ``flask revoke-link`` takes one back."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, UTC
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import click
+import jwt
 from flask import current_app, Flask
 from flask.cli import with_appcontext
 
@@ -17,8 +21,14 @@ from memos_api import MemOSError
 from memos_api.local.validation import memory_kind, memory_problem, PREFERENCE
 
 from .accent import canonical
-from .access import CONVERSATION_MEMORIES, MEMORY_GRANTS, sign
+from .access import ALGORITHM, CONVERSATION_MEMORIES, MEMORY_GRANTS, new_link_id, sign
 from .i18n import LANGUAGES, locale_for
+from .revocation import (
+    ID_ONLY_SECONDS,
+    KEEP_AFTER_EXPIRY,
+    MAX_LINK_ID_LENGTH,
+    RevocationError,
+)
 from .validation import check_id
 
 ALLOWED_KEYS = {"role", "content", "chat_time", "tool_calls", "tool_call_id"}
@@ -212,8 +222,8 @@ def _imported(contents: ImportFile) -> str:
 @click.command("embed-url")
 @click.argument("user_id")
 @click.argument("conversation_id")
-@click.option("--ttl", type=click.IntRange(1, 366 * 24 * 3600), default=3600, show_default=True,
-              help="Seconds until the link expires.")
+@click.option("--ttl", type=click.IntRange(min=1), default=3600, show_default=True,
+              help="Seconds until the link expires (at most EMBED_MAX_TTL).")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
               help="Where this viewer is served.")
 @click.option("--lang", default=None,
@@ -249,13 +259,94 @@ def embed_url(user_id: str, conversation_id: str, ttl: int, base_url: str,
     if accent is not None and canonical(accent) is None:
         raise click.BadParameter(f"{printable(accent)} is not a colour written #rgb or #rrggbb "
                                  "(such as #0a7).", param_hint="--accent")
+    if ttl > current_app.config["EMBED_MAX_TTL"]:
+        raise click.BadParameter(f"{ttl} seconds is longer than links may last here "
+                                 f"(EMBED_MAX_TTL={current_app.config['EMBED_MAX_TTL']}).",
+                                 param_hint="--ttl")
+    link_id = new_link_id()
     token = sign(user_id, conversation_id, secret, ttl,
-                 canonical(accent) if accent is not None else None, memories)
+                 canonical(accent) if accent is not None else None, link_id, memories)
     shown = "&memories=1" if memories else ""
     click.echo(f"{base_url.rstrip('/')}/embed?token={token}{language}{shown}")
+    # On stderr: the link alone on stdout stays easy to capture in a script.
+    click.echo(f"Link id: {link_id} (revoke it with: flask --app app revoke-link {link_id})",
+               err=True)
+
+
+@click.command("revoke-link")
+@click.argument("link", required=False)
+@click.option("--list", "show", is_flag=True, help="List the revoked links still in force.")
+@with_appcontext
+def revoke_link(link: str | None, show: bool) -> None:
+    """Revoke a signed link before it expires: every instance refuses it from its next request.
+
+    LINK is the link's id (which embed-url printed), its token, or the whole link. A token
+    carrying no id (signed by a backend that adds none) cannot be revoked by itself: change
+    EMBED_SECRET to revoke every link at once.
+    """
+    secret = current_app.config["EMBED_SECRET"]
+    if not secret:
+        raise click.ClickException("EMBED_SECRET is not set, so the viewer is in open mode and "
+                                   "has no signed links to revoke.")
+    revocations = current_app.extensions["revocations"]
+    if show:
+        if link is not None:
+            raise click.UsageError("give a link to revoke, or --list, not both")
+        entries = revocations.listing()
+        for entry in entries:
+            until = ("for good" if entry.expires is None else "until " + datetime.fromtimestamp(
+                entry.expires, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+            where = " (this machine only)" if entry.local_only else ""
+            click.echo(f"{printable(entry.link_id)}  {until}{where}")
+        if not entries:
+            click.echo("No revoked links.", err=True)
+        return
+    if link is None:
+        raise click.UsageError("give the link to revoke (its id, token or URL), or --list")
+    link_id, expires = _link_to_revoke(link.strip(), secret)
+    if expires is not None and expires <= time.time():
+        click.echo(f"Link {printable(link_id)} has expired already: every instance refuses "
+                   "it. Nothing to revoke.")
+        return
+    try:
+        shared = revocations.revoke(link_id, None if expires is None
+                                    else expires + KEEP_AFTER_EXPIRY)
+    except RevocationError as error:
+        raise click.ClickException(f"Nothing revoked: {printable(error)}.") from None
+    if not shared:
+        raise click.ClickException(
+            f"Link {printable(link_id)} is revoked on this machine only: the shared store "
+            "(SHARED_STORE_URL) does not answer. Run this again once it does, so that every "
+            "instance refuses it.")
+    click.echo(f"Revoked link {printable(link_id)}: every instance refuses it from its next "
+               "request.")
+
+
+def _link_to_revoke(link: str, secret: str) -> tuple[str, float | None]:
+    """The id of the link ``link`` names, and when its token expires (None: by id, unknown)."""
+    if "token=" in link:  # a whole link
+        link = parse_qs(urlsplit(link).query).get("token", [""])[0]
+    if link.count(".") != 2:  # an id, as embed-url printed it
+        if not 0 < len(link) <= MAX_LINK_ID_LENGTH or any(
+                char.isspace() or unicodedata.category(char) in _UNPRINTABLE for char in link):
+            raise click.BadParameter(f"{printable(link)} is neither a link id nor a token.",
+                                     param_hint="LINK")
+        return link, time.time() + ID_ONLY_SECONDS
+    try:
+        claims = jwt.decode(link, secret, algorithms=[ALGORITHM],
+                            options={"verify_exp": False, "require": ["exp"]})
+    except jwt.InvalidTokenError as error:
+        raise click.ClickException(f"This token is not one this viewer signed or accepts "
+                                   f"({type(error).__name__}): nothing revoked.") from None
+    if "jti" not in claims:
+        raise click.ClickException(
+            "This token has no id (jti claim), so it cannot be revoked by itself; it stays "
+            "valid until it expires. Change EMBED_SECRET to revoke every link at once.")
+    return claims["jti"], float(claims["exp"])
 
 
 def register(app: Flask) -> None:
     """Add the commands to ``flask --app app``."""
     app.cli.add_command(import_messages)
     app.cli.add_command(embed_url)
+    app.cli.add_command(revoke_link)

@@ -17,6 +17,8 @@ def register(app: Flask) -> None:
                                                  "text/markdown", "text/plain"])
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "zstd", "deflate"])
+    # Downloads are streamed (viewer/export.py): compressed as they go, in the same choices.
+    app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip", "zstd", "deflate"])
     app.config.setdefault("COMPRESS_BR_LEVEL", 1)  # 800 KB in ~2 ms, ~5% larger than level 4
     app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
     # Pages are no-store and carry no ETag: a conditional check per response would find none.

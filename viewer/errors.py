@@ -17,6 +17,7 @@ from flask_babel.speaklater import LazyString
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from memos_api import (
+    CircuitOpenError,
     is_known_wording,
     MemOSError,
     NotFoundError,
@@ -26,6 +27,7 @@ from memos_api import (
 )
 
 from .access import is_open, MemoriesRefused
+from .breaker import retry_after
 from .history import ConversationChanged
 from .links import Reader
 from .validation import MissingConversation
@@ -39,6 +41,7 @@ FRAGMENT_ERROR_HEADERS = {"HX-Retarget": "#history-head", "HX-Reswap": "innerHTM
 PANEL_ERROR_TARGETS = {"chat.memories": "#memories-slot", "chat.memory_search": "#memories-results"}
 # Most specific first: subclasses must come before their bases.
 _STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
+    (CircuitOpenError, 503),  # not asked: MemOS failed the calls before (viewer/breaker.py)
     (UpstreamTimeoutError, 504),
     (RateLimitedError, 503),
     (UpstreamUnavailableError, 503),
@@ -51,6 +54,7 @@ CHANGED_MESSAGE = _l("This conversation changed since the page was loaded, so th
 # Each page is headed by what went wrong, in plain words; its status is small print below.
 # A failure reading the conversation, by its kind (most specific first)...
 HEADING_BY_ERROR: list[tuple[type[Exception], LazyString]] = [
+    (CircuitOpenError, _l("MemOS did not answer")),
     (UpstreamTimeoutError, _l("MemOS did not answer")),
     (RateLimitedError, _l("MemOS is busy")),
     (UpstreamUnavailableError, _l("MemOS is unavailable")),
@@ -84,6 +88,8 @@ def describe(error: Failure) -> tuple[int, str, dict[str, str]]:
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         # A day at most: an upstream's absurd hint should not become ours.
         headers["Retry-After"] = str(min(MAX_RETRY_AFTER, max(1, round(error.retry_after))))
+    if isinstance(error, CircuitOpenError):  # the rest of the cool-down, rounded up
+        headers["Retry-After"] = str(min(MAX_RETRY_AFTER, retry_after(error)))
     if isinstance(error, ConversationChanged):
         return status, str(CHANGED_MESSAGE), headers
     log.warning("upstream failure: %s (code=%s, http_status=%s) -> %s",

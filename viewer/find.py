@@ -1,19 +1,20 @@
 """Find in a conversation: the messages that hold a query, each shown as snippets of its text
 with the matches marked.
 
-Matching is on each message's text (its text parts, as MemOS sent them) and the query, both
-normalised as ``normalise`` does: NFKC, then case folded, then NFKC again (case folding can
-undo NFKC's forms), so that full-width ``ＡＢＣ`` finds ``abc``, ``ﬁ`` finds ``fi`` and Chinese
-matches by substring. A message matches when its whole normalised text holds the normalised
-query: one C-speed pass per message, linear in the text read (CPython's ``str.find`` is
-linear in the worst case for long needles).
+Matching is on each message's text as its reader sees it (its text parts; an answer's Markdown
+without the marks that format it: ``reading_text``) and the query, both normalised as
+``normalise`` does: NFKC, then case folded, then NFKC again (case folding can undo NFKC's
+forms), so that full-width ``ＡＢＣ`` finds ``abc``, ``ﬁ`` finds ``fi`` and Chinese matches by
+substring. A message matches when its whole normalised text holds the normalised query: one
+C-speed pass per message, linear in the text read (CPython's ``str.find`` is linear in the worst
+case for long needles).
 
-What a result shows is a plain-text snippet of the message's own text around each match, not
-the rendered message: rendered HTML (Markdown, highlighted code) would have to be walked text
-node by text node to put ``<mark>`` in without breaking its markup, and a match may straddle
-formatting (``**in**side``) or sit in code. A snippet is a bounded number of characters,
-escaped by the template piece by piece, with ``<mark>`` around the pieces that matched: it can
-never land inside a tag or inside code's HTML, and it shows a match in code as typed.
+What a result shows is a plain-text snippet of that text around each match, not the rendered
+message: rendered HTML (Markdown, highlighted code) would have to be walked text node by text
+node to put ``<mark>`` in without breaking its markup, and a match may straddle formatting
+(``**in**side``) or sit in code. A snippet is a bounded number of characters, escaped by the
+template piece by piece, with ``<mark>`` around the pieces that matched: it can never land
+inside a tag or inside code's HTML, and it shows a match in code as typed.
 
 NFKC changes lengths (``㍿`` is ``株式会社``, ``ｶﾞ`` is ``ガ``, ``ß`` folds to ``ss``), so
 positions found in the normalised text are mapped back to the original text: the text is
@@ -41,7 +42,7 @@ from memos_api import Message
 from .history import element_id, ID_PREFIX, Transcript
 from .i18n import locale_name
 from .links import FindForm, Reader
-from .renderer.formatting import PAGE_SECONDS
+from .renderer.formatting import PAGE_SECONDS, reading_text
 
 MAX_RESULTS = 50     # messages listed, newest first; the others that match are counted
 MAX_SNIPPETS = 3     # snippets of one message, each about a match; other matches are counted
@@ -132,15 +133,15 @@ def find(transcript: Transcript, query: str, zone: tzinfo) -> Found:
     reader = transcript.reader
     total, listed = 0, []
     for message in reversed(transcript.messages) if wanted else ():
-        folded = normalise(message.text)
+        text = reading_text(message)
+        folded = normalise(text)
         if wanted in folded:
             total += 1
             if len(listed) < MAX_RESULTS:
-                listed.append((message, folded))
+                listed.append((message, text, folded))
     deadline = time.thread_time() + FIND_SECONDS
     results = []
-    for message, folded in listed:
-        text = message.text
+    for message, text, folded in listed:
         snippets = _snippets(text, folded, wanted, deadline) or (_opening(text),)
         hex_id = element_id(message).removeprefix(ID_PREFIX)
         results.append(Result(message, reader.page(message=hex_id), _written(message, zone),

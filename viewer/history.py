@@ -198,14 +198,15 @@ class History:
               refresh: bool = False) -> Fresh:
         """The messages after the newest on screen (named by ``after``, written at ``since``).
 
-        Checks share their reads (``live_source``), unless ``refresh``: read MemOS now.
+        Checks share their reads (``live_source``); with ``refresh`` (the host page asked),
+        the answer comes from a call begun after this was asked.
         Raises ConversationChanged when those can no longer be found and the answer does
         not show that more arrived than it holds (which is a gap, not a change).
         """
         span = 0 if after == NOTHING_SHOWN else int(after.split(".", 1)[0])
         limit = min(self.max_limit, self.page_size + span)
         for _attempt in range(MAX_FETCHES):
-            window = self._read(reader, limit, shared=not refresh)
+            window = self._read(reader, limit, shared=True, refresh=refresh)
             full = len(window) >= limit
             at = _find(window, after, 0) if span else None  # nothing shown: no anchor
             if at is not None or not full or limit >= self.max_limit:
@@ -241,10 +242,15 @@ class History:
         the ``message`` a permalink names)."""
         return reader.page(min(limit, self.max_limit) if limit else None, message)
 
-    def _read(self, reader: Reader, limit: int, shared: bool = False) -> list[Message]:
+    def _read(self, reader: Reader, limit: int, shared: bool = False,
+              refresh: bool = False) -> list[Message]:
         source = self.live_source if shared else self.source
         access = reader.access
-        return sort_by_time(source.get_messages(access.user_id, access.conversation_id, limit))
+        # A source that shares its reads (viewer/sharing.py) reads afresh when asked to.
+        read = getattr(source, "refresh_messages", None) if refresh else None
+        if read is None:
+            read = self.source.get_messages if refresh else source.get_messages
+        return sort_by_time(read(access.user_id, access.conversation_id, limit))
 
     def _locate(self, reader: Reader, anchor: str | None, depth: int, count: int):
         """The fetched window, where the anchored messages start in it (or its end), whether
@@ -323,7 +329,10 @@ def fingerprint(message: Message) -> str:
     """A digest of what identifies a message: its role, content and creation time."""
     created = message.created_at.isoformat() if message.created_at else None
     parts = [[part.kind, part.text] for part in message.parts]
-    payload = _to_json([message.role, parts, created])
+    # Parts not shown count (as their number) only when there are some: every other
+    # message keeps the id it always had.
+    payload = _to_json([message.role, parts, created, *([message.more_parts]
+                                                         if message.more_parts else [])])
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -24,6 +24,10 @@ _ASKED = {"en": "en", "zh": "zh_Hans", "zh-cn": "zh_Hans", "zh-sg": "zh_Hans",
           "zh-my": "zh_Hans"}
 
 
+# Answers whose content no language changes: probes and an accent's stylesheet.
+SAME_IN_EVERY_LANGUAGE = frozenset({"chat.healthz", "chat.readyz", "chat.accent"})
+
+
 def locale_for(tag: str) -> str | None:
     """The locale for a language tag a reader asked for, or None when not spoken here."""
     tag = tag.strip().lower().replace("_", "-")
@@ -104,3 +108,11 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def read_language() -> None:
         g.lang = chosen_language()  # kept by the links this request's page makes
+
+    @app.after_request
+    def vary_by_language(response):
+        # Without ?lang=, the words follow Accept-Language: a shared cache must key on it.
+        # (Cookies play no part: the app neither sets nor reads any.)
+        if g.get("lang") is None and request.endpoint not in SAME_IN_EVERY_LANGUAGE:
+            response.vary.add("Accept-Language")
+        return response

@@ -3,8 +3,8 @@
 MemOS lists a user's memories, not a conversation's: the panel reads ``/get/memory`` pages of 50
 (at most ``MEMORY_MAX_PAGES``), keeps the items whose ``conversation_id`` is this conversation's
 and, when the last page read says more exist, says that some may be missing. The pages of one
-user are read once for every reader opening a panel at the same time (viewer/sharing.py):
-a hundred readers of a demo make one pass, not a hundred.
+user are read once for every reader of a process opening a panel at the same time, as live
+checks are (viewer/sharing.py): a hundred readers of a demo make one pass, not a hundred.
 
 Every field comes from outside. Keys, values, tags and types are plain text, escaped by the
 templates, and each is cut to a bound (``Bounds``): a 100 KB value makes an item no larger
@@ -48,6 +48,7 @@ from .sharing import SharedReads
 from .templating import ROLE_LABELS
 
 SHARE_SECONDS = 2.0  # how long a pass over a user's memories is reused by other readers
+ERROR_SECONDS = 0.5  # ... and a failure: only for the readers that waited for its call
 KINDS = ("fact", "preference", "tool", "skill")  # the panel's groups, in this order
 GROUP_TITLES = {"fact": _l("Facts"), "preference": _l("Preferences"),
                 "tool": _l("Tool experience"), "skill": _l("Skills")}
@@ -253,7 +254,8 @@ class MemoryPanel:
         self.max_pages = max_pages
         self.zone = zone  # DISPLAY_TIMEZONE: sources are matched by time as pages write it
         self.bounds = bounds
-        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, keep_errors=False)
+        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, fetch=self._fetch,
+                                  error_ttl=ERROR_SECONDS)
 
     def panel(self, reader: Reader, messages: Sequence[Message] = (),
               ids: Sequence[str | None] = (), query: str | None = None) -> Panel:
@@ -263,8 +265,7 @@ class MemoryPanel:
         results = self.search(reader, query) if query else None
         access = reader.access
         try:
-            pages = self.shared.share(("memory-pages", access.user_id, self.max_pages),
-                                      lambda: self._read_pages(access.user_id))
+            pages = self.shared.read(("pages", access.user_id, self.max_pages))
         except MemOSError as error:
             return Panel(reader, failure=_failure(error, FAILURE_TITLE), results=results)
         items = [item for item in self._items(pages, "memory")
@@ -281,11 +282,7 @@ class MemoryPanel:
         of other conversations only for a reader whose grant covers the user's."""
         access = reader.access
         try:
-            page = self.shared.share(
-                ("memory-search", access.user_id, access.conversation_id, query),
-                lambda: self.source.search_memory(
-                    query, access.user_id, access.conversation_id, MAX_SEARCH_LIMIT,
-                    include_preference=True, include_tool_memory=True, include_skill=True))
+            page = self.shared.read(("search", access.user_id, access.conversation_id, query))
         except MemOSError as error:
             return Results(reader, query, failure=_failure(error, SEARCH_FAILURE_TITLE))
         found = self._items([page], "found")
@@ -295,6 +292,16 @@ class MemoryPanel:
         groups = tuple(Group(kind, tuple(_ranked([i for i in shown if i.kind == kind])))
                        for kind in KINDS if any(i.kind == kind for i in shown))
         return Results(reader, query, groups)
+
+    def _fetch(self, key: tuple) -> list[MemoryPage] | MemoryPage:
+        """What a shared read's ``key`` names: a pass over a user's memories (``pages``), or
+        a search ranking a conversation's first (``search``)."""
+        if key[0] == "pages":
+            return self._read_pages(key[1])
+        _kind, user_id, conversation_id, query = key
+        return self.source.search_memory(query, user_id, conversation_id, MAX_SEARCH_LIMIT,
+                                         include_preference=True, include_tool_memory=True,
+                                         include_skill=True)
 
     def _read_pages(self, user_id: str) -> list[MemoryPage]:
         """Up to ``max_pages`` pages of the user's memories, stopping at the last."""

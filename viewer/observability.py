@@ -10,7 +10,9 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request, Response
 
-from memos_api import UpstreamTimeoutError
+from memos_api import CircuitOpenError, UpstreamTimeoutError
+
+from .bulkhead import Bulkhead
 
 log = logging.getLogger("viewer.requests")
 
@@ -18,10 +20,12 @@ log = logging.getLogger("viewer.requests")
 class TimedSource:
     """Wraps a message source: times each call, and stops starting new ones past the
     request's deadline (one page may need several calls while a conversation grows, and the
-    memory panel one per page of memories)."""
+    memory panel one per page of memories). With a ``bulkhead`` (viewer/bulkhead.py), each call
+    of a request holds one of its slots."""
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, bulkhead: Bulkhead | None = None) -> None:
         self.source = source
+        self.bulkhead = bulkhead
 
     def get_messages(self, *args: Any, **kwargs: Any):
         return self._timed(self.source.get_messages, *args, **kwargs)
@@ -41,14 +45,23 @@ class TimedSource:
     def _timed(self, call, *args, **kwargs):
         if not has_request_context():
             return call(*args, **kwargs)
-        if time.monotonic() > g.get("deadline", float("inf")):
+        deadline = g.get("deadline", float("inf"))
+        if time.monotonic() > deadline:
             raise UpstreamTimeoutError()
         started = time.monotonic()
+        sent = True
         try:
-            return call(*args, **kwargs)
+            if self.bulkhead is None:
+                return call(*args, **kwargs)
+            with self.bulkhead.slot(min(self.bulkhead.wait, deadline - started)):
+                return call(*args, **kwargs)
+        except CircuitOpenError:
+            sent = False  # refused by the breaker (viewer/breaker.py): MemOS was not asked
+            raise
         finally:
-            g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
-            g.upstream_calls = g.get("upstream_calls", 0) + 1
+            if sent:
+                g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
+                g.upstream_calls = g.get("upstream_calls", 0) + 1
 
 
 def register(app: Flask) -> None:

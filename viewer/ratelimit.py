@@ -16,31 +16,19 @@ import math
 import sys
 import time
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import ngettext
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits.errors import ConfigurationError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from werkzeug.exceptions import TooManyRequests
 
 from . import errors
 from .access import shows_conversation
 from .settings import ConfigError
+from .shared_store import redis_options
 
 log = logging.getLogger("flask-limiter")
 SCOPE = "conversations"  # one budget for all conversation views, whatever the endpoint
-
-
-def redis_options() -> dict:
-    """redis-py options for a store that must never hold a page up for long.
-
-    A healthy Redis answers in well under a millisecond. redis-py's defaults (5 s timeouts,
-    10 retries with backoff) would hold each page seconds before the in-memory count takes over.
-    Options in the URI's query string (``?socket_timeout=2``) still win over these.
-    """
-    return {"socket_connect_timeout": 0.5, "socket_timeout": 0.5,
-            "retry": Retry(NoBackoff(), retries=0)}
 
 
 def client_address() -> str:
@@ -59,6 +47,11 @@ def client_address() -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def requester() -> str:
+    """Who is asking, as ``client_address``; "" outside a request (a command)."""
+    return client_address() if has_request_context() else ""
 
 
 def register(app: Flask) -> None:

@@ -20,14 +20,17 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_TIMEOUT": 10.0,        # seconds to wait for MemOS to answer
     "MEMOS_DEADLINE": None,       # seconds one page may spend on MemOS; None: 2 x timeout + 3
     "MEMOS_POOL_SIZE": 16,        # kept-alive connections to MemOS; match the server's threads
+    "MEMOS_MAX_IN_FLIGHT": 16,    # MemOS calls at once per process (gunicorn: threads / 3)
     "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
     "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
+    "REVOKED_LINKS_DB": "",       # revoked links here; "" means <instance>/revoked-links.sqlite3
     "CHAT_PAGE_SIZE": 20,         # messages on first load and per "load earlier" (MemOS: 6)
     "DISPLAY_TIMEZONE": "",       # zone times are shown in; "" means MEMOS_TIMEZONE
     "VIEWER_ACCESS": "",          # open or signed; "" decides from EMBED_SECRET and the source
     "EMBED_SECRET": "",           # set: /chat and /embed accept only signed ?token= links
     "EMBED_ALLOWED_ORIGINS": "'self'",  # who may frame /embed (CSP frame-ancestors sources)
+    "EMBED_MAX_TTL": 30 * 24 * 3600,  # seconds a signed link may last at most
     "TRUSTED_PROXIES": 0,         # reverse proxies in front whose X-Forwarded-* to trust
     "READYZ_CACHE_SECONDS": 5.0,  # how long /readyz reuses its last upstream check
     "LOG_LEVEL": "INFO",
@@ -35,7 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "RENDERED_MESSAGE_CACHE_BYTES": 32 * 1024 * 1024,  # ... and the memory they may take
     "LIVE_POLL_SECONDS": 15,      # how often pages check for new messages; 0 turns it off
     "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
-    "RATE_LIMIT_STORAGE_URI": "memory://",  # where counts live; redis://... shares them
+    "RATE_LIMIT_STORAGE_URI": "",  # where counts live; "": SHARED_STORE_URL, else memory://
+    "SHARED_STORE_URL": "",       # Redis that instances share; "": each process on its own
+    "MEMOS_BREAKER_FAILURES": 5,  # MemOS failures in a row that open the breaker; 0: off
+    "MEMOS_BREAKER_WINDOW": 10.0,  # ... within this many seconds
+    "MEMOS_BREAKER_COOLDOWN": 2.0,  # seconds calls fail at once before one probe; doubles
+    "MEMOS_BREAKER_MAX_COOLDOWN": 60.0,  # ... while MemOS stays down, up to this
     "MEMORIES": "on",             # open mode: the memory panel (signed mode: as tokens grant)
     "MEMORY_MAX_PAGES": 4,        # /get/memory pages of 50 one panel reads, at most
 }
@@ -45,6 +53,7 @@ _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _IPV4 = re.compile(r"[0-9.]+")
 ACCESS_MODES = ("open", "signed")
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+SHARED_STORE_SCHEMES = ("redis", "rediss", "redis+unix")
 MIN_SECRET_BYTES = 32
 MIN_LIVE_POLL_SECONDS = 2  # every page of every reader checks this often: MemOS pays for it
 MAX_MEMORY_PAGES = 20  # each page is a MemOS call every time someone opens the panel
@@ -83,8 +92,10 @@ def check_settings(config: dict[str, Any]) -> None:
         config["MEMOS_DEADLINE"] = 2 * config["MEMOS_TIMEOUT"] + 3
     config["MEMOS_DEADLINE"] = _number(config, "MEMOS_DEADLINE", float, minimum=0.1)
     config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
+    config["MEMOS_MAX_IN_FLIGHT"] = _number(config, "MEMOS_MAX_IN_FLIGHT", int, minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
+    config["EMBED_MAX_TTL"] = _number(config, "EMBED_MAX_TTL", int, minimum=1)
     config["LIVE_POLL_SECONDS"] = _number(config, "LIVE_POLL_SECONDS", float, minimum=0)
     if 0 < config["LIVE_POLL_SECONDS"] < MIN_LIVE_POLL_SECONDS:
         raise ConfigError(f"LIVE_POLL_SECONDS must be 0 (off) or at least "
@@ -117,7 +128,14 @@ def check_settings(config: dict[str, Any]) -> None:
                                            upstream)
     config["EMBED_ALLOWED_ORIGINS"] = _frame_ancestors(config["EMBED_ALLOWED_ORIGINS"])
     config["RATE_LIMIT"] = _rate_limit(config["RATE_LIMIT"])
-    config["RATE_LIMIT_STORAGE_URI"] = _storage_uri(config["RATE_LIMIT_STORAGE_URI"])
+    config["SHARED_STORE_URL"] = _shared_store_url(config["SHARED_STORE_URL"])
+    config["RATE_LIMIT_STORAGE_URI"] = _storage_uri(config["RATE_LIMIT_STORAGE_URI"],
+                                                    config["SHARED_STORE_URL"])
+    config["MEMOS_BREAKER_FAILURES"] = _number(config, "MEMOS_BREAKER_FAILURES", int, minimum=0)
+    for name in ("MEMOS_BREAKER_WINDOW", "MEMOS_BREAKER_COOLDOWN"):
+        config[name] = _number(config, name, float, minimum=0.1)
+    config["MEMOS_BREAKER_MAX_COOLDOWN"] = _number(config, "MEMOS_BREAKER_MAX_COOLDOWN", float,
+                                                   minimum=config["MEMOS_BREAKER_COOLDOWN"])
     for name in ("MEMOS_TIMEZONE", "DISPLAY_TIMEZONE"):
         value = config[name] or config["MEMOS_TIMEZONE"]
         try:
@@ -203,9 +221,40 @@ def _rate_limit(value: Any) -> str:
     return text
 
 
-def _storage_uri(value: Any) -> str:
-    """Where rate-limit counts live: this process (memory://) or a Redis server."""
-    uri = str(value or "").strip() or "memory://"
+def _shared_store_url(value: Any) -> str:
+    """The Redis server instances share, or "" for none (each process keeps its own state)."""
+    url = str(value or "").strip()
+    if not url:
+        return ""
+    scheme, separator, rest = url.partition("://")
+    problem = None
+    if not separator or scheme.lower() not in SHARED_STORE_SCHEMES or not rest:
+        problem = "must be a Redis URL"
+    else:
+        import redis  # only when one is configured
+
+        try:  # parsed now (not connected): a typo stops the app here, not at the first page
+            redis.connection.parse_url(redis_py_url(url))
+        except (ValueError, TypeError):
+            problem = "is not a usable Redis URL"
+    if problem:
+        # Never echo the URL: it may carry a Redis password.
+        raise ConfigError(f"SHARED_STORE_URL {problem}: redis://[:password@]host[:port][/db], "
+                          "rediss:// (TLS) or redis+unix:///path/to/socket; leave it empty "
+                          "for each process to keep its own state.")
+    return url
+
+
+def redis_py_url(url: str) -> str:
+    """``url`` as redis-py reads it: Flask-Limiter's ``redis+unix://`` is its ``unix://``."""
+    scheme, _, rest = url.partition("://")
+    return f"unix://{rest}" if scheme.lower() == "redis+unix" else url
+
+
+def _storage_uri(value: Any, shared: str = "") -> str:
+    """Where rate-limit counts live: this process (memory://) or a Redis server (by default
+    the shared store, when there is one)."""
+    uri = str(value or "").strip() or shared or "memory://"
     scheme, separator, _ = uri.partition("://")
     if not separator or scheme.lower() not in STORAGE_SCHEMES:
         # Never echo the URI: it may carry a Redis password.

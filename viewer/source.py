@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 from typing import Any, Protocol
 
 from memos_api import AddResult, MemoryPage, MemOSClient, Message, resolve_base_url
@@ -45,3 +47,14 @@ def build_source(config: dict[str, Any], instance_path: str) -> MessageSource:
                        default_tz=config["MEMOS_TIMEZONE"])
     store.seed_demo()
     return store
+
+
+def source_scope(config: dict[str, Any], source: Any) -> str:
+    """Whose answers ``source`` gives, as a digest: the same for every instance reading the
+    same MemOS with the same key (or the same embedded file on the same machine), and
+    different otherwise, so that shared answers never cross from one to another."""
+    if isinstance(source, MemOSClient):
+        parts = ["memos", source.base_url, config["MEMOS_API_KEY"]]
+    else:
+        parts = ["local", socket.gethostname(), os.path.abspath(getattr(source, "path", ""))]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]

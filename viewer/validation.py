@@ -11,6 +11,8 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
+from memos_api.timestamps import in_range
+
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
 MESSAGE_HEX_LENGTH = 12  # a message's element id is "m-" and this many hex digits (viewer.history)
@@ -106,7 +108,8 @@ def read_since(args: Mapping[str, str]) -> datetime | None:
         moment = datetime.fromisoformat(raw) if len(raw) <= 40 else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    # A moment at the edge of what datetime holds would overflow when shown in a zone.
+    if moment is None or moment.tzinfo is None or not in_range(moment):
         raise BadRequest(gettext("The since parameter must be a time with its offset; reload "
                                  "the page."))
     return moment

@@ -196,7 +196,6 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: the message source answers (checked at most every few seconds)."""
-    ready, detail = current_app.extensions["readiness"]()
-    body = {"status": "ready" if ready else "unavailable", "detail": detail}
-    return body, 200 if ready else 503
+    """Readiness: the message source answers (checked at most every few seconds), with the
+    breaker's state and the shared store's."""
+    return current_app.extensions["readiness"].report()

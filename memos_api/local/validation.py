@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from ..errors import error_for_code, InvalidRequestError
+from ..models import MAX_PARTS
 from ..timestamps import BEIJING, parse_timestamp
 
 MAX_ID_LENGTH = 100  # MemOS answers 40010 / 40011 beyond this
@@ -114,13 +115,18 @@ def _encode_message(index: int, message: object) -> str:
     role = message.get("role")
     if not isinstance(role, str) or not role.strip():
         raise invalid(40000, f"{where}.role must be a non-empty string")
-    if not isinstance(message.get("content"), (str, list)):
+    content = message.get("content")
+    if not isinstance(content, (str, list)):
         raise invalid(40000, f"{where}.content must be a string or a list of parts")
+    if isinstance(content, list) and len(content) > MAX_PARTS:
+        # Readers would see only the first MAX_PARTS: refuse what could never be shown.
+        raise invalid(40000, f"{where}.content has {len(content)} parts; a message may have "
+                             f"at most {MAX_PARTS}")
     if not isinstance(message.get("chat_time"), (str, type(None))):
         raise invalid(40000, f"{where}.chat_time must be a string or null")
     try:
         return json.dumps(dict(message), allow_nan=False)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
         raise invalid(40000, f"{where} cannot be stored as JSON: {error}") from None
 
 

@@ -278,11 +278,11 @@ def describe(violation: dict) -> str:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", PAGES)
 def test_no_serious_accessibility_violations(live_server, app_factory, new_context,
-                                             unused_port, name, mode):
+                                             refused_port, name, mode):
     require_axe()
     if name == "upstream-failure":  # a MemOS base URL where nothing listens
         server = live_server(app_factory(
-            MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
+            MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}/api/openmem/v1/",
             MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open"))
     else:
         server = live_server(**SETTINGS.get(name, {}))

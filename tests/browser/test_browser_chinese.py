@@ -171,7 +171,7 @@ class Servers:
     live_server: Callable
     app_factory: Callable
     httpserver: object
-    unused_port: int
+    refused_port: int
 
     def embedded(self, **settings):
         """A viewer on its embedded store, holding the Chinese conversation."""
@@ -186,7 +186,7 @@ class Servers:
 
     def unreachable(self, **settings):
         """A viewer whose MemOS is a loopback port nothing listens on."""
-        return self._upstream(f"http://127.0.0.1:{self.unused_port}{API_BASE}", **settings)
+        return self._upstream(f"http://127.0.0.1:{self.refused_port}{API_BASE}", **settings)
 
     def _upstream(self, base_url: str, **settings):
         app = upstream_app(self.app_factory, base_url, **{
@@ -196,8 +196,8 @@ class Servers:
 
 
 @pytest.fixture
-def servers(live_server, app_factory, httpserver_ipv4, unused_port):
-    yield Servers(live_server, app_factory, httpserver_ipv4, unused_port)
+def servers(live_server, app_factory, httpserver_ipv4, refused_port):
+    yield Servers(live_server, app_factory, httpserver_ipv4, refused_port)
     httpserver_ipv4.check_handler_errors()
 
 

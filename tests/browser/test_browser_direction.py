@@ -19,14 +19,13 @@ from itertools import pairwise
 
 import pytest
 from browser_helpers import chat_url, MESSAGE
+from colours import css_rgb, relative_luminance
 from playwright.sync_api import expect, Page
 from test_browser_presentation import (
     add,
     at,
     close,
     computed,
-    css_rgb,
-    luminance,
     no_horizontal_overflow,
     say,
     screenshot,
@@ -73,7 +72,7 @@ def ink_xs(page: Page, locator, dark_ink: bool) -> list[int]:
     for y in range(int(box["y"]) + 1, int(box["y"] + box["height"]) - 1):
         for x in range(max(0, int(box["x"]) - 20),
                        min(image.width, int(box["x"] + box["width"]) + 20)):
-            value = luminance(pixels[x, y])
+            value = relative_luminance(pixels[x, y])
             if (value < 0.3) if dark_ink else (value > 0.7):
                 found.append(x)
     assert len(found) > 30, f"no text found in {box}"
@@ -135,7 +134,7 @@ def test_a_hebrew_user_message_reads_right_to_left_line_by_line(live_server, pag
     line: list[int] = []
     for y in range(int(box["y"]), int(box["y"] + box["height"])):
         row = [x for x in range(int(box["x"]) - 5, int(box["x"] + box["width"]) + 5)
-               if luminance(pixels[x, y]) > 0.7]
+               if relative_luminance(pixels[x, y]) > 0.7]
         if row:
             line += row
         elif line:

@@ -131,9 +131,9 @@ def test_a_4xx_page_in_signed_mode_offers_nothing_that_cannot_help(live_server, 
 
 @pytest.mark.parametrize("layout", ["chat", "embed"])
 def test_memos_out_of_reach_is_a_5xx_page_with_try_again(live_server, app_factory, page,
-                                                         unused_port, layout):
+                                                         refused_port, layout):
     server = live_server(app_factory(
-        MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
+        MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}/api/openmem/v1/",
         MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open"))
     url = (chat_url if layout == "chat" else embed_url)(server.url)
     response = page.goto(url)

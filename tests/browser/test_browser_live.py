@@ -4,8 +4,8 @@ The page's clock is Playwright's, frozen (``freeze_clock``): a live check happen
 runs the clock past its interval, so nothing here waits for a real interval. The messages come
 from real stores: the app's embedded SQLite store, or a MemOS served over loopback HTTP.
 
-Checks of one conversation share their MemOS call, and its answer is reused for a fifteenth of
-the interval (viewer/sharing.py): where the conversation grows between two checks, the test lets
+Checks of one conversation share their MemOS call, and its answer is reused for a second
+(viewer/sharing.py): where the conversation grows between two checks, the test lets
 that answer expire first (``past_shared_answer``).
 """
 
@@ -49,9 +49,9 @@ RETRYING = "Can't check for new messages right now. Retrying…"
 
 
 def past_shared_answer(server) -> None:
-    """Let the conversation's last shared answer expire (LIVE_POLL_SECONDS / 15), so that the
+    """Let the conversation's last shared answer expire (a second), so that the
     next check reads what was just added."""
-    time.sleep(server.app.config["LIVE_POLL_SECONDS"] / 15 + 0.05)
+    time.sleep(server.app.extensions["live_reads"].ttl + 0.05)
 
 
 def add(server_or_store, messages: list[dict], conversation: str = "c") -> list[str]:
@@ -617,7 +617,8 @@ def upstream(httpserver_ipv4, app_factory, live_server):
     """The viewer (checking every INTERVAL) in front of a MemOS stand-in on 127.0.0.1."""
     app = upstream_app(app_factory, httpserver_ipv4.url_for("/api/openmem/v1/"),
                        MEMOS_API_KEY="sk-live-test-key", MEMOS_TIMEOUT=1,
-                       LIVE_POLL_SECONDS=INTERVAL)
+                       LIVE_POLL_SECONDS=INTERVAL,
+                       MEMOS_BREAKER_FAILURES=0)  # the page's own back-off, not the breaker's
     app.extensions["memos_source"].source.backoff = 0.01  # the client's own quick retries
     yield Upstream(httpserver_ipv4), live_server(app)
     httpserver_ipv4.check_handler_errors()

@@ -128,9 +128,9 @@ def test_print_shows_no_control(live_server, page):
 
 
 def test_print_hides_retry_links_but_keeps_the_error(live_server, app_factory, page,
-                                                     unused_port):
+                                                     refused_port):
     server = live_server(app_factory(
-        MEMOS_BASE_URL=f"http://127.0.0.1:{unused_port}/api/openmem/v1/",
+        MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}/api/openmem/v1/",
         MEMOS_API_KEY="test-key", MEMOS_TIMEOUT=1, VIEWER_ACCESS="open"))
     page.goto(chat_url(server.url))
     retry = page.locator('[role="alert"] .alert__retry')

@@ -27,8 +27,16 @@ from memos_api import ContentPart, Message
 from . import tools
 from .highlight import escape_code, highlight, lexer_for, prepare
 from .jsontext import pretty_json
-from .markdown import code_figure, Fence, LimitReached, Limits, render_markdown, sanitize_html
-from .plain import attachment, plain_html, typed_html
+from .markdown import (
+    code_figure,
+    Fence,
+    LimitReached,
+    Limits,
+    render_markdown,
+    sanitize_html,
+    words_of,
+)
+from .plain import attachment, more_parts_html, plain_html, typed_html
 from .presentation import (
     is_long,
     preview_source,
@@ -123,6 +131,8 @@ def _body(formatter: _Formatter, message: Message, markdown: bool,
         content, preview = formatter.content(message, markdown, code)
     else:  # nothing said, only tools called: the chips alone
         content, preview = "", None
+    if message.more_parts:
+        content += formatter.made(more_parts_html(message.more_parts))
     chips = "".join(formatter.call(call, code) for call in calls)
     if more:
         chips += tools.more_calls(more)
@@ -266,3 +276,13 @@ class _CodeFiller:
         self.max_html -= len(highlighted.html)
         self.plain = self.plain or not highlighted.complete
         return highlighted.html
+
+
+def reading_text(message: Message) -> str:
+    """``message``'s text as its reader sees it: an answer's Markdown without the marks that
+    format it; what is shown as typed, as typed. What find searches and quotes."""
+    text = message.text
+    if message.role not in MARKDOWN_ROLES or len(text) > MARKDOWN_CHARACTERS:
+        return text
+    return words_of(text)
+

@@ -363,3 +363,32 @@ def code_figure(language: str, code: str, fences: list[Fence], marker: str,
     return (f'<figure class="code-block" dir="ltr">{caption}'
             f'<pre class="highlight"{tabindex}><code{attributes}>'
             f"{marker}{len(fences) - 1}.</code></pre></figure>\n")
+
+
+# Where a block ends, the words before it and after it are apart: a line break in the text.
+_BLOCK_ENDS = frozenset({"Paragraph", "Item", "CodeBlock", "TableHead", "TableRow", "Table",
+                         "HtmlBlock", "BlockQuote"})
+
+
+def words_of(text: str) -> str:
+    """Markdown ``text`` as a reader sees it, in plain text: its words and code without the
+    marks that format them (``**``, ``#``, backticks, link targets). Raw HTML, shown as text
+    on the page, stays. Linear in ``text`` (pulldown-cmark), and nothing is rendered."""
+    if not text.isascii():  # lone surrogates (JSON can carry them) become "?"
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    out: list[str] = []
+    add = out.append
+    for event in PARSER.events(text.replace("\x00", "\ufffd")):
+        if type(event) is str:  # SoftBreak, HardBreak, Rule
+            add("\n")
+            continue
+        ((kind, value),) = event.items()
+        if kind in ("Text", "Code", "Html", "InlineHtml"):
+            add(value)
+        elif kind == "End":
+            if value == "TableCell":
+                add(" ")
+            elif type(value) is dict or value in _BLOCK_ENDS:  # headings and lists are dicts
+                add("\n")
+    return "".join(out).strip()
+

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from flask_babel import gettext
+from flask_babel import format_number, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape, Markup
 
@@ -62,6 +62,19 @@ def plain_html(parts: tuple[ContentPart, ...], max_html: int | None = None) -> M
         html = "".join(typed_html(part.text, links=False, code=False) if part.kind == "text"
                        else attachment(part) for part in parts)
     return Markup(html)
+
+
+def more_parts(count: int) -> str:
+    """"12 more parts of this message are not shown", in the reader's language: the parts
+    past ``memos_api.models.MAX_PARTS``."""
+    return ngettext("%(count)s more part of this message is not shown.",
+                    "%(count)s more parts of this message are not shown.", count,
+                    count=format_number(count))
+
+
+def more_parts_html(count: int) -> str:
+    """The same, as a quiet note at the end of the message's content."""
+    return str(Markup('<p class="message__note">%s</p>') % more_parts(count))
 
 
 def typed_html(text: str, links: bool = True, preview: bool = False, code: bool = True) -> str:

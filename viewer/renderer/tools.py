@@ -4,7 +4,7 @@ Both come in OpenAI's shape, kept in ``Message.extra``: an assistant's ``tool_ca
 of ``{"id", "type": "function", "function": {"name", "arguments"}}`` (arguments a JSON text),
 or the older single ``function_call`` ``{"name", "arguments"}``; a tool's ``tool_call_id``.
 Any of it may be missing, of another type, or huge: what cannot be read is left out, and
-at most ``MAX_CALLS`` calls are shown (the rest counted).
+only the first ``MAX_CALLS`` items are read (the rest counted).
 
 Each call is a chip; a tool's answer names its call, and links to that call's chip when both
 are on the same page (``link_answers``). A chip's id is made from the message's element id
@@ -59,15 +59,10 @@ def tool_calls(message: Message) -> tuple[tuple[ToolCall, ...], int]:
     if not isinstance(found, list):
         legacy = message.extra.get("function_call") if message.extra else None
         found = [{"function": legacy}] if isinstance(legacy, dict) else []
-    calls = []
-    for index, item in enumerate(found):
-        call = _call(item)
-        if call is not None:
-            calls.append(call)
-            if len(calls) == MAX_CALLS:
-                return tuple(calls), sum(1 for item in found[index + 1:] if isinstance(item,
-                                                                                       dict))
-    return tuple(calls), 0
+    # Only the first MAX_CALLS items are read, and the rest counted by their number: this
+    # runs for every view of the message, and the list may hold millions of items.
+    calls = tuple(call for call in map(_call, found[:MAX_CALLS]) if call is not None)
+    return calls, max(0, len(found) - MAX_CALLS)
 
 
 def _call(item: object) -> ToolCall | None:

@@ -1,0 +1,191 @@
+"""SHARED_STORE_URL: the setting, the rate-limit counts it shares by default, and an app whose
+Redis is missing at start, goes away, or hangs (SIGSTOP): said once, shown in /readyz, and never
+a failed page."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import time
+from html import unescape
+
+import pytest
+
+from viewer.access import sign
+from viewer.settings import ConfigError
+
+SECRET = "a-shared-store-secret-long-enough-32b"
+CHAT = "/chat?user_id=u&conversation_id=c"
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def store_log(caplog):
+    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
+    logger = logging.getLogger("viewer.shared_store")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="viewer.shared_store")
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def warnings(log) -> list[str]:
+    """The shared store's own warnings (the rate limiter says its own, elsewhere)."""
+    return [record.getMessage() for record in log.records
+            if record.levelno >= logging.WARNING and record.name == "viewer.shared_store"]
+
+
+def seeded(app):
+    app.extensions["memos_source"].add_messages("u", "c", [
+        {"role": "user", "content": f"message {n}", "chat_time": f"2026-03-01 10:00:0{n}"}
+        for n in range(3)])
+    return app
+
+
+# --- the setting ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://:pw@cache.example:6380",
+                                 "redis+unix:///run/redis/redis.sock?db=2", " redis://h "])
+def test_redis_urls_are_accepted(app_factory, url):
+    app = app_factory(SHARED_STORE_URL=url, RATE_LIMIT="0")
+    assert app.config["SHARED_STORE_URL"] == url.strip()
+
+
+@pytest.mark.parametrize("url", ["memory://", "127.0.0.1:6379", "http://cache:6379",
+                                 "redis://:sekrit-password@127.0.0.1:notaport/0", "redis://",
+                                 "memcached://admin:sekrit-password@cache"])
+def test_an_unusable_url_is_refused_without_showing_it(app_factory, url):
+    with pytest.raises(ConfigError, match="SHARED_STORE_URL") as refused:
+        app_factory(SHARED_STORE_URL=url)
+    assert "sekrit" not in str(refused.value) and "127.0.0.1" not in str(refused.value)
+    assert "redis+unix://" in str(refused.value)
+
+
+def test_without_it_nothing_is_shared(app_factory):
+    app = app_factory()
+    assert app.extensions["shared_store"] is None
+    assert app.config["RATE_LIMIT_STORAGE_URI"] == "memory://"
+    assert "shared_store" not in app.test_client().get("/readyz").json
+
+
+def test_rate_limit_counts_go_to_the_shared_store_unless_told_otherwise(app_factory,
+                                                                        redis_server):
+    shared = app_factory(SHARED_STORE_URL=redis_server.url)
+    assert shared.config["RATE_LIMIT_STORAGE_URI"] == redis_server.url
+    first, second = (app_factory(SHARED_STORE_URL=redis_server.url,
+                                 RATE_LIMIT="2/minute").test_client() for _ in range(2))
+    assert [first.get(CHAT).status_code, second.get(CHAT).status_code,
+            first.get(CHAT).status_code] == [200, 200, 429]
+    own = app_factory(SHARED_STORE_URL=redis_server.url, RATE_LIMIT_STORAGE_URI="memory://",
+                      RATE_LIMIT="2/minute")
+    assert own.config["RATE_LIMIT_STORAGE_URI"] == "memory://"
+    assert [own.test_client().get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_readyz_says_the_store_answers(app_factory, redis_server):
+    body = app_factory(SHARED_STORE_URL=redis_server.url).test_client().get("/readyz").json
+    assert body["status"] == "ready" and body["shared_store"] == "ok"
+
+
+# --- a store that is not there ----------------------------------------------------------------
+
+def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, unused_port,
+                                                               store_log):
+    app = seeded(app_factory(SHARED_STORE_URL=f"redis://127.0.0.1:{unused_port}/0",
+                             EMBED_SECRET=SECRET, LIVE_POLL_SECONDS=2))
+    said = warnings(store_log)
+    assert any("does not answer at start" in line for line in said)
+    assert any(line.startswith("unreachable (ConnectionError)") for line in said)
+    client = app.test_client()
+    token = sign("u", "c", SECRET, 600)
+    page = client.get(f"/chat?token={token}")
+    assert page.status_code == 200 and "message 2" in page.text
+    live = unescape(re.search(r'data-live-url="([^"]+)"', page.text)[1])
+    for _ in range(5):
+        assert client.get(live, headers=HX).status_code == 204
+        assert client.get(f"/embed?token={token}").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["shared_store"] == "unreachable"
+    assert "does not answer" in ready.json["detail"] and str(unused_port) not in ready.text
+    assert warnings(store_log) == said  # nothing more for the requests meanwhile
+
+
+def test_redis_stopped_mid_test_no_page_fails_and_it_comes_back(app_factory, redis_server,
+                                                                store_log):
+    app = seeded(app_factory(SHARED_STORE_URL=redis_server.url, EMBED_SECRET=SECRET,
+                             LIVE_POLL_SECONDS=2))
+    client = app.test_client()
+    token = sign("u", "c", SECRET, 600)
+    live = unescape(re.search(r'data-live-url="([^"]+)"',
+                              client.get(f"/chat?token={token}").text)[1])
+    redis_server.stop()
+    statuses = set()
+    for _ in range(10):
+        statuses |= {client.get(f"/chat?token={token}").status_code,
+                     client.get(live, headers=HX).status_code,
+                     client.get("/readyz").status_code}
+    assert statuses == {200, 204}
+    assert client.get("/readyz").json["shared_store"] == "unreachable"
+    assert sum("unreachable" in line for line in warnings(store_log)) == 1
+    redis_server.start()
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").json["shared_store"] != "ok":
+        assert time.monotonic() < deadline, "never used again"
+        client.get(live, headers=HX)
+        time.sleep(0.2)
+    assert "answers again" in store_log.text
+
+
+@pytest.mark.parametrize("limited", [False, True])
+def test_a_hung_redis_holds_one_page_briefly_then_none(app_factory, redis_server, limited):
+    """SIGSTOP: connections open, nothing answers. Our store waits its quarter-second timeout
+    once, then serves on its own state; Flask-Limiter, on the same Redis, waits its own: about
+    half a second in all, as the README promises."""
+    app = seeded(app_factory(SHARED_STORE_URL=redis_server.url, EMBED_SECRET=SECRET,
+                             RATE_LIMIT="1000/minute" if limited else "0"))
+    client = app.test_client()
+    token = sign("u", "c", SECRET, 600)
+    assert client.get(f"/chat?token={token}").status_code == 200
+    redis_server.pause()
+    try:
+        durations = []
+        for _ in range(8):
+            started = time.monotonic()
+            assert client.get(f"/chat?token={token}").status_code == 200
+            durations.append(time.monotonic() - started)
+    finally:
+        redis_server.resume()
+    if limited:  # the store and Flask-Limiter each wait 0.25 s; the limiter looks again later
+        assert max(durations) < 0.75 and sorted(durations)[4] < 0.1, durations
+    else:
+        assert durations[0] < 0.7 and max(durations[1:]) < 0.1, durations
+
+
+def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, tmp_path):
+    """``redis+unix://`` as Flask-Limiter spells it; redis-py calls it ``unix://``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    socket_path = tmp_path / "redis.sock"
+    process = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(socket_path),
+                                "--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            assert time.monotonic() < deadline and process.poll() is None, "no socket"
+            time.sleep(0.02)
+        url = f"redis+unix://{socket_path}?db=0"
+        app = seeded(app_factory(SHARED_STORE_URL=url, RATE_LIMIT="2/minute",
+                                 LIVE_POLL_SECONDS=2))
+        client = app.test_client()
+        assert [client.get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
+        app.extensions["live_reads"].get_messages("u", "c", 9)
+        stored = app.extensions["shared_store"].client.keys("memos-viewer:reads:answer:*")
+        assert len(stored) == 1 and client.get("/readyz").json["shared_store"] == "ok"
+        assert app.extensions["shared_store"].client.keys("LIMITS*")
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,125 @@
+"""Slow clients cannot hold the production server's threads (viewer/worker.py).
+
+Found by trying to break it: with gunicorn's gthread worker, 50 connections that each sent a
+request line and then one header every few seconds made /healthz time out; 200 took every
+worker (half the probes failed here, 2 workers of 48 threads). The shipped config reads each
+request in the worker's event loop before a thread takes it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.production import production_server
+from viewer.worker import _complete, MAX_BODY_BYTES
+
+SLOW_CLIENTS = 200
+SLOW_SECONDS = 8  # how long they trickle, and so how long the probes run
+DEMO = "/chat?user_id=demo-user&conversation_id=demo-conversation"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with production_server(tmp_path_factory.mktemp("slow-clients"), port) as url:
+        yield url, port
+
+
+def trickle(port: int, until: float, opened: list) -> None:
+    """Slow-loris: a request line, then one header line every two seconds, never the end."""
+    sockets = []
+    for _ in range(SLOW_CLIENTS):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sockets.append(sock)
+    opened.append(len(sockets))
+    line = 0
+    while time.monotonic() < until:
+        time.sleep(2)
+        line += 1
+        for sock in sockets:
+            try:
+                sock.sendall(b"X-Slow-%d: y\r\n" % line)
+            except OSError:
+                pass
+    for sock in sockets:
+        sock.close()
+
+
+def test_two_hundred_slow_clients_leave_health_and_pages_quick(server):
+    url, port = server
+    until = time.monotonic() + SLOW_SECONDS
+    opened: list[int] = []
+    slow = threading.Thread(target=trickle, args=(port, until, opened), daemon=True)
+    slow.start()
+    while not opened and slow.is_alive():
+        time.sleep(0.05)
+    assert opened == [SLOW_CLIENTS]
+    times = []
+    while time.monotonic() < until - 0.5:
+        for path in ("/healthz", DEMO, "/static/embed.js"):
+            started = time.perf_counter()
+            response = requests.get(url + path, timeout=5)
+            times.append((path, time.perf_counter() - started))
+            assert response.status_code == 200, path
+        time.sleep(0.2)
+    slow.join(timeout=10)
+    assert len(times) >= 9
+    late = [(path, round(seconds, 2)) for path, seconds in times if seconds >= 1.0]
+    assert not late, late  # each within a second (was: 10 s timeouts)
+
+
+def test_a_request_that_trickles_in_is_served_once_whole(server):
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for piece in (b"GET /healthz HT", b"TP/1.1\r\nHost: 127.", b"0.0.1\r\n", b"\r\n"):
+            sock.sendall(piece)
+            time.sleep(0.2)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b'"status":"ok"' in answer.replace(b" ", b"")
+
+
+def test_kept_alive_connections_and_small_bodies_are_read_the_same_way(server):
+    url, port = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for _ in range(3):  # one connection, three requests: each read by the loop
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read()
+        connection.request("POST", "/healthz", body=b"x" * 1000)  # a body the app ignores
+        response = connection.getresponse()
+        assert response.status == 405
+        response.read()
+    finally:
+        connection.close()
+
+
+def test_a_head_too_large_is_refused_without_a_thread(server):
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n" + b"X-Big: " + b"y" * 70_000)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+@pytest.mark.parametrize("arrived, complete", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\n", None),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    (b"GET / HTTP/1.1\nHost: x\n\n", True),  # bare LF: gunicorn's parser decides
+    (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc", False),
+    (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", True),
+    (b"POST / HTTP/1.1\r\ncontent-LENGTH:  5 \r\n\r\nabcde", True),
+    (b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY_BYTES + 1), True),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", True),  # the thread reads it
+])
+def test_when_a_request_has_arrived(arrived, complete):
+    assert _complete(bytearray(arrived)) is complete

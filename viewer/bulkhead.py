@@ -1,0 +1,65 @@
+"""A bulkhead: at most ``MEMOS_MAX_IN_FLIGHT`` MemOS calls at once in this process.
+
+A MemOS that hangs holds each call for up to the deadline (23 s by default); with every page
+waiting on it, every thread of a worker soon is too, and then nothing else is answered, not
+even ``/healthz``. Calls take a slot first. As many as there are slots may wait for one, up
+to ``SLOT_WAIT_SECONDS``; past that wait, or when that many already wait, the page answers at
+once that MemOS is busy (503, ``Retry-After``). So with a third of the threads as slots, at
+most two thirds are ever held by MemOS, and the rest keep serving health checks, static
+files, the landing page and live answers already shared, without queueing behind pages that
+wait (a wait for a slot holds a thread too).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from memos_api import N_, RateLimitedError
+
+SLOT_WAIT_SECONDS = 1.0  # how long a call may wait for a slot before the page says busy
+RETRY_AFTER_SECONDS = 2  # what a busy page asks the reader (and live checks) to wait
+
+
+class BusyError(RateLimitedError):
+    """Every slot for MemOS calls is taken: too many pages are already waiting for it."""
+
+    default_message = N_("Too many pages are waiting for MemOS right now; try again in a "
+                         "moment.")
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=RETRY_AFTER_SECONDS)
+
+
+class Bulkhead:
+    """Up to ``limit`` calls in flight; the others wait for a slot, briefly."""
+
+    def __init__(self, limit: int, wait: float = SLOT_WAIT_SECONDS) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    @contextmanager
+    def slot(self, wait: float | None = None) -> Iterator[None]:
+        """Hold a slot for the duration; BusyError when none frees within ``wait`` seconds
+        (this bulkhead's own wait by default), or at once when ``limit`` calls already wait."""
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                if self._waiting >= self.limit:
+                    raise BusyError()
+                self._waiting += 1
+            try:
+                got = self._slots.acquire(timeout=max(0.0, self.wait if wait is None
+                                                      else wait))
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+            if not got:
+                raise BusyError()
+        try:
+            yield
+        finally:
+            self._slots.release()

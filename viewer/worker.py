@@ -1,0 +1,155 @@
+"""gunicorn's threaded worker, but a request gets a thread only once it has fully arrived.
+
+gunicorn's ``gthread`` worker hands each new connection to a thread, which then reads the
+request with blocking reads and no deadline: a client that sends a request line and then one
+header every few seconds holds that thread for as long as it likes. Fifty such clients took
+every thread of a worker (48), and ``/healthz`` stopped answering; two hundred, every worker.
+
+``HeadFirstWorker`` reads each request's head, and a small body declared by Content-Length,
+in the worker's event loop (non-blocking, alongside the listening socket), and only then
+hands the connection to a thread, with those bytes already in its parser: a thread never
+waits for a client. Requests still arriving after ``HEAD_SECONDS`` are dropped, as are heads
+larger than ``MAX_HEAD_BYTES`` (a 431). Kept-alive connections come back to the loop between
+requests, as in ``gthread``. Over TLS or HTTP/2 (which gunicorn negotiates in the thread) it
+behaves exactly as ``gthread``.
+
+Used by gunicorn.conf.py: ``worker_class = "viewer.worker.HeadFirstWorker"``.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import selectors
+import time
+from collections import deque
+from functools import partial
+
+from gunicorn import http
+from gunicorn.http2 import negotiation
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+HEAD_SECONDS = 10.0  # a request's head (and small body) must have arrived by then
+MAX_HEAD_BYTES = 64 * 1024  # larger heads are refused (431); real ones are a few KB
+MAX_BODY_BYTES = 64 * 1024  # a body up to this is read here too; a larger one in the thread
+_END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+_LENGTH = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r?\n", re.IGNORECASE)
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+              b"Content-Type: text/plain\r\nContent-Length: 24\r\n\r\n"
+              b"Request head too large.\n")
+
+
+class HeadFirstWorker(ThreadWorker):
+    """A ``gthread`` worker that reads each request before it takes a thread."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.arriving: deque[TConn] = deque()  # reading a head, oldest deadline first
+
+    def _reads_heads(self, conn: TConn) -> bool:
+        return not self.cfg.is_ssl and not negotiation.prior_knowledge_allowed(self.cfg,
+                                                                               conn.client)
+
+    def accept(self, listener) -> None:
+        """Accept a connection and read its first request here, not in a thread."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        if self._reads_heads(conn):
+            self._await_request(conn)
+        else:
+            client_sock.setblocking(True)
+            self.enqueue_req(conn)
+
+    def on_client_socket_readable(self, conn: TConn, client) -> None:
+        """A kept-alive connection's next request begins: read it here too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        if self._reads_heads(conn):
+            self._await_request(conn)
+        else:
+            self.enqueue_req(conn)
+
+    def _await_request(self, conn: TConn) -> None:
+        conn.arrived = bytearray()
+        conn.timeout = time.monotonic() + HEAD_SECONDS
+        self.arriving.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self._on_request_bytes, conn))
+
+    def _on_request_bytes(self, conn: TConn, client) -> None:
+        try:
+            chunk = conn.sock.recv(MAX_HEAD_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away
+            self._drop(conn)
+            return
+        conn.arrived += chunk
+        complete = _complete(conn.arrived)
+        if complete is None:
+            if len(conn.arrived) > MAX_HEAD_BYTES:
+                try:
+                    conn.sock.send(_TOO_LARGE)
+                except OSError:
+                    pass
+                self._drop(conn)
+            return
+        if not complete:
+            return
+        self.poller.unregister(client)
+        self.arriving.remove(conn)
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(bytes(conn.arrived))
+        del conn.arrived
+        conn.data_ready = True  # the thread must not wait for data: it is here
+        conn.sock.setblocking(True)
+        self.enqueue_req(conn)
+
+    def _drop(self, conn: TConn) -> None:
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        try:
+            self.arriving.remove(conn)
+        except ValueError:
+            pass
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Close connections whose request did not arrive in time, then gthread's own."""
+        now = time.monotonic()
+        while self.arriving and self.arriving[0].timeout <= now:
+            self._drop(self.arriving[0])
+        super().murder_pending()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            while self.arriving:
+                self._drop(self.arriving[0])
+
+
+def _complete(arrived: bytearray) -> bool | None:
+    """Whether the request in ``arrived`` is all here: None while its head is not; False while
+    a body it declares (up to MAX_BODY_BYTES) is not; True when both are (a larger body, or a
+    chunked one, is left for the thread to read)."""
+    end = _END_OF_HEAD.search(arrived, 0, MAX_HEAD_BYTES + 4)
+    if end is None:
+        return None
+    length = _LENGTH.search(arrived, 0, end.start() + 2)
+    if length is None:
+        return True
+    declared = int(length[1])
+    return declared > MAX_BODY_BYTES or len(arrived) - end.end() >= declared
