@@ -48,7 +48,6 @@ from .sharing import SharedReads
 from .templating import ROLE_LABELS
 
 SHARE_SECONDS = 2.0  # how long a pass over a user's memories is reused by other readers
-ERROR_SECONDS = 0.5  # ... and a failure: only for the readers that waited for its call
 KINDS = ("fact", "preference", "tool", "skill")  # the panel's groups, in this order
 GROUP_TITLES = {"fact": _l("Facts"), "preference": _l("Preferences"),
                 "tool": _l("Tool experience"), "skill": _l("Skills")}
@@ -254,8 +253,10 @@ class MemoryPanel:
         self.max_pages = max_pages
         self.zone = zone  # DISPLAY_TIMEZONE: sources are matched by time as pages write it
         self.bounds = bounds
+        # A failure goes to the readers that waited for its call, not to later ones: a
+        # reader's "Try again" must try again.
         self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, fetch=self._fetch,
-                                  error_ttl=ERROR_SECONDS)
+                                  keep_errors=False)
 
     def panel(self, reader: Reader, messages: Sequence[Message] = (),
               ids: Sequence[str | None] = (), query: str | None = None) -> Panel:

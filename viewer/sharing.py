@@ -19,8 +19,8 @@ a refresh over that waits for the next answer, or its turn, rather than being dr
 
 The same mechanism shares other reads (``read``): the memory panel's (viewer/memory_panel.py)
 gives its own ``fetch`` for its keys, in this process (no ``store``: only messages have a
-codec for Redis), and keeps an error only ``error_ttl`` seconds, long enough for the readers
-that waited for its call, so that a reader's "Try again" does call again.
+codec for Redis), and does not keep errors (``keep_errors``): an error goes to the readers that
+waited for its call, and a reader who comes after it, "Try again" in hand, calls again.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class Answer:
     generation: int
     value: Any = None  # what the call returned: live reads, a list of messages
     error: MemOSError | None = None
+    finished: float = 0.0  # time.monotonic() when this process's call ended (0: another's)
 
     def result(self) -> Any:
         if self.error is not None:
@@ -78,12 +79,10 @@ class SharedReads:
     def __init__(self, source: Any, ttl: float = SHARE_SECONDS, wait: float = 30.0,
                  store: SharedStore | None = None, scope: str = "",
                  client: Callable[[], str] = lambda: "",
-                 fetch: Callable[[Key], Any] | None = None,
-                 error_ttl: float | None = None) -> None:
+                 fetch: Callable[[Key], Any] | None = None, keep_errors: bool = True) -> None:
         self.source = source
         self.ttl = ttl
-        # How long an error is kept: as an answer unless said (the panel: a moment).
-        self.error_ttl = ttl if error_ttl is None else error_ttl
+        self.keep_errors = keep_errors  # False: an error only for the reads that waited for it
         self.fetch = fetch or (lambda key: self.source.get_messages(*key))
         self.wait = wait  # the longest a read waits for another's call (a request's deadline)
         self.client = client  # who asks (their address): a refresh's budget is theirs
@@ -121,27 +120,35 @@ class SharedReads:
         """Take a fresh enough answer from ``board``, or make the call under its lock."""
         # A refresh takes only answers from calls begun after it asked (a later generation).
         after = board.generation() if refresh else None
+        started = time.monotonic()
         allowed = not refresh  # may make the call itself (a refresh: when its turn comes)
         poll = FIRST_POLL
         while True:
             answer = board.answer(key)
-            if answer is not None and (after is None or answer.generation > after):
+            if self._usable(answer, after, started):
                 return answer.result()
             allowed = allowed or board.may_refresh(key, self.client())
             token = board.lock(key) if allowed else None
             if token is not None:
-                return self._call(board, key, token, after)
+                return self._call(board, key, token, after, started)
             now = time.monotonic()
             if now >= deadline:
                 raise UpstreamTimeoutError()
             board.wait(key, min(deadline, now + poll))
             poll = min(LAST_POLL, poll * 2)
 
-    def _call(self, board, key: Key, token: str, after: int | None) -> Any:
+    def _usable(self, answer: Answer | None, after: int | None, started: float) -> bool:
+        """Whether a read begun at ``started`` (a refresh: after generation ``after``) may
+        take ``answer``."""
+        if answer is None or (after is not None and answer.generation <= after):
+            return False
+        return self.keep_errors or answer.error is None or answer.finished >= started
+
+    def _call(self, board, key: Key, token: str, after: int | None, started: float) -> Any:
         """Holding ``key``'s lock: the answer stored meanwhile, or a call to the source."""
         try:
             answer = board.answer(key)  # stored while this reader waited for the lock?
-            if answer is None or (after is not None and answer.generation <= after):
+            if not self._usable(answer, after, started):
                 answer = self._fetch(board, key)
         finally:
             board.unlock(key, token)
@@ -151,9 +158,9 @@ class SharedReads:
         generation = board.next_generation()
         self.calls += 1
         try:
-            answer = Answer(generation, value=self.fetch(key))
+            answer = Answer(generation, value=self.fetch(key), finished=time.monotonic())
         except MemOSError as error:  # shared with the readers waiting for this call
-            answer = Answer(generation, error=error)
+            answer = Answer(generation, error=error, finished=time.monotonic())
         board.put(key, answer)
         return answer
 
@@ -225,8 +232,7 @@ class LocalBoard:
         with self._changed:
             entry = self._entry(key)
             entry.answer = answer
-            entry.expires = time.monotonic() + (
-                self.reads.ttl if answer.error is None else self.reads.error_ttl)
+            entry.expires = time.monotonic() + self.reads.ttl
             self._changed.notify_all()
 
     def wait(self, key: Key, until: float) -> None:
@@ -325,8 +331,7 @@ class RedisBoard:
         try:
             self.store.run(lambda client: client.set(
                 self._key("answer", *key), encode_answer(answer, key),
-                px=max(1, int((self.reads.ttl if answer.error is None
-                               else self.reads.error_ttl) * 1000))))
+                px=int(self.reads.ttl * 1000)))
         except StoreUnavailable:
             pass  # the caller has its answer; the others make their own call
 
