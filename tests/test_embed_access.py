@@ -260,5 +260,5 @@ def test_embed_url_refuses_to_sign_longer_than_links_may_last(signed_app):
     assert refused.exit_code != 0 and "EMBED_MAX_TTL=2592000" in refused.output
     signed = runner.invoke(args=["embed-url", "alice", "a", "--ttl", str(30 * 86400)])
     assert signed.exit_code == 0, signed.output
-    link = signed.output.strip()
+    link = signed.stdout.strip()  # the link id is said on stderr
     assert signed_app.test_client().get(link.split("5000", 1)[1]).status_code == 200
