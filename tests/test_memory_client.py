@@ -30,6 +30,7 @@ from memos_api import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from memos_api.models import TOO_DEEP
 
 API_KEY = "mpg-SECRET-key-0123456789"
 PREFIX = "/api/openmem/v1"
@@ -386,6 +387,27 @@ def test_huge_values_are_kept_whole(httpserver, client):
     value = "長" * 1_000_000
     memory = get_one(httpserver, client, {**MEMORY, "memory_value": value})
     assert memory.memory_value == value
+
+
+def test_values_nested_as_deep_as_json_reads_are_read(httpserver, client):
+    """Nesting that the answer's parser takes but that is too deep to write out again a few
+    frames further down is a placeholder, not a RecursionError out of the client."""
+    read = 0
+    for depth in range(900, 1000):
+        nested = "[" * depth + "]" * depth
+        body = ('{"code": 0, "message": "ok", "data": {"memory_detail_list": [{"memory_value":'
+                f' {nested}, "tags": [{nested}], "sources": [{{"content": [{nested}]}}]}}]}}}}')
+        httpserver.clear()
+        httpserver.expect_request(GET).respond_with_data(body,
+                                                         content_type="application/json")
+        try:
+            [memory] = client.get_memory("u").memories
+        except BadResponseError:  # too deep for the answer's parser itself
+            continue
+        read += 1
+        assert memory.memory_value in (nested, TOO_DEEP)
+        assert memory.sources[0].text in (nested, TOO_DEEP)
+    assert 0 < read < 100  # the parser's limit lies in the range tried
 
 
 @pytest.mark.parametrize("extra, paging", [
