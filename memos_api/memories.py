@@ -59,50 +59,49 @@ class MemorySource:
     kind: str = ""  # MemOS's "type": chat, doc, web, file...
 
 
-@dataclass(frozen=True)
-class Memory:
-    """A fact MemOS extracted (``memory_type``: LongTermMemory, UserMemory, WorkingMemory...).
+@dataclass(frozen=True, kw_only=True)
+class _Shared:
+    """The fields every kind of memory has (``_shared`` reads them), keyword-only.
 
-    ``confidence`` is in 0..1 or None; ``relativity`` (search only) is the score MemOS sent,
-    any finite number >= 0 (the cloud's examples show values as small as 1.7e-4).
-    ``create_time``/``update_time`` hold the times as sent, as text (epoch milliseconds come as
-    digits); ``created_at``/``updated_at`` are them parsed, or None when unreadable.
+    ``relativity`` (search only) is the score MemOS sent, any finite number >= 0 (the cloud's
+    examples show values as small as 1.7e-4). ``create_time``/``update_time`` hold the times
+    as sent, as text (epoch milliseconds come as digits); ``created_at``/``updated_at`` are
+    them parsed, or None when unreadable. ``extra`` holds the fields not read.
     """
 
-    id: str
-    memory_key: str
-    memory_value: str
-    memory_type: str = ""
     conversation_id: str = ""
     status: str = ""
-    confidence: float | None = None
-    tags: tuple[str, ...] = ()
     relativity: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    sources: tuple[MemorySource, ...] = ()
     create_time: str | None = field(default=None, compare=False, repr=False)
     update_time: str | None = field(default=None, compare=False, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class Preference:
+class Memory(_Shared):
+    """A fact MemOS extracted (``memory_type``: LongTermMemory, UserMemory, WorkingMemory...);
+    ``confidence`` is in 0..1 or None."""
+
+    id: str
+    memory_key: str
+    memory_value: str
+    memory_type: str = ""
+    confidence: float | None = None
+    tags: tuple[str, ...] = ()
+    sources: tuple[MemorySource, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preference(_Shared):
     """A preference (``preference_type``: explicit_preference or implicit_preference)."""
 
     id: str
     preference: str
     preference_type: str = ""
     reasoning: str = ""
-    conversation_id: str = ""
-    status: str = ""
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     sources: tuple[MemorySource, ...] = ()
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ class ToolUse:
 
 
 @dataclass(frozen=True)
-class ToolMemory:
+class ToolMemory(_Shared):
     """Tool experience (``tool_type``: ToolTrajectoryMemory or ToolSchema)."""
 
     id: str
@@ -124,23 +123,15 @@ class ToolMemory:
     tool_value: str = ""
     experience: str = ""
     tool_used_status: tuple[ToolUse, ...] = ()
-    conversation_id: str = ""
-    status: str = ""
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     sources: tuple[MemorySource, ...] = ()
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class Skill:
+class Skill(_Shared):
     """A skill: its ``skill_value`` object read into name, description, procedure and lists.
 
     ``value`` keeps ``skill_value`` as sent; when it is not an object its text (or JSON) is
-    the ``description``.
+    the ``description``. Skills have no sources.
     """
 
     id: str
@@ -152,17 +143,9 @@ class Skill:
     examples: tuple[str, ...] = ()
     skill_type: str = ""
     skill_url: str = ""
-    conversation_id: str = ""
-    status: str = ""
     confidence: float | None = None
     tags: tuple[str, ...] = ()
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
     value: Any = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -361,7 +344,7 @@ def _fields(item: object) -> dict[str, Any] | None:
 
 
 def _shared(fields: Mapping[str, Any], default_tz: tzinfo) -> dict[str, Any]:
-    """The fields every kind has: conversation, status, relevance, times and sources."""
+    """The ``_Shared`` fields, and ``sources`` (every kind but skills has them)."""
     created, create_time = _time(fields, _CREATED, default_tz)
     updated, update_time = _time(fields, _UPDATED, default_tz)
     sources = fields.get("sources")
