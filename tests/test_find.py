@@ -394,6 +394,18 @@ def test_past_its_reading_budget_an_answer_is_searched_as_typed(client, store, m
     assert snippet_texts(response.text) == ["Some **bold** words"]
 
 
+def test_a_run_of_a_million_combining_marks_stays_bounded(client, store):
+    # One cluster of a million characters was mapped in one go, and walked to its end once
+    # per match placed: 2.5 s of CPU, past the budget the mapping looks at.
+    add(store, ["a" + "\u0301" * 1_000_000])
+    started = time.thread_time()
+    response = search(client, "\u0301")
+    assert time.thread_time() - started < 1.0
+    found = results(response.text)
+    assert found.heading == "1 message matches “\u0301”" and found.marks
+    assert len(response.get_data()) < 20_000
+
+
 def test_a_full_read_says_older_messages_were_not_searched(app_factory):
     app = app_factory(RATE_LIMIT="0", MEMOS_MAX_LIMIT=5)
     add(app.extensions["memos_source"], [f"word {n}" for n in range(8)])
