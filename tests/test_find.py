@@ -115,17 +115,8 @@ def assert_every_shown_match_is_marked(page: str, query: str) -> None:
 
 @pytest.fixture
 def app(app_factory):
+    """conftest's app without rate limits (its ``client`` and ``store`` follow)."""
     return app_factory(RATE_LIMIT="0")
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["memos_source"]
 
 
 # --- what matches --------------------------------------------------------------------------
