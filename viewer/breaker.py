@@ -173,11 +173,6 @@ if failures >= tonumber(ARGV[1]) then
 end
 return 0
 """
-_RELEASE = """
-local ok, owner = pcall(redis.call, 'GET', KEYS[1])
-if ok and owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class SharedState:
@@ -192,7 +187,6 @@ class SharedState:
         client = store.client
         self._before = client.register_script(_BEFORE)
         self._failure = client.register_script(_FAILURE)
-        self._release = client.register_script(_RELEASE)
 
     def before(self, token: str) -> tuple[str, float]:
         kind, value = self.store.run(lambda client: self._before(
@@ -214,8 +208,7 @@ class SharedState:
                                                     self.probe))
 
     def release(self, token: str) -> None:
-        self.store.run(lambda client: self._release(keys=[self.probe], args=[token],
-                                                    client=client))
+        self.store.release(self.probe, token)
 
     def peek(self) -> tuple[str, float]:
         def read(client):
