@@ -76,7 +76,7 @@ class HeadFirstWorker(ThreadWorker):
             self.enqueue_req(conn)
 
     def _await_request(self, conn: TConn) -> None:
-        conn.arrived = bytearray()
+        conn.arrived = Arrival()
         conn.timeout = time.monotonic() + HEAD_SECONDS
         self.arriving.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ,
@@ -92,10 +92,9 @@ class HeadFirstWorker(ThreadWorker):
         if not chunk:  # the client went away
             self._drop(conn)
             return
-        conn.arrived += chunk
-        complete = _complete(conn.arrived)
+        complete = conn.arrived.add(chunk)
         if complete is None:
-            if len(conn.arrived) > MAX_HEAD_BYTES:
+            if len(conn.arrived.data) > MAX_HEAD_BYTES:
                 try:
                     conn.sock.send(_TOO_LARGE)
                 except OSError:
@@ -108,7 +107,7 @@ class HeadFirstWorker(ThreadWorker):
         self.arriving.remove(conn)
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(bytes(conn.arrived))
+        conn.parser.unreader.unread(bytes(conn.arrived.data))
         del conn.arrived
         conn.data_ready = True  # the thread must not wait for data: it is here
         conn.sock.setblocking(True)
@@ -141,15 +140,32 @@ class HeadFirstWorker(ThreadWorker):
                 self._drop(self.arriving[0])
 
 
-def _complete(arrived: bytearray) -> bool | None:
-    """Whether the request in ``arrived`` is all here: None while its head is not; False while
-    a body it declares (up to MAX_BODY_BYTES) is not; True when both are (a larger body, or a
-    chunked one, is left for the thread to read)."""
-    end = _END_OF_HEAD.search(arrived, 0, MAX_HEAD_BYTES + 4)
-    if end is None:
-        return None
-    length = _LENGTH.search(arrived, 0, end.start() + 2)
-    if length is None:
-        return True
-    declared = int(length[1])
-    return declared > MAX_BODY_BYTES or len(arrived) - end.end() >= declared
+class Arrival:
+    """A request's bytes as they arrive, each looked at once, and whether it is all here.
+
+    A head trickled a few bytes a segment must not be searched again from its start at each
+    one: measured, 64 KB sent 8 bytes a time cost the event loop, which every connection of
+    the worker waits on, ~1 s of CPU per client (~290 us a look at 30 KB).
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._scanned = 0  # bytes known to hold no end of head
+        self._needed: int | None = None  # bytes the request takes, once its head is here
+
+    def add(self, chunk: bytes) -> bool | None:
+        """Take ``chunk``. Whether the request is all here: None while its head is not; False
+        while a body it declares (up to MAX_BODY_BYTES) is not; True when both are (a larger
+        body, or a chunked one, is left for the thread to read)."""
+        self.data += chunk
+        if self._needed is None:
+            # An end of head (4 bytes at most) that began in the bytes already looked at
+            # starts at most 3 bytes before their end.
+            end = _END_OF_HEAD.search(self.data, max(0, self._scanned - 3), MAX_HEAD_BYTES + 4)
+            if end is None:
+                self._scanned = len(self.data)
+                return None
+            length = _LENGTH.search(self.data, 0, end.start() + 2)
+            declared = int(length[1]) if length else 0
+            self._needed = end.end() + (declared if declared <= MAX_BODY_BYTES else 0)
+        return len(self.data) >= self._needed
