@@ -100,6 +100,55 @@ def test_one_probe_after_the_cool_down_while_the_others_still_fail_at_once(app_f
     assert all(r.headers["Retry-After"] == "1" for r, elapsed in results if elapsed < 0.1)
 
 
+def test_while_it_is_open_a_page_never_waits_for_a_slot_held_by_the_probe(app_factory,
+                                                                         upstream):
+    """The breaker answers before the bulkhead: with the probe hung in the only slot, the
+    next page is told at once that MemOS did not answer, with the breaker's Retry-After,
+    not after waiting its second for a slot (which was the order: 1.0 s, "busy")."""
+    app = make_app(app_factory, upstream, MEMOS_MAX_IN_FLIGHT=1, MEMOS_TIMEOUT=1.5,
+                   MEMOS_DEADLINE=2, MEMOS_BREAKER_COOLDOWN=0.3)
+    upstream.switch("500")
+    for _ in range(3):
+        page(app.test_client())
+    upstream.switch("hang")
+    time.sleep(0.35)  # the cool-down is over: the next call is the probe
+    before = upstream.requests
+    with ThreadPoolExecutor(1) as pool:
+        probe = pool.submit(page, app.test_client())
+        while upstream.requests == before:  # the probe holds the slot, waiting for MemOS
+            time.sleep(0.01)
+        response, elapsed = page(app.test_client())
+        assert probe.result()[0].status_code == 504
+    assert response.status_code == 503 and elapsed < 0.1, elapsed
+    assert response.headers["Retry-After"] == "1"
+    assert "MemOS did not answer" in response.text and "not sent" in response.text
+    assert app.extensions["breaker"].state()[0] == "open"  # the hung probe failed
+
+
+def test_a_page_refused_for_want_of_a_slot_is_no_verdict_on_memos(app_factory, upstream):
+    """A busy bulkhead means MemOS was not asked: it neither counts as a failure nor as an
+    answer that would start the count of failures again."""
+    app = make_app(app_factory, upstream, MEMOS_MAX_IN_FLIGHT=1, MEMOS_TIMEOUT=2.5,
+                   MEMOS_DEADLINE=3)  # three failures in a row open it
+    upstream.switch("500")
+    assert page(app.test_client())[0].status_code == 502  # failure 1
+    upstream.switch("hang")
+    with ThreadPoolExecutor(4) as pool:
+        held = pool.submit(page, app.test_client(), "/chat?user_id=u&conversation_id=held")
+        while upstream.requests == 1:
+            time.sleep(0.01)
+        # No slot: one waits its second for it, the others are refused at once.
+        busy = [response for response, _ in pool.map(lambda _: page(app.test_client()),
+                                                     range(3))]
+        assert held.result()[0].status_code == 504  # failure 2
+    assert [r.status_code for r in busy] == [503] * 3
+    assert all("MemOS is busy" in r.text for r in busy)
+    assert upstream.requests == 2
+    upstream.switch("500")
+    assert page(app.test_client())[0].status_code == 502  # failure 3: in a row, still
+    assert app.extensions["breaker"].state()[0] == "open"
+
+
 def test_a_failed_probe_doubles_the_cool_down_up_to_its_cap(app_factory, upstream):
     app = make_app(app_factory, upstream, MEMOS_BREAKER_COOLDOWN=0.25,
                    MEMOS_BREAKER_MAX_COOLDOWN=1)

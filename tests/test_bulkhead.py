@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from flask import g
+from upstream_apps import upstream_app
 
 from tests.production import production_server
 from viewer.bulkhead import Bulkhead, BusyError
@@ -129,3 +131,19 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     done.set()
     for thread in threads:
         thread.join(10)
+
+
+def test_a_page_refused_busy_logs_no_upstream_call(app_factory, refused_port):
+    """MemOS was not asked: the request log says so, as for a page the breaker refused."""
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
+                       MEMOS_API_KEY="k", MEMOS_MAX_IN_FLIGHT=1, RATE_LIMIT="0")
+    source = app.extensions["memos_source"]
+    with app.test_request_context("/chat?user_id=u&conversation_id=c"):
+        app.preprocess_request()
+        g.deadline = time.monotonic() + 0.2  # waits for a slot no longer than the deadline
+        with source.source.bulkhead.slot():  # every slot taken
+            started = time.monotonic()
+            with pytest.raises(BusyError):
+                source.get_messages("u", "c", 7)
+            assert time.monotonic() - started < 0.5
+        assert g.get("upstream_calls", 0) == 0 and g.get("upstream_seconds", 0.0) == 0.0

@@ -12,9 +12,11 @@ import time
 from html import unescape
 
 import pytest
+import redis
 
 from viewer.access import sign
 from viewer.settings import ConfigError
+from viewer.shared_store import SharedStore
 
 SECRET = "a-shared-store-secret-long-enough-32b"
 CHAT = "/chat?user_id=u&conversation_id=c"
@@ -189,3 +191,19 @@ def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, tmp
     finally:
         process.terminate()
         process.wait(10)
+
+
+# --- what its users share ---------------------------------------------------------------------
+
+def test_release_deletes_a_key_only_while_it_holds_the_owners_token(redis_server):
+    """The breaker's probe and the live reads' locks end through it (one script for both)."""
+    store = SharedStore(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("memos-viewer:lock", "mine")
+    store.release("memos-viewer:lock", "someone-else")
+    assert client.get("memos-viewer:lock") == b"mine"  # expired and taken by another
+    store.release("memos-viewer:lock", "mine")
+    assert not client.exists("memos-viewer:lock")
+    client.hset("memos-viewer:other", "field", "mine")  # not ours: never touched
+    store.release("memos-viewer:other", "mine")
+    assert client.hgetall("memos-viewer:other") == {b"field": b"mine"}
