@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from required_tools import tool_missing
 from werkzeug.serving import make_server as make_wsgi_server
 
 from memos_api.local import LocalStore, make_server
@@ -237,11 +238,8 @@ def redis_server(tmp_path, unused_port) -> Iterator[RedisServer]:
     """A real Redis on 127.0.0.1, started for this test and stopped after it."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.access(binary, os.X_OK):
-        reason = ("redis-server is not installed: `make test` installs it "
-                  "(apt-get install redis-server)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        tool_missing("redis-server is not installed: `make test` installs it "
+                     "(apt-get install redis-server)")
     directory = tmp_path / "redis"
     directory.mkdir()
     server = RedisServer(binary, directory, unused_port)

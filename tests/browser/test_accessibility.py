@@ -8,7 +8,6 @@ by ``make test``; without it the test is skipped locally but fails under CI (``C
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from browser_helpers import (
 from playwright.sync_api import expect, Page
 from reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID
 from reading import seed as seed_reading
+from required_tools import tool_missing
 from test_html_validity import (
     DEMO_CONVERSATION,
     DEMO_USER,
@@ -245,10 +245,7 @@ def require_axe() -> None:
     """Skip the calling test without axe-core, or fail it under CI, where a missing tool
     must not pass silently."""
     if not AXE.is_file():
-        reason = f"{AXE} is missing: run `make test` (npm ci installs axe-core)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"under CI: {reason}")
-        pytest.skip(reason)
+        tool_missing(f"{AXE} is missing: run `make test` (npm ci installs axe-core)")
 
 
 def run_axe(page: Page) -> list[dict]:
