@@ -12,6 +12,9 @@
   app's message source) and ``.app``. Every server is shut down after the test.
 - ``unused_port``: a free loopback port for a server of the test's own; ``refused_port``: one
   that refuses every connection for the whole test, for an upstream that must not answer.
+- ``log_of``: ``log_of("viewer.requests")`` returns ``caplog`` with that logger's records in
+  it, from INFO up: the app's own loggers do not propagate, so ``caplog`` alone sees nothing.
+  ``store_log`` is the shared store's (viewer/shared_store.py).
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
   test's temporary directory; a ``RedisServer`` with ``.url``, ``.stop()``/``.start()`` (same
   port) and ``.pause()``/``.resume()`` (SIGSTOP/SIGCONT: a hung server). Skipped where the
@@ -20,6 +23,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -176,6 +180,31 @@ def live_server(app_factory) -> Iterator:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def log_of(caplog):
+    """Attach ``caplog`` to loggers by name (INFO and up); detach them after the test."""
+    attached: list[logging.Logger] = []
+
+    def attach(name: str):
+        logger = logging.getLogger(name)
+        logger.addHandler(caplog.handler)
+        caplog.set_level(logging.INFO, logger=name)
+        attached.append(logger)
+        return caplog
+
+    yield attach
+    for logger in attached:
+        logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def store_log(log_of):
+    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
+    return log_of("viewer.shared_store")
 
 
 # --- Redis, for the shared rate-limit count -----------------------------------------------------

@@ -5,7 +5,6 @@ for every call (measured)."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -236,24 +235,10 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-class RequestLog(logging.Handler):
-    """The app's JSON request log lines (viewer/observability.py), as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(json.loads(record.getMessage()))
-
-
 @pytest.fixture
-def request_log():
-    logger = logging.getLogger("viewer.requests")
-    handler = RequestLog()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+def request_log(log_of):
+    """The app's JSON request log lines (viewer/observability.py)."""
+    return log_of("viewer.requests")
 
 
 def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_factory,
@@ -309,7 +294,9 @@ def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_fac
     assert max(elapsed for _, elapsed, _, _ in results) < 1.0 + 0.3  # MEMOS_DEADLINE, at most
     refused = [(elapsed, retry) for _, elapsed, status, retry in results if status == 503]
     assert len(refused) >= 120 and all(re.fullmatch(r"[1-4]", retry) for _, retry in refused)
-    pages = [record for record in request_log.records if record["path"] == "/chat"]
+    lines = [json.loads(record.getMessage()) for record in request_log.records
+             if record.name == "viewer.requests"]
+    pages = [line for line in lines if line["path"] == "/chat"]
     fast = [record["duration_ms"] for record in pages if record["status"] == 503]
     assert len(fast) >= len(refused) and all(
         record["upstream_calls"] == 0 for record in pages if record["status"] == 503)

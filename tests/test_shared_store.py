@@ -21,16 +21,6 @@ CHAT = "/chat?user_id=u&conversation_id=c"
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def store_log(caplog):
-    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
-    logger = logging.getLogger("viewer.shared_store")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="viewer.shared_store")
-    yield caplog
-    logger.removeHandler(caplog.handler)
-
-
 def warnings(log) -> list[str]:
     """The shared store's own warnings (the rate limiter says its own, elsewhere)."""
     return [record.getMessage() for record in log.records
