@@ -16,7 +16,8 @@
   it, from INFO up: the app's own loggers do not propagate, so ``caplog`` alone sees nothing.
   ``store_log`` is the shared store's (viewer/shared_store.py).
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
-  test's temporary directory; a ``RedisServer`` with ``.url``, ``.stop()``/``.start()`` (same
+  test's temporary directory; a ``RedisServer`` with ``.url`` (and ``.unix_socket``, a path
+  to the same server), ``.stop()``/``.start()`` (same
   port) and ``.pause()``/``.resume()`` (SIGSTOP/SIGCONT: a hung server). Skipped where the
   binary is missing, except under CI (``make test`` installs it).
 """
@@ -25,11 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from flask import Flask
 from required_tools import tool_missing
 from werkzeug.serving import make_server as make_wsgi_server
 
+from benchmarks.servers import redis_binary, start_redis
 from memos_api.local import LocalStore, make_server
 from memos_api.local.server import LocalMemOSServer
 
@@ -215,31 +215,13 @@ class RedisServer:
     def __init__(self, binary: str, directory: Path, port: int) -> None:
         self.binary, self.directory, self.port = binary, directory, port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.unix_socket = directory / "redis.sock"  # the same server, through a file
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         """Start it (again) and wait until it answers PING."""
-        import redis
-
-        # No persistence: nothing outlives the test, and nothing is written but the log.
-        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port),
-                   "--dir", str(self.directory), "--save", "", "--appendonly", "no",
-                   "--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                self.stop()
-                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
-            time.sleep(0.02)
+        self.process = start_redis(self.binary, self.directory, self.port,
+                                   unix_socket=self.unix_socket)
 
     def pause(self) -> None:
         """Freeze it (SIGSTOP): connections open, nothing answers, as a hung server."""
@@ -265,8 +247,8 @@ class RedisServer:
 @pytest.fixture
 def redis_server(tmp_path, unused_port) -> Iterator[RedisServer]:
     """A real Redis on 127.0.0.1, started for this test and stopped after it."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.access(binary, os.X_OK):
+    binary = redis_binary()
+    if binary is None:
         tool_missing("redis-server is not installed: `make test` installs it "
                      "(apt-get install redis-server)")
     directory = tmp_path / "redis"

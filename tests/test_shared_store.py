@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import subprocess
 import time
 from html import unescape
 
@@ -153,29 +151,15 @@ def test_a_hung_redis_holds_one_page_briefly_then_none(app_factory, redis_server
         assert durations[0] < 0.7 and max(durations[1:]) < 0.1, durations
 
 
-def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, tmp_path):
+def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, redis_server):
     """``redis+unix://`` as Flask-Limiter spells it; redis-py calls it ``unix://``."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    socket_path = tmp_path / "redis.sock"
-    process = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(socket_path),
-                                "--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not socket_path.exists():
-            assert time.monotonic() < deadline and process.poll() is None, "no socket"
-            time.sleep(0.02)
-        url = f"redis+unix://{socket_path}?db=0"
-        app = seeded(app_factory(SHARED_STORE_URL=url, RATE_LIMIT="2/minute",
-                                 LIVE_POLL_SECONDS=2))
-        client = app.test_client()
-        assert [client.get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
-        app.extensions["live_reads"].get_messages("u", "c", 9)
-        stored = app.extensions["shared_store"].client.keys("memos-viewer:reads:answer:*")
-        assert len(stored) == 1 and client.get("/readyz").json["shared_store"] == "ok"
-        assert app.extensions["shared_store"].client.keys("LIMITS*")
-    finally:
-        process.terminate()
-        process.wait(10)
+    url = f"redis+unix://{redis_server.unix_socket}?db=0"
+    app = seeded(app_factory(SHARED_STORE_URL=url, RATE_LIMIT="2/minute", LIVE_POLL_SECONDS=2))
+    client = app.test_client()
+    assert [client.get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
+    app.extensions["live_reads"].get_messages("u", "c", 9)
+    stored = app.extensions["shared_store"].client.keys("memos-viewer:reads:answer:*")
+    assert len(stored) == 1 and client.get("/readyz").json["shared_store"] == "ok"
+    assert app.extensions["shared_store"].client.keys("LIMITS*")
+    assert app.extensions["shared_store"].client.connection_pool.connection_kwargs["path"] \
+        == str(redis_server.unix_socket)  # through the socket, not the TCP port
