@@ -79,9 +79,9 @@ def test_readyz_says_the_store_answers(app_factory, redis_server):
 
 # --- a store that is not there ----------------------------------------------------------------
 
-def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, unused_port,
+def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, refused_port,
                                                                store_log):
-    app = seeded(app_factory(SHARED_STORE_URL=f"redis://127.0.0.1:{unused_port}/0",
+    app = seeded(app_factory(SHARED_STORE_URL=f"redis://127.0.0.1:{refused_port}/0",
                              EMBED_SECRET=SECRET, LIVE_POLL_SECONDS=2))
     said = warnings(store_log)
     assert any("does not answer at start" in line for line in said)
@@ -96,7 +96,7 @@ def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, unus
         assert client.get(f"/embed?token={token}").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["shared_store"] == "unreachable"
-    assert "does not answer" in ready.json["detail"] and str(unused_port) not in ready.text
+    assert "does not answer" in ready.json["detail"] and str(refused_port) not in ready.text
     assert warnings(store_log) == said  # nothing more for the requests meanwhile
 
 
