@@ -8,8 +8,6 @@ by ``make test``; without it the test is skipped locally but fails under CI (``C
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -229,18 +227,6 @@ SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-eno
             "live-gap": {"MEMOS_MAX_LIMIT": 20}}
 
 
-def accepts_theme(base_url: str) -> bool:
-    """Whether the app takes ``?theme=`` (before the presentation overhaul it was a 400)."""
-    url = chat_url(base_url, DEMO_USER, DEMO_CONVERSATION, theme="dark")
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status == 200
-    except urllib.error.HTTPError as error:
-        if error.code == 400:
-            return False
-        raise
-
-
 def require_axe() -> None:
     """Skip the calling test without axe-core, or fail it under CI, where a missing tool
     must not pass silently."""
@@ -284,11 +270,6 @@ def test_no_serious_accessibility_violations(live_server, app_factory, new_conte
     else:
         server = live_server(**SETTINGS.get(name, {}))
     color_scheme, forced = MODES[mode]
-    special = name == "upstream-failure" or name in SETTINGS  # ?theme= is asked of another
-    demo_server = live_server() if special else server
-    if forced and not accepts_theme(demo_server.url):
-        pytest.skip("the app answers ?theme= with 400: forced themes arrive with the "
-                    "presentation overhaul; this variant runs once it accepts them")
 
     # The pages' CSP (script-src 'self') would block the inline <script> that add_script_tag
     # makes of axe.min.js, so this context, used only for the axe run, bypasses CSP.
