@@ -43,7 +43,9 @@ class HungMemOS:
             self.held.append(connection)
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
         self.listener.close()
+        self.thread.join(5)
         for connection in self.held:
             connection.close()
 
