@@ -10,6 +10,7 @@ with node, and pulldown-cmark (pyromark) as the reference.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -116,6 +117,7 @@ def _node_has(name: str) -> bool:
     return found.returncode == 0
 
 
+@functools.cache  # asked by every test: Node would start twice a test to find the same ones
 def renderers() -> dict[str, Callable[[list[str]], list[str]]]:
     """Each renderer by name, as a function from Markdown texts to their HTML; one missing is
     a failure under CI (``make test`` installs them all) and a skip elsewhere."""
