@@ -5,7 +5,6 @@ for every call (measured)."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -16,6 +15,7 @@ import requests
 from switchable_upstream import SwitchableUpstream
 from upstream_apps import upstream_app
 
+from viewer.bulkhead import SLOT_WAIT_SECONDS
 from viewer.shared_store import SharedStore
 
 CHAT = "/chat?user_id=u&conversation_id=c"
@@ -285,24 +285,10 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-class RequestLog(logging.Handler):
-    """The app's JSON request log lines (viewer/observability.py), as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(json.loads(record.getMessage()))
-
-
 @pytest.fixture
-def request_log():
-    logger = logging.getLogger("viewer.requests")
-    handler = RequestLog()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+def request_log(log_of):
+    """The app's JSON request log lines (viewer/observability.py)."""
+    return log_of("viewer.requests")
 
 
 def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_factory,
@@ -332,36 +318,62 @@ def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_fac
         results.append((started, elapsed, response.status_code,
                         response.headers.get("Retry-After")))
 
+    opened: list[float] = []  # when the breaker was first seen open (wall clock, as logs)
+
     def probe_health():
         while not done.is_set():
             health.append(get("/healthz")[1])
+            if not opened and breaker.state()[0] == "open":
+                opened.append(time.time())
             time.sleep(0.02)
+
+    def pages_logged():
+        """The /chat lines, each with its start (wall clock): written at its end."""
+        lines = [{**json.loads(record.getMessage()), "end": record.created}
+                 for record in request_log.records if record.name == "viewer.requests"]
+        return [{**line, "start": line["end"] - line["duration_ms"] / 1000}
+                for line in lines if line["path"] == "/chat"]
 
     upstream.switch("hang")
     watcher = threading.Thread(target=probe_health)
     watcher.start()
-    with ThreadPoolExecutor(20) as pool:
-        for number in range(150):
-            pool.submit(ask, number)
-            time.sleep(0.01)
-    upstream.switch("ok")
-    back, left = time.monotonic(), breaker.state()[1]
-    while get(CHAT)[2].status_code != 200:
-        assert time.monotonic() - back < 10, "pages never came back"
-        time.sleep(0.05)
-    recovered = time.monotonic() - back
-    done.set()
-    watcher.join()
-    time.sleep(0.2)  # the last log lines are written just after their responses
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            for number in range(150):
+                pool.submit(ask, number)
+                time.sleep(0.01)
+        upstream.switch("ok")
+        back, left = time.monotonic(), breaker.state()[1]
+        asked = 151  # the 150, and the first look for a page again
+        while get(CHAT)[2].status_code != 200:
+            assert time.monotonic() - back < 10, "pages never came back"
+            asked += 1
+            time.sleep(0.05)
+        recovered = time.monotonic() - back
+    finally:
+        done.set()
+        watcher.join()
+    # Each line is written just after its response is sent: wait for the last ones.
+    deadline = time.monotonic() + 5
+    while len(pages_logged()) < asked:
+        assert time.monotonic() < deadline, (len(pages_logged()), asked)
+        time.sleep(0.02)
 
     assert len(results) == 150 and {status for _, _, status, _ in results} <= {503, 504}
     assert max(elapsed for _, elapsed, _, _ in results) < 1.0 + 0.3  # MEMOS_DEADLINE, at most
     refused = [(elapsed, retry) for _, elapsed, status, retry in results if status == 503]
     assert len(refused) >= 120 and all(re.fullmatch(r"[1-4]", retry) for _, retry in refused)
-    pages = [record for record in request_log.records if record["path"] == "/chat"]
-    fast = [record["duration_ms"] for record in pages if record["status"] == 503]
-    assert len(fast) >= len(refused) and all(
+    pages = pages_logged()
+    busy = [record["duration_ms"] for record in pages if record["status"] == 503]
+    assert len(busy) >= len(refused) and all(
         record["upstream_calls"] == 0 for record in pages if record["status"] == 503)
+    # Pages that came while the first calls hung waited for a slot (viewer/bulkhead.py),
+    # at most its wait; those that came once the breaker was open were refused at once.
+    assert max(busy) < SLOT_WAIT_SECONDS * 1000 + 300, sorted(busy)[-5:]
+    assert opened, "the breaker never opened"
+    fast = [record["duration_ms"] for record in pages
+            if record["status"] == 503 and record["start"] > opened[0]]
+    assert len(fast) >= 100, len(fast)
     assert percentile(fast, 0.95) < 50
     assert max(fast) < 300  # none waited for MemOS's timeout
     assert sum(record["status"] == 504 for record in pages) <= 20 + 2  # in flight, and probes

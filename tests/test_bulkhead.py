@@ -45,7 +45,9 @@ class HungMemOS:
             self.held.append(connection)
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
         self.listener.close()
+        self.thread.join(5)
         for connection in self.held:
             connection.close()
 
@@ -106,7 +108,7 @@ def test_a_slot_frees_for_the_next_call():
 
 def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     bulkhead = Bulkhead(1, wait=5)
-    held, waiting, done = threading.Event(), threading.Event(), threading.Event()
+    held, done = threading.Event(), threading.Event()
 
     def holder():
         with bulkhead.slot():
@@ -114,7 +116,6 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
             done.wait(10)
 
     def waiter():
-        waiting.set()
         with bulkhead.slot():
             pass
 
@@ -122,8 +123,10 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     threads[0].start()
     held.wait(5)
     threads[1].start()
-    waiting.wait(5)
-    time.sleep(0.1)  # the waiter is waiting for the slot now
+    deadline = time.monotonic() + 5
+    while bulkhead._waiting < 1:  # until the waiter is in line for the slot
+        assert time.monotonic() < deadline, "the waiter never waited"
+        time.sleep(0.005)
     started = time.monotonic()
     with pytest.raises(BusyError), bulkhead.slot():
         pass
