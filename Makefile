@@ -45,9 +45,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# htmx is pinned in package.json/package-lock.json and served by Flask as a static file.
+# htmx is pinned in package.json/package-lock.json and served by Flask as a static file. The
+# devDependencies are what the tests run (axe-core, vnu-jar, showdown, marked): installed even
+# where NODE_ENV=production would leave them out.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --include=dev --no-audit --no-fund --loglevel=error
 
 $(HTMX): node_modules/.package-lock.json
 	mkdir -p $(dir $@)

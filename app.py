@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Flask
 
-from memos_api import MemOSClient
 from viewer import (
     assets,
     breaker,
@@ -28,7 +27,6 @@ from viewer import (
     templating,
     views,
 )
-from viewer.bulkhead import Bulkhead
 from viewer.history import History
 from viewer.memory_panel import MemoryPanel
 from viewer.readiness import ReadinessCheck
@@ -49,12 +47,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     store = shared_store.init_app(app)  # None without SHARED_STORE_URL
     raw_source = build_source(app.config, app.instance_path)
-    # A bounded number of MemOS calls in flight, so that a hung MemOS never takes every
-    # thread (viewer/bulkhead.py); the embedded store cannot hang.
-    bulkhead = (Bulkhead(app.config["MEMOS_MAX_IN_FLIGHT"])
-                if isinstance(raw_source, MemOSClient) else None)
+    # MemOS behind its breaker and a bounded number of calls in flight (viewer/breaker.py).
     guarded, circuit = breaker.guard(raw_source, app.config, store)
-    source = observability.TimedSource(guarded, bulkhead)
+    source = observability.TimedSource(guarded)
     app.extensions["memos_source"] = source
     app.extensions["breaker"] = circuit
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"],

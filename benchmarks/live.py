@@ -29,9 +29,14 @@ from benchmarks.servers import cpu_seconds, Fake, Gunicorn
 INTERVAL = 15.0  # the shipped LIVE_POLL_SECONDS
 
 
-def live_url(session: requests.Session, app: Gunicorn) -> str:
+def live_path(session: requests.Session, app: Gunicorn) -> str:
+    """The live check's path and query, as ``app``'s first page carries it."""
     page = session.get(page_url(app.url), timeout=30).text
-    return app.url + unescape(re.search(r'data-live-url="([^"]+)"', page).group(1))
+    return unescape(re.search(r'data-live-url="([^"]+)"', page).group(1))
+
+
+def live_url(session: requests.Session, app: Gunicorn) -> str:
+    return app.url + live_path(session, app)
 
 
 def check(session: requests.Session, url: str) -> tuple[int, int]:
@@ -85,7 +90,7 @@ def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
                    f"{median(sizes):.0f} B (body 0)")])
     report.target("a live check with nothing new, over its upstream call", "—", ms(cost), None)
 
-    seen = _watch(shipped_app, live_url(session, shipped_app), profile)
+    seen = watch([shipped_app], live_path(session, shipped_app), profile, INTERVAL, seed=5)
     workers = len(shipped_app.workers())
     per_process = seen["upstream_calls"] / profile.viewer_seconds / max(1, workers)
     ok = per_process <= 1.5
@@ -99,33 +104,45 @@ def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
                   "process", "about 1", f"{per_process:.2f}", ok)
 
 
-def _watch(app: Gunicorn, url: str, profile: Profile) -> dict:
-    """``profile.viewers`` threads polling ``url``; what the app's log says they cost."""
-    log_start = app.log_path.stat().st_size
-    rng = random.Random(5)
-    started = time.monotonic() + 0.5
-    moments = sorted(started + phase + INTERVAL * turn
-                     for phase in (rng.uniform(0, INTERVAL) for _ in range(profile.viewers))
-                     for turn in range(int(profile.viewer_seconds / INTERVAL) + 1)
-                     if phase + INTERVAL * turn < profile.viewer_seconds)
+def watch(apps: list[Gunicorn], path: str, profile: Profile, interval: float,
+          seed: int) -> dict:
+    """``profile.viewers`` readers, alternately on each of ``apps``, checking ``path`` every
+    ``interval`` seconds for ``profile.viewer_seconds``, each from a random moment: their
+    checks, answers and MemOS calls (from the apps' request logs), and the workers' CPU."""
+    starts = [app.log_path.stat().st_size for app in apps]
+    rng = random.Random(seed)
+    began = time.monotonic() + 0.5
+    moments = sorted(
+        (began + phase + interval * turn, reader % len(apps))
+        for reader, phase in enumerate(rng.uniform(0, interval) for _ in range(profile.viewers))
+        for turn in range(int(profile.viewer_seconds / interval) + 1)
+        if phase + interval * turn < profile.viewer_seconds)
     local = threading.local()
 
-    def viewer_check() -> None:
+    def viewer_check(instance: int) -> None:
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        check(local.session, url)
+        check(local.session, apps[instance].url + path)
 
-    workers = app.workers()
+    def logged() -> list[dict]:
+        lines = [line for app, start in zip(apps, starts, strict=True)
+                 for line in app.log_path.read_bytes()[start:].decode(errors="replace")
+                 .splitlines()]
+        return [record for record in (json.loads(line) for line in lines
+                                      if line.startswith("{"))
+                if record.get("path") == "/chat/newer"]
+
+    workers = [worker for app in apps for worker in app.workers()]
     cpu_before = cpu_seconds(workers)
     with ThreadPoolExecutor(max_workers=32) as pool:
-        for moment in moments:
+        for moment, instance in moments:
             time.sleep(max(0.0, moment - time.monotonic()))
-            pool.submit(viewer_check)
+            pool.submit(viewer_check, instance)
     cpu = cpu_seconds(workers) - cpu_before
-    time.sleep(0.5)  # the last lines are written after their responses are sent
-    lines = app.log_path.read_bytes()[log_start:].decode(errors="replace").splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    records = [record for record in records if record.get("path") == "/chat/newer"]
+    # Each line is written just after its response is sent: wait for the last ones.
+    deadline = time.monotonic() + 10
+    while len(records := logged()) < len(moments) and time.monotonic() < deadline:
+        time.sleep(0.05)
     statuses: dict[int, int] = {}
     for record in records:
         statuses[record["status"]] = statuses.get(record["status"], 0) + 1

@@ -119,37 +119,54 @@ class Gunicorn:
         self.log.close()
 
 
+def redis_binary() -> str | None:
+    """Debian's redis-server (``make test`` and ``make bench`` install it), or None."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return binary if os.access(binary, os.X_OK) else None
+
+
+def start_redis(binary: str, directory: Path, port: int, *, unix_socket: Path | None = None,
+                new_session: bool = False) -> subprocess.Popen:
+    """Start redis-server on 127.0.0.1:``port`` (and ``unix_socket``), its log in
+    ``directory`` and no persistence (nothing outlives its user); return once it answers PING.
+    The benchmarks and the tests' ``redis_server`` (tests/conftest.py) both start it here."""
+    import redis
+
+    log = directory / "redis.log"
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
+               "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(log)]
+    if unix_socket is not None:
+        command += ["--unixsocket", str(unix_socket)]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=new_session)
+    deadline = time.monotonic() + 10
+    with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
+        while True:
+            try:
+                if client.ping():
+                    return process
+            except redis.RedisError:  # not yet listening; or the port is another's, silent
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait(timeout=10)
+                said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise RuntimeError(f"redis-server did not start on port {port}:\n{said}")
+            time.sleep(0.02)
+
+
 class Redis:
-    """Debian's redis-server on 127.0.0.1 and a free port, no persistence, as the tests start
-    it (tests/conftest.py); ``url`` once it answers PING."""
+    """Debian's redis-server on 127.0.0.1 and a free port, in its own session; ``url`` once
+    it answers PING."""
 
     def __init__(self, directory: Path) -> None:
-        import redis
-
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        if not os.access(binary, os.X_OK):
+        binary = redis_binary()
+        if binary is None:
             raise RuntimeError("redis-server is not installed: apt-get install redis-server "
                                "(make test installs it)")
         port = free_port()
         self.url = f"redis://127.0.0.1:{port}/0"
-        self.process = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
-             "--save", "", "--appendonly", "no", "--logfile", str(directory / "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.02)
-        client.close()
+        self.process = start_redis(binary, directory, port, new_session=True)
 
     def flush(self) -> None:
         import redis

@@ -10,18 +10,15 @@ shared store is a redis-server of the benchmark's own (benchmarks/servers.py).
 
 from __future__ import annotations
 
-import json
-import random
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from html import unescape
 from pathlib import Path
 
 import requests
 
 from benchmarks.config import Profile
+from benchmarks.live import live_path, watch
 from benchmarks.measure import page_url, percentile
 from benchmarks.report import met, ms, Report
 from benchmarks.servers import Fake, Gunicorn, Redis
@@ -29,51 +26,6 @@ from benchmarks.servers import Fake, Gunicorn, Redis
 POLL = 2.0  # LIVE_POLL_SECONDS: the smallest allowed, the most checks
 HANG = 600.0  # seconds the fake sleeps per call while "down": longer than any timeout
 TIMEOUT, DEADLINE = 2.0, 3.0  # MEMOS_TIMEOUT and MEMOS_DEADLINE while MemOS hangs
-
-
-def _live_path(session: requests.Session, app: Gunicorn) -> str:
-    page = session.get(page_url(app.url), timeout=30).text
-    return unescape(re.search(r'data-live-url="([^"]+)"', page).group(1))
-
-
-def _log_records(app: Gunicorn, start: int) -> list[dict]:
-    lines = app.log_path.read_bytes()[start:].decode(errors="replace").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-def _watch(apps: list[Gunicorn], path: str, profile: Profile) -> dict:
-    """``profile.viewers`` readers, alternately on each of ``apps``, checking ``path`` every
-    POLL seconds for ``profile.viewer_seconds``: their checks and the MemOS calls they made."""
-    starts = [app.log_path.stat().st_size for app in apps]
-    rng = random.Random(18)
-    began = time.monotonic() + 0.5
-    moments = sorted(
-        (began + phase + POLL * turn, reader % len(apps))
-        for reader, phase in enumerate(rng.uniform(0, POLL) for _ in range(profile.viewers))
-        for turn in range(int(profile.viewer_seconds / POLL) + 1)
-        if phase + POLL * turn < profile.viewer_seconds)
-    local = threading.local()
-
-    def check(instance: int) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        local.session.get(apps[instance].url + path, timeout=30,
-                          headers={"HX-Request": "true"}).close()
-
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        for moment, instance in moments:
-            time.sleep(max(0.0, moment - time.monotonic()))
-            pool.submit(check, instance)
-    time.sleep(0.5)  # the last lines are written after their responses are sent
-    records = [record for app, start in zip(apps, starts, strict=True)
-               for record in _log_records(app, start) if record.get("path") == "/chat/newer"]
-    statuses: dict[int, int] = {}
-    for record in records:
-        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
-    return {"checks": len(records),
-            "statuses": ", ".join(f"{count} × {status}"
-                                  for status, count in sorted(statuses.items())),
-            "calls": sum(record["upstream_calls"] for record in records)}
 
 
 def section_shared_reads(report: Report, session: requests.Session, app, fake_key,
@@ -91,16 +43,15 @@ def section_shared_reads(report: Report, session: requests.Session, app, fake_ke
                        ("shared store (Redis)", {"SHARED_STORE_URL": redis.url})):
         apps = [app(f"gthread (shipped), instance {number + 1}, {label}", fake_key,
                     env={"LIVE_POLL_SECONDS": f"{POLL:g}", **env}) for number in range(2)]
-        path = _live_path(session, apps[0])
-        seen = _watch(apps, path, profile)
+        seen = watch(apps, live_path(session, apps[0]), profile, POLL, seed=18)
         processes = sum(len(instance.workers()) for instance in apps)
         for instance in apps:
             instance.close()
-        rate = seen["calls"] / profile.viewer_seconds
+        rate = seen["upstream_calls"] / profile.viewer_seconds
         if env:
             shared_rate = rate
-        rows.append((label, processes, seen["checks"], seen["statuses"], seen["calls"],
-                     f"{rate:.2f}", f"{seen['checks'] / max(1, seen['calls']):.0f}"))
+        rows.append((label, processes, seen["checks"], seen["statuses"], seen["upstream_calls"],
+                     f"{rate:.2f}", f"{seen['checks'] / max(1, seen['upstream_calls']):.0f}"))
     report.table(("store", "processes", "checks", "answers", "MemOS calls",
                   "MemOS calls per second (deployment)", "checks per MemOS call"), rows)
     ok = shared_rate is not None and shared_rate <= 1.1

@@ -342,7 +342,7 @@ def small_png(data: bytes) -> bytes:
 
 
 def check_tools() -> None:
-    for path, remedy in ((CHROMIUM, "make browser"), (PDFTOPPM, "make poppler")):
+    for path, remedy in ((CHROMIUM, "make browser"), (PDFTOPPM, "make browser")):
         if not os.access(path, os.X_OK):
             raise ScreenshotError(f"{path} is missing: run `{remedy}` (or `make screenshots`)")
     if not (ROOT / "static" / "vendor" / "htmx.min.js").is_file():

@@ -2,8 +2,9 @@
 
 Every field comes from outside: a wrong type, a missing field, an unknown memory type or an
 odd timestamp never raises. Text is kept whole (the renderer bounds what it shows) and made
-UTF-8 encodable. Times are parsed like messages' (epoch milliseconds, numeric strings, ISO 8601,
-``YYYY-MM-DD HH:MM:SS`` in the default zone); the value as sent is kept beside the parsed one.
+UTF-8 encodable; of a list, the first ``MAX_LIST_ITEMS`` items are read. Times are parsed like
+messages' (epoch milliseconds, numeric strings, ISO 8601, ``YYYY-MM-DD HH:MM:SS`` in the
+default zone); the value as sent is kept beside the parsed one.
 
 Besides MemOS's documented field names this reads the camelCase ones its docs' examples show
 (``updateTime``), and the open-source server's (``memory``, ``created_at``, a ``metadata``
@@ -25,6 +26,10 @@ from .timestamps import BEIJING, parse_timestamp
 MAX_PAGE_SIZE = 50       # /get/memory's documented "size" maximum (the SDK refuses more)
 MAX_SEARCH_LIMIT = 25    # /search/memory's documented memory_limit_number maximum
 DEFAULT_SEARCH_LIMIT = 6
+# Items read from any one list (an answer's lists; an item's sources, tags or steps): twice
+# the most a request can ask for. Reading costs ~9 us an item, so a 16 MB answer of 5.6 million
+# empty items took 50 s of CPU; the rest of a longer list is not read.
+MAX_LIST_ITEMS = 2 * MAX_PAGE_SIZE
 
 # The lists an answer's ``data`` may hold; one must be a list for it to be an answer.
 MEMORY_LISTS = ("memory_detail_list", "preference_detail_list", "tool_memory_detail_list",
@@ -54,50 +59,49 @@ class MemorySource:
     kind: str = ""  # MemOS's "type": chat, doc, web, file...
 
 
-@dataclass(frozen=True)
-class Memory:
-    """A fact MemOS extracted (``memory_type``: LongTermMemory, UserMemory, WorkingMemory...).
+@dataclass(frozen=True, kw_only=True)
+class _Shared:
+    """The fields every kind of memory has (``_shared`` reads them), keyword-only.
 
-    ``confidence`` is in 0..1 or None; ``relativity`` (search only) is the score MemOS sent,
-    any finite number >= 0 (the cloud's examples show values as small as 1.7e-4).
-    ``create_time``/``update_time`` hold the times as sent, as text (epoch milliseconds come as
-    digits); ``created_at``/``updated_at`` are them parsed, or None when unreadable.
+    ``relativity`` (search only) is the score MemOS sent, any finite number >= 0 (the cloud's
+    examples show values as small as 1.7e-4). ``create_time``/``update_time`` hold the times
+    as sent, as text (epoch milliseconds come as digits); ``created_at``/``updated_at`` are
+    them parsed, or None when unreadable. ``extra`` holds the fields not read.
     """
 
-    id: str
-    memory_key: str
-    memory_value: str
-    memory_type: str = ""
     conversation_id: str = ""
     status: str = ""
-    confidence: float | None = None
-    tags: tuple[str, ...] = ()
     relativity: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    sources: tuple[MemorySource, ...] = ()
     create_time: str | None = field(default=None, compare=False, repr=False)
     update_time: str | None = field(default=None, compare=False, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class Preference:
+class Memory(_Shared):
+    """A fact MemOS extracted (``memory_type``: LongTermMemory, UserMemory, WorkingMemory...);
+    ``confidence`` is in 0..1 or None."""
+
+    id: str
+    memory_key: str
+    memory_value: str
+    memory_type: str = ""
+    confidence: float | None = None
+    tags: tuple[str, ...] = ()
+    sources: tuple[MemorySource, ...] = ()
+
+
+@dataclass(frozen=True)
+class Preference(_Shared):
     """A preference (``preference_type``: explicit_preference or implicit_preference)."""
 
     id: str
     preference: str
     preference_type: str = ""
     reasoning: str = ""
-    conversation_id: str = ""
-    status: str = ""
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     sources: tuple[MemorySource, ...] = ()
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class ToolUse:
 
 
 @dataclass(frozen=True)
-class ToolMemory:
+class ToolMemory(_Shared):
     """Tool experience (``tool_type``: ToolTrajectoryMemory or ToolSchema)."""
 
     id: str
@@ -119,23 +123,15 @@ class ToolMemory:
     tool_value: str = ""
     experience: str = ""
     tool_used_status: tuple[ToolUse, ...] = ()
-    conversation_id: str = ""
-    status: str = ""
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     sources: tuple[MemorySource, ...] = ()
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class Skill:
+class Skill(_Shared):
     """A skill: its ``skill_value`` object read into name, description, procedure and lists.
 
     ``value`` keeps ``skill_value`` as sent; when it is not an object its text (or JSON) is
-    the ``description``.
+    the ``description``. Skills have no sources.
     """
 
     id: str
@@ -147,17 +143,9 @@ class Skill:
     examples: tuple[str, ...] = ()
     skill_type: str = ""
     skill_url: str = ""
-    conversation_id: str = ""
-    status: str = ""
     confidence: float | None = None
     tags: tuple[str, ...] = ()
-    relativity: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    create_time: str | None = field(default=None, compare=False, repr=False)
-    update_time: str | None = field(default=None, compare=False, repr=False)
     value: Any = field(default=None, compare=False, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -275,7 +263,7 @@ def tool_memory_from_api(item: object, default_tz: tzinfo = BEIJING) -> ToolMemo
     experience = _string(fields, "experience")
     steps = fields.get("tool_used_status")
     steps = steps if isinstance(steps, list) else [steps] if isinstance(steps, dict) else []
-    uses = tuple(_tool_use(step) for step in steps)
+    uses = tuple(_tool_use(step) for step in steps[:MAX_LIST_ITEMS])
     if not value and not experience and not uses:
         value = _plain(item)
     return ToolMemory(
@@ -341,7 +329,7 @@ def source_from_api(item: object, default_tz: tzinfo = BEIJING) -> MemorySource:
 
 def _items(data: Mapping[str, Any], key: str) -> list:
     items = data.get(key)
-    return items if isinstance(items, list) else []
+    return items[:MAX_LIST_ITEMS] if isinstance(items, list) else []
 
 
 def _fields(item: object) -> dict[str, Any] | None:
@@ -356,7 +344,7 @@ def _fields(item: object) -> dict[str, Any] | None:
 
 
 def _shared(fields: Mapping[str, Any], default_tz: tzinfo) -> dict[str, Any]:
-    """The fields every kind has: conversation, status, relevance, times and sources."""
+    """The ``_Shared`` fields, and ``sources`` (every kind but skills has them)."""
     created, create_time = _time(fields, _CREATED, default_tz)
     updated, update_time = _time(fields, _UPDATED, default_tz)
     sources = fields.get("sources")
@@ -368,7 +356,8 @@ def _shared(fields: Mapping[str, Any], default_tz: tzinfo) -> dict[str, Any]:
         "relativity": _score(fields.get("relativity")),
         "created_at": created, "updated_at": updated,
         "create_time": create_time, "update_time": update_time,
-        "sources": tuple(source_from_api(source, default_tz) for source in sources),
+        "sources": tuple(source_from_api(source, default_tz)
+                         for source in sources[:MAX_LIST_ITEMS]),
     }
 
 
@@ -398,7 +387,7 @@ def _strings(value: object) -> tuple[str, ...]:
     """A list of strings (or one string) as a tuple; other items as text, empty ones dropped."""
     if value is None:
         return ()
-    items = value if isinstance(value, list) else [value]
+    items = value[:MAX_LIST_ITEMS] if isinstance(value, list) else [value]
     texts = (_plain(item) for item in items if item is not None)
     return tuple(text for text in texts if text.strip())
 

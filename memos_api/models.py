@@ -17,6 +17,7 @@ KNOWN_FIELDS = frozenset({"role", "content", *CREATED_FIELDS})
 # number, not the text's length, that must be bounded: 2,000,000 empty strings (6 MB) made
 # 82 MB of HTML and 13 s of CPU per view. A hundred is more than any chat sends.
 MAX_PARTS = 100
+TOO_DEEP = "…"  # the text of a value nested too deeply to write out
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ def _as_text(value: object) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
         return repr(value)
+    except RecursionError:
+        # Parsed a few frames up, nested too deeply to write again down here (repr would
+        # recurse as deep): the answer's other fields are still read.
+        return TOO_DEEP
 
 
 def sort_by_time(messages: list[Message]) -> list[Message]:

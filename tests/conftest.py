@@ -12,20 +12,23 @@
   app's message source) and ``.app``. Every server is shut down after the test.
 - ``unused_port``: a free loopback port for a server of the test's own; ``refused_port``: one
   that refuses every connection for the whole test, for an upstream that must not answer.
+- ``log_of``: ``log_of("viewer.requests")`` returns ``caplog`` with that logger's records in
+  it, from INFO up: the app's own loggers do not propagate, so ``caplog`` alone sees nothing.
+  ``store_log`` is the shared store's (viewer/shared_store.py).
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
-  test's temporary directory; a ``RedisServer`` with ``.url``, ``.stop()``/``.start()`` (same
+  test's temporary directory; a ``RedisServer`` with ``.url`` (and ``.unix_socket``, a path
+  to the same server), ``.stop()``/``.start()`` (same
   port) and ``.pause()``/``.resume()`` (SIGSTOP/SIGCONT: a hung server). Skipped where the
   binary is missing, except under CI (``make test`` installs it).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +36,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from required_tools import tool_missing
 from werkzeug.serving import make_server as make_wsgi_server
 
+from benchmarks.servers import redis_binary, start_redis
 from memos_api.local import LocalStore, make_server
 from memos_api.local.server import LocalMemOSServer
 
@@ -177,6 +182,31 @@ def live_server(app_factory) -> Iterator:
         thread.join(timeout=5)
 
 
+# --- logs ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def log_of(caplog):
+    """Attach ``caplog`` to loggers by name (INFO and up); detach them after the test."""
+    attached: list[logging.Logger] = []
+
+    def attach(name: str):
+        logger = logging.getLogger(name)
+        logger.addHandler(caplog.handler)
+        caplog.set_level(logging.INFO, logger=name)
+        attached.append(logger)
+        return caplog
+
+    yield attach
+    for logger in attached:
+        logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def store_log(log_of):
+    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
+    return log_of("viewer.shared_store")
+
+
 # --- Redis, for the shared rate-limit count -----------------------------------------------------
 
 class RedisServer:
@@ -185,31 +215,13 @@ class RedisServer:
     def __init__(self, binary: str, directory: Path, port: int) -> None:
         self.binary, self.directory, self.port = binary, directory, port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.unix_socket = directory / "redis.sock"  # the same server, through a file
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         """Start it (again) and wait until it answers PING."""
-        import redis
-
-        # No persistence: nothing outlives the test, and nothing is written but the log.
-        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port),
-                   "--dir", str(self.directory), "--save", "", "--appendonly", "no",
-                   "--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                self.stop()
-                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
-            time.sleep(0.02)
+        self.process = start_redis(self.binary, self.directory, self.port,
+                                   unix_socket=self.unix_socket)
 
     def pause(self) -> None:
         """Freeze it (SIGSTOP): connections open, nothing answers, as a hung server."""
@@ -235,13 +247,10 @@ class RedisServer:
 @pytest.fixture
 def redis_server(tmp_path, unused_port) -> Iterator[RedisServer]:
     """A real Redis on 127.0.0.1, started for this test and stopped after it."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.access(binary, os.X_OK):
-        reason = ("redis-server is not installed: `make test` installs it "
-                  "(apt-get install redis-server)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    binary = redis_binary()
+    if binary is None:
+        tool_missing("redis-server is not installed: `make test` installs it "
+                     "(apt-get install redis-server)")
     directory = tmp_path / "redis"
     directory.mkdir()
     server = RedisServer(binary, directory, unused_port)

@@ -10,6 +10,7 @@ with node, and pulldown-cmark (pyromark) as the reference.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -21,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pyromark
-import pytest
+from required_tools import tool_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 # Elements plain Markdown makes; anything else came from raw HTML.
@@ -116,6 +117,7 @@ def _node_has(name: str) -> bool:
     return found.returncode == 0
 
 
+@functools.cache  # asked by every test: Node would start twice a test to find the same ones
 def renderers() -> dict[str, Callable[[list[str]], list[str]]]:
     """Each renderer by name, as a function from Markdown texts to their HTML; one missing is
     a failure under CI (``make test`` installs them all) and a skip elsewhere."""
@@ -136,10 +138,7 @@ def renderers() -> dict[str, Callable[[list[str]], list[str]]]:
         else:
             missing.append(f"{name} (npm ci)")
     if missing:
-        reason = "Markdown renderers not installed: " + ", ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        tool_missing("Markdown renderers not installed: " + ", ".join(missing))
     return found
 
 

@@ -4,13 +4,13 @@ timings depend on the machine and are never asserted."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from required_tools import tool_missing
 
 from benchmarks.run import SECTIONS
 
@@ -22,10 +22,7 @@ def wrk() -> str:
     """wrk's path; a missing wrk skips locally but fails under CI, where make test installs it."""
     path = shutil.which("wrk")
     if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("wrk is not installed: `make test` installs it (apt-get install wrk)",
-                        pytrace=False)
-        pytest.skip("wrk is not installed (apt-get install wrk, or make test)")
+        tool_missing("wrk is not installed: `make test` installs it (apt-get install wrk)")
     return path
 
 

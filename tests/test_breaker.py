@@ -5,7 +5,6 @@ for every call (measured)."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -16,6 +15,7 @@ import requests
 from switchable_upstream import SwitchableUpstream
 from upstream_apps import upstream_app
 
+from viewer.bulkhead import SLOT_WAIT_SECONDS
 from viewer.shared_store import SharedStore
 
 CHAT = "/chat?user_id=u&conversation_id=c"
@@ -98,6 +98,55 @@ def test_one_probe_after_the_cool_down_while_the_others_still_fail_at_once(app_f
     fast = [(r.status_code, elapsed) for r, elapsed in results if elapsed < 0.1]
     assert len(fast) == 9 and {status for status, _ in fast} == {503}
     assert all(r.headers["Retry-After"] == "1" for r, elapsed in results if elapsed < 0.1)
+
+
+def test_while_it_is_open_a_page_never_waits_for_a_slot_held_by_the_probe(app_factory,
+                                                                         upstream):
+    """The breaker answers before the bulkhead: with the probe hung in the only slot, the
+    next page is told at once that MemOS did not answer, with the breaker's Retry-After,
+    not after waiting its second for a slot (which was the order: 1.0 s, "busy")."""
+    app = make_app(app_factory, upstream, MEMOS_MAX_IN_FLIGHT=1, MEMOS_TIMEOUT=1.5,
+                   MEMOS_DEADLINE=2, MEMOS_BREAKER_COOLDOWN=0.3)
+    upstream.switch("500")
+    for _ in range(3):
+        page(app.test_client())
+    upstream.switch("hang")
+    time.sleep(0.35)  # the cool-down is over: the next call is the probe
+    before = upstream.requests
+    with ThreadPoolExecutor(1) as pool:
+        probe = pool.submit(page, app.test_client())
+        while upstream.requests == before:  # the probe holds the slot, waiting for MemOS
+            time.sleep(0.01)
+        response, elapsed = page(app.test_client())
+        assert probe.result()[0].status_code == 504
+    assert response.status_code == 503 and elapsed < 0.1, elapsed
+    assert response.headers["Retry-After"] == "1"
+    assert "MemOS did not answer" in response.text and "not sent" in response.text
+    assert app.extensions["breaker"].state()[0] == "open"  # the hung probe failed
+
+
+def test_a_page_refused_for_want_of_a_slot_is_no_verdict_on_memos(app_factory, upstream):
+    """A busy bulkhead means MemOS was not asked: it neither counts as a failure nor as an
+    answer that would start the count of failures again."""
+    app = make_app(app_factory, upstream, MEMOS_MAX_IN_FLIGHT=1, MEMOS_TIMEOUT=2.5,
+                   MEMOS_DEADLINE=3)  # three failures in a row open it
+    upstream.switch("500")
+    assert page(app.test_client())[0].status_code == 502  # failure 1
+    upstream.switch("hang")
+    with ThreadPoolExecutor(4) as pool:
+        held = pool.submit(page, app.test_client(), "/chat?user_id=u&conversation_id=held")
+        while upstream.requests == 1:
+            time.sleep(0.01)
+        # No slot: one waits its second for it, the others are refused at once.
+        busy = [response for response, _ in pool.map(lambda _: page(app.test_client()),
+                                                     range(3))]
+        assert held.result()[0].status_code == 504  # failure 2
+    assert [r.status_code for r in busy] == [503] * 3
+    assert all("MemOS is busy" in r.text for r in busy)
+    assert upstream.requests == 2
+    upstream.switch("500")
+    assert page(app.test_client())[0].status_code == 502  # failure 3: in a row, still
+    assert app.extensions["breaker"].state()[0] == "open"
 
 
 def test_a_failed_probe_doubles_the_cool_down_up_to_its_cap(app_factory, upstream):
@@ -236,24 +285,10 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-class RequestLog(logging.Handler):
-    """The app's JSON request log lines (viewer/observability.py), as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(json.loads(record.getMessage()))
-
-
 @pytest.fixture
-def request_log():
-    logger = logging.getLogger("viewer.requests")
-    handler = RequestLog()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+def request_log(log_of):
+    """The app's JSON request log lines (viewer/observability.py)."""
+    return log_of("viewer.requests")
 
 
 def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_factory,
@@ -283,36 +318,62 @@ def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_fac
         results.append((started, elapsed, response.status_code,
                         response.headers.get("Retry-After")))
 
+    opened: list[float] = []  # when the breaker was first seen open (wall clock, as logs)
+
     def probe_health():
         while not done.is_set():
             health.append(get("/healthz")[1])
+            if not opened and breaker.state()[0] == "open":
+                opened.append(time.time())
             time.sleep(0.02)
+
+    def pages_logged():
+        """The /chat lines, each with its start (wall clock): written at its end."""
+        lines = [{**json.loads(record.getMessage()), "end": record.created}
+                 for record in request_log.records if record.name == "viewer.requests"]
+        return [{**line, "start": line["end"] - line["duration_ms"] / 1000}
+                for line in lines if line["path"] == "/chat"]
 
     upstream.switch("hang")
     watcher = threading.Thread(target=probe_health)
     watcher.start()
-    with ThreadPoolExecutor(20) as pool:
-        for number in range(150):
-            pool.submit(ask, number)
-            time.sleep(0.01)
-    upstream.switch("ok")
-    back, left = time.monotonic(), breaker.state()[1]
-    while get(CHAT)[2].status_code != 200:
-        assert time.monotonic() - back < 10, "pages never came back"
-        time.sleep(0.05)
-    recovered = time.monotonic() - back
-    done.set()
-    watcher.join()
-    time.sleep(0.2)  # the last log lines are written just after their responses
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            for number in range(150):
+                pool.submit(ask, number)
+                time.sleep(0.01)
+        upstream.switch("ok")
+        back, left = time.monotonic(), breaker.state()[1]
+        asked = 151  # the 150, and the first look for a page again
+        while get(CHAT)[2].status_code != 200:
+            assert time.monotonic() - back < 10, "pages never came back"
+            asked += 1
+            time.sleep(0.05)
+        recovered = time.monotonic() - back
+    finally:
+        done.set()
+        watcher.join()
+    # Each line is written just after its response is sent: wait for the last ones.
+    deadline = time.monotonic() + 5
+    while len(pages_logged()) < asked:
+        assert time.monotonic() < deadline, (len(pages_logged()), asked)
+        time.sleep(0.02)
 
     assert len(results) == 150 and {status for _, _, status, _ in results} <= {503, 504}
     assert max(elapsed for _, elapsed, _, _ in results) < 1.0 + 0.3  # MEMOS_DEADLINE, at most
     refused = [(elapsed, retry) for _, elapsed, status, retry in results if status == 503]
     assert len(refused) >= 120 and all(re.fullmatch(r"[1-4]", retry) for _, retry in refused)
-    pages = [record for record in request_log.records if record["path"] == "/chat"]
-    fast = [record["duration_ms"] for record in pages if record["status"] == 503]
-    assert len(fast) >= len(refused) and all(
+    pages = pages_logged()
+    busy = [record["duration_ms"] for record in pages if record["status"] == 503]
+    assert len(busy) >= len(refused) and all(
         record["upstream_calls"] == 0 for record in pages if record["status"] == 503)
+    # Pages that came while the first calls hung waited for a slot (viewer/bulkhead.py),
+    # at most its wait; those that came once the breaker was open were refused at once.
+    assert max(busy) < SLOT_WAIT_SECONDS * 1000 + 300, sorted(busy)[-5:]
+    assert opened, "the breaker never opened"
+    fast = [record["duration_ms"] for record in pages
+            if record["status"] == 503 and record["start"] > opened[0]]
+    assert len(fast) >= 100, len(fast)
     assert percentile(fast, 0.95) < 50
     assert max(fast) < 300  # none waited for MemOS's timeout
     assert sum(record["status"] == 504 for record in pages) <= 20 + 2  # in flight, and probes

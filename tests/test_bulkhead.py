@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from flask import g
+from upstream_apps import upstream_app
 
 from tests.production import production_server
 from viewer.bulkhead import Bulkhead, BusyError
@@ -43,7 +45,9 @@ class HungMemOS:
             self.held.append(connection)
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
         self.listener.close()
+        self.thread.join(5)
         for connection in self.held:
             connection.close()
 
@@ -104,7 +108,7 @@ def test_a_slot_frees_for_the_next_call():
 
 def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     bulkhead = Bulkhead(1, wait=5)
-    held, waiting, done = threading.Event(), threading.Event(), threading.Event()
+    held, done = threading.Event(), threading.Event()
 
     def holder():
         with bulkhead.slot():
@@ -112,7 +116,6 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
             done.wait(10)
 
     def waiter():
-        waiting.set()
         with bulkhead.slot():
             pass
 
@@ -120,8 +123,10 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     threads[0].start()
     held.wait(5)
     threads[1].start()
-    waiting.wait(5)
-    time.sleep(0.1)  # the waiter is waiting for the slot now
+    deadline = time.monotonic() + 5
+    while bulkhead._waiting < 1:  # until the waiter is in line for the slot
+        assert time.monotonic() < deadline, "the waiter never waited"
+        time.sleep(0.005)
     started = time.monotonic()
     with pytest.raises(BusyError), bulkhead.slot():
         pass
@@ -129,3 +134,19 @@ def test_as_many_may_wait_as_there_are_slots_the_others_are_told_at_once():
     done.set()
     for thread in threads:
         thread.join(10)
+
+
+def test_a_page_refused_busy_logs_no_upstream_call(app_factory, refused_port):
+    """MemOS was not asked: the request log says so, as for a page the breaker refused."""
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
+                       MEMOS_API_KEY="k", MEMOS_MAX_IN_FLIGHT=1, RATE_LIMIT="0")
+    source = app.extensions["memos_source"]
+    with app.test_request_context("/chat?user_id=u&conversation_id=c"):
+        app.preprocess_request()
+        g.deadline = time.monotonic() + 0.2  # waits for a slot no longer than the deadline
+        with source.source.bulkhead.slot():  # every slot taken
+            started = time.monotonic()
+            with pytest.raises(BusyError):
+                source.get_messages("u", "c", 7)
+            assert time.monotonic() - started < 0.5
+        assert g.get("upstream_calls", 0) == 0 and g.get("upstream_seconds", 0.0) == 0.0

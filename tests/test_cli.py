@@ -231,6 +231,8 @@ def test_import_takes_memories_alone(app, store, tmp_path):
      'Preference 1 in {path} has no "preference" string.'),
     ({"messages": MESSAGES, "preferences": [{"memory_value": "not a preference"}]},
      'Preference 1 in {path} has no "preference" string.'),
+    ({"messages": MESSAGES, "preferences": [{"preference": "p", "memory_value": 5}]},
+     'Preference 1 in {path} has a "memory_value", which makes it a memory. Nothing imported.'),
     ({"messages": MESSAGES, "memories": [{"memory_value": "v", "confidence": 7}]},
      '"confidence" that is not a number from 0 to 1'),
     ({"messages": MESSAGES, "memories": [{"memory_value": "v", "create_time": "soon"}]},

@@ -13,6 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 from page_text import texts
+from required_tools import tool_missing
 
 from viewer.access import sign
 from viewer.settings import ConfigError
@@ -208,8 +209,9 @@ def readme_snippet(language):
                      re.S).group(1)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_readme_node_snippet_mints_an_accepted_token(signed_app):
+    if shutil.which("node") is None:
+        tool_missing("Node.js is not installed: `make test` needs it (npm ci)")
     script = readme_snippet("js") + (
         f"\nprocess.stdout.write(embedToken('alice', 'a', {json.dumps(SECRET)}, 60));\n")
     minted = subprocess.run(["node", "-e", script], capture_output=True, text=True,

@@ -115,17 +115,8 @@ def assert_every_shown_match_is_marked(page: str, query: str) -> None:
 
 @pytest.fixture
 def app(app_factory):
+    """conftest's app without rate limits (its ``client`` and ``store`` follow)."""
     return app_factory(RATE_LIMIT="0")
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["memos_source"]
 
 
 # --- what matches --------------------------------------------------------------------------
@@ -371,6 +362,39 @@ def test_past_its_cpu_budget_a_result_shows_its_start_unmarked(client, store, mo
     assert found.heading == "1 message matches “find”" and found.marks == []
     assert snippet_texts(response.text)[0].startswith("ｘｘｘ")
     assert "and 5 more matches in this message" in response.text
+
+
+def test_answers_dense_with_markdown_are_read_within_a_budget(client, store):
+    # Each answer is 20,000 characters of emphasis: reading them all without their marks
+    # took 4.8 s for 1000 (Python, event by event); past the budget they are read as typed.
+    add(store, ["*a* " * 4_900] * 300, roles=("assistant",))
+    started = time.thread_time()
+    response = search(client, "a")
+    assert time.thread_time() - started < 1.0
+    assert results(response.text).heading == "300 messages match “a”"
+
+
+def test_past_its_reading_budget_an_answer_is_searched_as_typed(client, store, monkeypatch):
+    add(store, ["Some **bold** words"], roles=("assistant",))
+    assert results(search(client, "bold words").text).heading == "1 message matches “bold words”"
+    assert results(search(client, "**bold**").text).heading.startswith("No ")
+    monkeypatch.setattr(find_module, "SEARCH_SECONDS", -1.0)  # spent before it starts
+    assert results(search(client, "bold words").text).heading.startswith("No ")
+    response = search(client, "**bold**")
+    assert results(response.text).heading == "1 message matches “**bold**”"
+    assert snippet_texts(response.text) == ["Some **bold** words"]
+
+
+def test_a_run_of_a_million_combining_marks_stays_bounded(client, store):
+    # One cluster of a million characters was mapped in one go, and walked to its end once
+    # per match placed: 2.5 s of CPU, past the budget the mapping looks at.
+    add(store, ["a" + "\u0301" * 1_000_000])
+    started = time.thread_time()
+    response = search(client, "\u0301")
+    assert time.thread_time() - started < 1.0
+    found = results(response.text)
+    assert found.heading == "1 message matches “\u0301”" and found.marks
+    assert len(response.get_data()) < 20_000
 
 
 def test_a_full_read_says_older_messages_were_not_searched(app_factory):

@@ -255,8 +255,14 @@ def test_typed_reads_match_the_data(store):
 # --- search ---------------------------------------------------------------------------------
 
 
-def test_the_store_has_its_trigram_index():
+def test_the_store_has_its_trigram_index(local_store):
     assert sqlite3.sqlite_version_info >= (3, 34)
+    # The SQLite being new enough is not the index being there: search would fall back to
+    # its bounded scan, and find only what the newest memories hold, with every test green.
+    assert local_store.trigram is True
+    with sqlite3.connect(local_store.path) as connection:
+        assert connection.execute("SELECT sql FROM sqlite_master WHERE name = 'memory_search'"
+                                  ).fetchone()[0].endswith("tokenize='trigram')")
 
 
 @pytest.mark.parametrize("query, expected", [

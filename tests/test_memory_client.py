@@ -30,6 +30,8 @@ from memos_api import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from memos_api.memories import MAX_LIST_ITEMS
+from memos_api.models import TOO_DEEP
 
 API_KEY = "mpg-SECRET-key-0123456789"
 PREFIX = "/api/openmem/v1"
@@ -386,6 +388,49 @@ def test_huge_values_are_kept_whole(httpserver, client):
     value = "長" * 1_000_000
     memory = get_one(httpserver, client, {**MEMORY, "memory_value": value})
     assert memory.memory_value == value
+
+
+def test_values_nested_as_deep_as_json_reads_are_read(httpserver, client):
+    """Nesting that the answer's parser takes but that is too deep to write out again a few
+    frames further down is a placeholder, not a RecursionError out of the client."""
+    read = 0
+    for depth in range(900, 1000):
+        nested = "[" * depth + "]" * depth
+        body = ('{"code": 0, "message": "ok", "data": {"memory_detail_list": [{"memory_value":'
+                f' {nested}, "tags": [{nested}], "sources": [{{"content": [{nested}]}}]}}]}}}}')
+        httpserver.clear()
+        httpserver.expect_request(GET).respond_with_data(body,
+                                                         content_type="application/json")
+        try:
+            [memory] = client.get_memory("u").memories
+        except BadResponseError:  # too deep for the answer's parser itself
+            continue
+        read += 1
+        assert memory.memory_value in (nested, TOO_DEEP)
+        assert memory.sources[0].text in (nested, TOO_DEEP)
+    assert 0 < read < 100  # the parser's limit lies in the range tried
+
+
+def test_lists_are_read_to_a_bound_whatever_the_answer_holds(httpserver, client):
+    """MemOS sends at most 50 of a kind; a crafted answer of millions of items (16 MB of
+    ``{}`` took 50 s to read whole) is read to its first MAX_LIST_ITEMS, in order."""
+    many = 2_000_000
+    item = {**MEMORY, "tags": [f"t{n}" for n in range(500)],
+            "sources": [{"role": "user", "content": f"s{n}"} for n in range(500)]}
+    body = json.dumps(envelope({**page_data([item]), "preference_detail_list": [PREFERENCE],
+                                "skill_detail_list": [{}] * 300}))
+    body = body.replace('"memory_detail_list": [{', '"memory_detail_list": [' + "{}," * many
+                        + "{", 1)
+    httpserver.expect_request(GET).respond_with_data(body, content_type="application/json")
+    started = time.thread_time()
+    page = client.get_memory("u")
+    assert time.thread_time() - started < 2.0
+    assert len(page.memories) == MAX_LIST_ITEMS and page.memories[0].memory_value == "{}"
+    assert len(page.skills) == MAX_LIST_ITEMS and len(page.preferences) == 1
+    httpserver.clear()
+    memory = get_one(httpserver, client, item)
+    assert memory.tags == tuple(f"t{n}" for n in range(MAX_LIST_ITEMS))
+    assert [source.text for source in memory.sources] == [f"s{n}" for n in range(MAX_LIST_ITEMS)]
 
 
 @pytest.mark.parametrize("extra, paging", [

@@ -1,7 +1,6 @@
 """What operators rely on: request logs, readiness, the request deadline, proxies."""
 
 import json
-import logging
 import re
 import time
 
@@ -18,12 +17,9 @@ def log_records(caplog):
 
 
 @pytest.fixture
-def captured(caplog):
-    logger = logging.getLogger("viewer.requests")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="viewer.requests")
-    yield caplog
-    logger.removeHandler(caplog.handler)
+def captured(log_of):
+    """The request log's lines (viewer/observability.py)."""
+    return log_of("viewer.requests")
 
 
 def test_each_request_logs_one_json_line_without_secrets(app_factory, captured):

@@ -98,5 +98,5 @@ def test_theme_is_forced_kept_in_links_and_checked(client, store):
 
 def test_pages_are_compressed_per_response(client):
     page = client.get("/", headers={"Accept-Encoding": "gzip"})
-    assert page.headers["Content-Encoding"] == "gzip" and page.headers["Vary"] == "Accept-Encoding"
+    assert page.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in page.headers["Vary"]
     assert b"<!doctype html>" in gzip.decompress(page.data).lower()

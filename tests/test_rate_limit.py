@@ -34,13 +34,9 @@ def fragment_url(page: str) -> str:
 
 
 @pytest.fixture
-def limiter_log(caplog):
+def limiter_log(log_of):
     """Flask-Limiter's log lines (they do not propagate: viewer.ratelimit prints them)."""
-    logger = logging.getLogger("flask-limiter")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="flask-limiter")
-    yield caplog
-    logger.removeHandler(caplog.handler)
+    return log_of("flask-limiter")
 
 
 # --- who is counted --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from memos_api import ContentPart, Message
+from viewer.accent import contrast
 from viewer.renderer.formatting import message_body, PageBudget, plain_html
 from viewer.renderer.highlight import (
     GENERATED_MARK,
@@ -296,6 +297,23 @@ def test_pygments_css_has_light_and_both_kinds_of_dark_rules():
     assert css.count(':root[data-theme="dark"]') == css[css.index("@media screen {"):].count(
         ':root[data-theme="dark"]')
     assert "style=" not in css and "\npre " not in css  # nothing outside .highlight
+
+
+def test_code_colours_read_on_the_code_background():
+    """Every token colour keeps WCAG AA contrast on the background code is drawn on (chat.css
+    --code-bg): the palettes' own backgrounds are left out, so that one is the only one."""
+    stylesheet = STYLESHEET.read_text(encoding="utf-8")
+    light_bg, dark_bg = re.search(r"--code-bg: light-dark\((#\w{6}), (#\w{6})\)",
+                                  stylesheet).groups()
+    css = pygments_css()
+    assert "background:" not in css  # only tokens' own (a diff's inserted and deleted lines)
+    screen = css.index("@media screen {")
+    for palette, background in ((css[:screen], light_bg), (css[screen:], dark_bg)):
+        colours = re.findall(r"(?<![-\w])color: (#\w+)", palette)
+        assert len(colours) > 40
+        for colour in colours:
+            colour = "#" + "".join(c * 2 for c in colour[1:]) if len(colour) == 4 else colour
+            assert contrast(colour, background) >= 4.5, (colour, background)
 
 
 def test_dark_palette_overrides_every_light_token_color():

@@ -49,6 +49,26 @@ def status(app, path, headers=None):
     return app.test_client().get(path, headers=headers or {}).status_code
 
 
+def with_redis_answering(apps, step, attempts=5):
+    """``step()``'s result, from a run in which every app's shared store answered throughout.
+
+    A machine busy with other work can stall a process past the store's quarter-second
+    timeout, which (as designed) sets the store aside for a second and serves from this
+    machine's file: a test of what instances share must not read that as a failure.
+    """
+    stores = [app.extensions["shared_store"] for app in apps]
+    for _ in range(attempts):
+        for store in stores:
+            deadline = time.monotonic() + 10
+            while not store.check():
+                assert time.monotonic() < deadline, "the test's Redis does not answer"
+                time.sleep(0.2)
+        result = step()
+        if all(store.reachable for store in stores):
+            return result
+    pytest.fail(f"the shared store timed out in each of {attempts} attempts")
+
+
 @pytest.mark.parametrize("by", ["id", "token", "link"])
 def test_a_revoked_link_is_refused_from_the_next_request(signed, by):
     app = signed()
@@ -154,7 +174,8 @@ def test_revoking_an_expired_link_records_nothing(signed, exp, words):
 
 
 def test_a_link_for_the_year_9999_is_revoked_for_good(signed):
-    app = signed()
+    # A deployment that lets links last that long (EMBED_MAX_TTL refuses them by default).
+    app = signed(EMBED_MAX_TTL=10_000 * 365 * 24 * 3600)
     far = jwt.encode({"user_id": "alice", "conversation_id": "a", "jti": "far-off",
                       "exp": 253402300799}, SECRET, algorithm="HS256")
     assert status(app, f"/embed?token={far}") == 200
@@ -203,8 +224,12 @@ def test_a_revocation_in_redis_holds_on_every_instance(signed, redis_server, tmp
                      for n in range(2))
     path, link_id = embed_url(first, "--ttl", "600")
     assert status(second, path) == 200
-    assert revoke(first, link_id).exit_code == 0
-    assert status(second, path) == 403
+
+    def revoked_and_seen():
+        assert revoke(first, link_id).exit_code == 0
+        return status(second, path)
+
+    assert with_redis_answering([first, second], revoked_and_seen) == 403
     [key] = redis.Redis.from_url(redis_server.url).keys("memos-viewer:revoked:*")
     ttl = redis.Redis.from_url(redis_server.url).ttl(key)
     assert 366 * 86400 < ttl <= 366 * 86400 + 300  # by id: the longest embed-url link
@@ -248,8 +273,12 @@ def test_a_revocation_seen_stays_refused_while_redis_is_away(signed, redis_serve
     second = signed(SHARED_STORE_URL=redis_server.url,
                     REVOKED_LINKS_DB=str(tmp_path / "machine-2.sqlite3"))
     path, link_id = embed_url(first)
-    revoke(first, link_id)
-    assert status(second, path) == 403  # seen once by this instance...
+
+    def revoked_and_seen():
+        assert revoke(first, link_id).exit_code == 0
+        return status(second, path)
+
+    assert with_redis_answering([first, second], revoked_and_seen) == 403  # seen once here...
     redis_server.pause()  # ...then Redis hangs
     try:
         started = time.monotonic()

@@ -550,7 +550,7 @@ def test_a_preview_is_whole_lines_within_its_limits():
         start = presentation.preview_source(text)
         assert len(start) <= presentation.PREVIEW_CHARACTERS + 1
         assert start.count("\n") < presentation.PREVIEW_LINES
-        assert text.startswith(start) or start.endswith("…")
+        assert text.startswith(start.removesuffix("…"))  # the ellipsis only marks the cut
 
 
 @pytest.mark.parametrize("line", ["|-" + " " * 20_000 + "x", "|-" * 10_000 + "x",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from required_tools import tool_missing
 
 from docs.screenshots import CHROMIUM, PDFTOPPM, SHOTS
 
@@ -26,9 +27,7 @@ RUN_TIMEOUT_S = 240
 
 def require(tool: str, remedy: str) -> None:
     if not os.access(tool, os.X_OK):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{tool} is missing under CI: `{remedy}` installs it")
-        pytest.skip(f"{tool} is missing: run `{remedy}`")
+        tool_missing(f"{tool} is missing: run `{remedy}`")
 
 
 def committed_state() -> dict[str, tuple[int, int]]:

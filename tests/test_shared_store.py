@@ -6,29 +6,19 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import subprocess
 import time
 from html import unescape
 
 import pytest
+import redis
 
 from viewer.access import sign
 from viewer.settings import ConfigError
+from viewer.shared_store import SharedStore
 
 SECRET = "a-shared-store-secret-long-enough-32b"
 CHAT = "/chat?user_id=u&conversation_id=c"
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def store_log(caplog):
-    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
-    logger = logging.getLogger("viewer.shared_store")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="viewer.shared_store")
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def warnings(log) -> list[str]:
@@ -91,9 +81,9 @@ def test_readyz_says_the_store_answers(app_factory, redis_server):
 
 # --- a store that is not there ----------------------------------------------------------------
 
-def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, unused_port,
+def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, refused_port,
                                                                store_log):
-    app = seeded(app_factory(SHARED_STORE_URL=f"redis://127.0.0.1:{unused_port}/0",
+    app = seeded(app_factory(SHARED_STORE_URL=f"redis://127.0.0.1:{refused_port}/0",
                              EMBED_SECRET=SECRET, LIVE_POLL_SECONDS=2))
     said = warnings(store_log)
     assert any("does not answer at start" in line for line in said)
@@ -108,7 +98,7 @@ def test_unreachable_at_start_it_says_so_once_and_serves_pages(app_factory, unus
         assert client.get(f"/embed?token={token}").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["shared_store"] == "unreachable"
-    assert "does not answer" in ready.json["detail"] and str(unused_port) not in ready.text
+    assert "does not answer" in ready.json["detail"] and str(refused_port) not in ready.text
     assert warnings(store_log) == said  # nothing more for the requests meanwhile
 
 
@@ -163,29 +153,31 @@ def test_a_hung_redis_holds_one_page_briefly_then_none(app_factory, redis_server
         assert durations[0] < 0.7 and max(durations[1:]) < 0.1, durations
 
 
-def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, tmp_path):
+def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, redis_server):
     """``redis+unix://`` as Flask-Limiter spells it; redis-py calls it ``unix://``."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    socket_path = tmp_path / "redis.sock"
-    process = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(socket_path),
-                                "--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not socket_path.exists():
-            assert time.monotonic() < deadline and process.poll() is None, "no socket"
-            time.sleep(0.02)
-        url = f"redis+unix://{socket_path}?db=0"
-        app = seeded(app_factory(SHARED_STORE_URL=url, RATE_LIMIT="2/minute",
-                                 LIVE_POLL_SECONDS=2))
-        client = app.test_client()
-        assert [client.get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
-        app.extensions["live_reads"].get_messages("u", "c", 9)
-        stored = app.extensions["shared_store"].client.keys("memos-viewer:reads:answer:*")
-        assert len(stored) == 1 and client.get("/readyz").json["shared_store"] == "ok"
-        assert app.extensions["shared_store"].client.keys("LIMITS*")
-    finally:
-        process.terminate()
-        process.wait(10)
+    url = f"redis+unix://{redis_server.unix_socket}?db=0"
+    app = seeded(app_factory(SHARED_STORE_URL=url, RATE_LIMIT="2/minute", LIVE_POLL_SECONDS=2))
+    client = app.test_client()
+    assert [client.get(CHAT).status_code for _ in range(3)] == [200, 200, 429]
+    app.extensions["live_reads"].get_messages("u", "c", 9)
+    stored = app.extensions["shared_store"].client.keys("memos-viewer:reads:answer:*")
+    assert len(stored) == 1 and client.get("/readyz").json["shared_store"] == "ok"
+    assert app.extensions["shared_store"].client.keys("LIMITS*")
+    assert app.extensions["shared_store"].client.connection_pool.connection_kwargs["path"] \
+        == str(redis_server.unix_socket)  # through the socket, not the TCP port
+
+
+# --- what its users share ---------------------------------------------------------------------
+
+def test_release_deletes_a_key_only_while_it_holds_the_owners_token(redis_server):
+    """The breaker's probe and the live reads' locks end through it (one script for both)."""
+    store = SharedStore(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("memos-viewer:lock", "mine")
+    store.release("memos-viewer:lock", "someone-else")
+    assert client.get("memos-viewer:lock") == b"mine"  # expired and taken by another
+    store.release("memos-viewer:lock", "mine")
+    assert not client.exists("memos-viewer:lock")
+    client.hset("memos-viewer:other", "field", "mine")  # not ours: never touched
+    store.release("memos-viewer:other", "mine")
+    assert client.hgetall("memos-viewer:other") == {b"field": b"mine"}

@@ -57,16 +57,6 @@ def source(local_store):
     return Counting(local_store)
 
 
-@pytest.fixture
-def store_log(caplog):
-    """The shared store's log lines (they do not propagate: viewer/shared_store.py)."""
-    logger = logging.getLogger("viewer.shared_store")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="viewer.shared_store")
-    yield caplog
-    logger.removeHandler(caplog.handler)
-
-
 # --- in one process ---------------------------------------------------------------------------
 
 def test_an_answer_is_shared_for_a_second_whatever_the_poll_interval(app_factory):

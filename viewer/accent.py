@@ -31,7 +31,7 @@ NEAR_BLACK = "#111418"  # the dark theme's page colour (static/chat.css --bg)
 # Where links are drawn in each theme (static/chat.css: --bg, --surface, --quiet-bg,
 # --code-bg): a link colour must read on every one of them.
 LIGHT_SURFACES = ("#ffffff", "#f5f6f8", "#eceef3", "#f3f4f7")
-DARK_SURFACES = ("#111418", "#1a1f27", "#1d232d", "#232a35", "#0d1117")
+DARK_SURFACES = ("#111418", "#1a1f27", "#232a35", "#0d1117")
 STEPS = 100  # how finely a colour is darkened or lightened: 1% of the way at a time
 
 

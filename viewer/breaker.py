@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from memos_api import (
@@ -32,6 +33,7 @@ from memos_api import (
     UpstreamTimeoutError,
 )
 
+from .bulkhead import Bulkhead, BusyError
 from .shared_store import SharedStore, StoreUnavailable
 
 CLOSED, OPEN, PROBE, PROBING = "closed", "open", "probe", "probing"
@@ -173,11 +175,6 @@ if failures >= tonumber(ARGV[1]) then
 end
 return 0
 """
-_RELEASE = """
-local ok, owner = pcall(redis.call, 'GET', KEYS[1])
-if ok and owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class SharedState:
@@ -192,7 +189,6 @@ class SharedState:
         client = store.client
         self._before = client.register_script(_BEFORE)
         self._failure = client.register_script(_FAILURE)
-        self._release = client.register_script(_RELEASE)
 
     def before(self, token: str) -> tuple[str, float]:
         kind, value = self.store.run(lambda client: self._before(
@@ -214,8 +210,7 @@ class SharedState:
                                                     self.probe))
 
     def release(self, token: str) -> None:
-        self.store.run(lambda client: self._release(keys=[self.probe], args=[token],
-                                                    client=client))
+        self.store.release(self.probe, token)
 
     def peek(self) -> tuple[str, float]:
         def read(client):
@@ -244,11 +239,11 @@ class CircuitBreaker:
         ticket = self._admit()
         try:
             result = function(*args, **kwargs)
+        except BusyError:  # no slot for it (viewer/bulkhead.py): MemOS was not asked
+            self._release(ticket)
+            raise
         except MemOSError as error:
-            if counts_as_failure(error):
-                self._record(ticket, failed=True)
-            else:
-                self._record(ticket, failed=False)
+            self._record(ticket, failed=counts_as_failure(error))
             raise
         except BaseException:
             self._release(ticket)
@@ -313,14 +308,17 @@ class CircuitBreaker:
 
 
 class GuardedSource:
-    """A message source whose calls pass through ``breaker``; every other attribute is the
-    source's own, read or set (the client's timeouts, its backoff)."""
+    """A message source whose calls pass through ``breaker`` first (failing at once while it
+    is open), then take a slot of ``bulkhead``; every other attribute is the source's own,
+    read or set (the client's timeouts, its backoff)."""
 
-    _OWN = ("source", "breaker")
+    _OWN = ("source", "breaker", "bulkhead")
 
-    def __init__(self, source: Any, breaker: CircuitBreaker) -> None:
+    def __init__(self, source: Any, breaker: CircuitBreaker | None,
+                 bulkhead: Bulkhead | None = None) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "breaker", breaker)
+        object.__setattr__(self, "bulkhead", bulkhead)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._OWN:
@@ -329,28 +327,50 @@ class GuardedSource:
             setattr(self.source, name, value)
 
     def get_messages(self, *args: Any, **kwargs: Any):
-        return self.breaker.call(self.source.get_messages, *args, **kwargs)
+        return self._call(self.source.get_messages, *args, **kwargs)
 
     def add_messages(self, *args: Any, **kwargs: Any):
-        return self.breaker.call(self.source.add_messages, *args, **kwargs)
+        return self._call(self.source.add_messages, *args, **kwargs)
+
+    # The memory panel's reads go to the same MemOS: a MemOS that is down fails them at once
+    # too, and they hold a slot each, as pages' reads do.
+    def get_memory(self, *args: Any, **kwargs: Any):
+        return self._call(self.source.get_memory, *args, **kwargs)
+
+    def search_memory(self, *args: Any, **kwargs: Any):
+        return self._call(self.source.search_memory, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)
 
+    def _call(self, function, *args: Any, **kwargs: Any) -> Any:
+        # The breaker first: while it is open a page fails at once, not after waiting for a
+        # slot that calls begun before it opened may hold for MemOS's whole timeout.
+        if self.bulkhead is not None:
+            function = partial(self.bulkhead.call, function)
+        if self.breaker is None:
+            return function(*args, **kwargs)
+        return self.breaker.call(function, *args, **kwargs)
+
 
 def guard(source: Any, config: dict[str, Any],
           store: SharedStore | None) -> tuple[Any, CircuitBreaker | None]:
-    """``source`` behind a breaker when it is a MemOS client (and the breaker is on), and the
-    breaker; the embedded store has no outages to guard against."""
-    if not isinstance(source, MemOSClient) or not config["MEMOS_BREAKER_FAILURES"]:
+    """``source`` behind a breaker (unless it is off) and a bulkhead when it is a MemOS
+    client, and the breaker; the embedded store has no outages to guard against."""
+    if not isinstance(source, MemOSClient):
         return source, None
-    policy = Policy(failures=config["MEMOS_BREAKER_FAILURES"],
-                    window=config["MEMOS_BREAKER_WINDOW"],
-                    cooldown=config["MEMOS_BREAKER_COOLDOWN"],
-                    max_cooldown=config["MEMOS_BREAKER_MAX_COOLDOWN"],
-                    probe=config["MEMOS_DEADLINE"] + 1)
-    breaker = CircuitBreaker(source.base_url, policy, store)
-    return GuardedSource(source, breaker), breaker
+    breaker = None
+    if config["MEMOS_BREAKER_FAILURES"]:
+        policy = Policy(failures=config["MEMOS_BREAKER_FAILURES"],
+                        window=config["MEMOS_BREAKER_WINDOW"],
+                        cooldown=config["MEMOS_BREAKER_COOLDOWN"],
+                        max_cooldown=config["MEMOS_BREAKER_MAX_COOLDOWN"],
+                        probe=config["MEMOS_DEADLINE"] + 1)
+        breaker = CircuitBreaker(source.base_url, policy, store)
+    # A bounded number of MemOS calls in flight, so that a hung MemOS never takes every
+    # thread (viewer/bulkhead.py).
+    bulkhead = Bulkhead(config["MEMOS_MAX_IN_FLIGHT"])
+    return GuardedSource(source, breaker, bulkhead), breaker
 
 
 def retry_after(error: CircuitOpenError) -> int:

@@ -13,13 +13,18 @@ wait (a wait for a slot holds a thread too).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flask import g, has_request_context
 
 from memos_api import N_, RateLimitedError
 
 SLOT_WAIT_SECONDS = 1.0  # how long a call may wait for a slot before the page says busy
 RETRY_AFTER_SECONDS = 2  # what a busy page asks the reader (and live checks) to wait
+T = TypeVar("T")
 
 
 class BusyError(RateLimitedError):
@@ -41,6 +46,15 @@ class Bulkhead:
         self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
         self._waiting = 0
+
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)`` holding a slot, waited for no longer than this
+        bulkhead's wait, nor past the request's deadline (``g.deadline``)."""
+        wait = self.wait
+        if has_request_context():
+            wait = min(wait, g.get("deadline", float("inf")) - time.monotonic())
+        with self.slot(wait):
+            return function(*args, **kwargs)
 
     @contextmanager
     def slot(self, wait: float | None = None) -> Iterator[None]:

@@ -137,6 +137,10 @@ def _checked_memories(document: dict, key: str, shown: str) -> list[dict]:
     label, kind = ("Preference", PREFERENCE) if key == "preferences" else ("Memory", None)
     for number, item in enumerate(items, start=1):
         problem = memory_problem(item, kind)
+        if not problem and kind == PREFERENCE and memory_kind(item) != PREFERENCE:
+            # The store tells a preference by its fields, and would check and keep this one
+            # as a fact, after the messages were stored.
+            problem = 'has a "memory_value", which makes it a memory'
         if problem:
             raise click.ClickException(f"{label} {number} in {shown} {printable(problem)}. "
                                        "Nothing imported.")

@@ -7,7 +7,8 @@ without the marks that format it: ``reading_text``) and the query, both normalis
 forms), so that full-width ``ＡＢＣ`` finds ``abc``, ``ﬁ`` finds ``fi`` and Chinese matches by
 substring. A message matches when its whole normalised text holds the normalised query: one
 C-speed pass per message, linear in the text read (CPython's ``str.find`` is linear in the worst
-case for long needles).
+case for long needles). Reading answers without their marks is not C-speed: it has a CPU budget
+(``SEARCH_SECONDS``), past which older answers are searched as typed.
 
 What a result shows is a plain-text snippet of that text around each match, not the rendered
 message: rendered HTML (Markdown, highlighted code) would have to be walked text node by text
@@ -19,14 +20,16 @@ inside a tag or inside code's HTML, and it shows a match in code as typed.
 NFKC changes lengths (``㍿`` is ``株式会社``, ``ｶﾞ`` is ``ガ``, ``ß`` folds to ``ss``), so
 positions found in the normalised text are mapped back to the original text: the text is
 normalised cluster by cluster (a character and the combining marks after it, which NFKC may
-join), and each normalised character remembers the cluster it came from. A match starting or
-ending inside a cluster marks the whole cluster. That mapping is a Python loop, so it is done
-only for the messages listed, only as far as their last snippet, and within a CPU budget
-(``FIND_SECONDS``): past it, a result shows the start of its message unmarked.
+join; at most ``MAX_CLUSTER`` characters), and each normalised character remembers the cluster
+it came from. A match starting or ending inside a cluster marks the whole cluster. That mapping
+is a Python loop, so it is done only for the messages listed, only as far as their last
+snippet, and within a CPU budget (``FIND_SECONDS``): past it, a result shows the start of its
+message unmarked.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import time
@@ -51,7 +54,12 @@ CONTEXT = 60         # characters of the message shown before and after a match
 MAX_MARKED = 200     # characters of one match shown (a query's normalised form may be long)
 WORD_SLACK = 16      # characters a snippet's end may move to fall between words
 FIND_SECONDS = PAGE_SECONDS  # thread CPU the snippets of one results page may take
+SEARCH_SECONDS = PAGE_SECONDS  # ... and reading answers without their Markdown, for the search
 _BUDGET_STRIDE = 2048  # characters mapped between two looks at the clock
+_READING_STRIDE = 8    # messages read between two looks at the clock
+# Characters in one cluster at most: Unicode's stream-safe format allows 30 marks in a row, and
+# a longer run (a million, crafted) would be one cluster, mapped in one go past the budget.
+MAX_CLUSTER = 32
 ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
 # C0 and C1 controls (whitespace is collapsed first) and noncharacters: not valid in HTML text.
@@ -132,8 +140,14 @@ def find(transcript: Transcript, query: str, zone: tzinfo) -> Found:
     wanted = normalise(query)
     reader = transcript.reader
     total, listed = 0, []
-    for message in reversed(transcript.messages) if wanted else ():
-        text = reading_text(message)
+    as_typed, reading_until = False, time.thread_time() + SEARCH_SECONDS
+    for index, message in enumerate(reversed(transcript.messages) if wanted else ()):
+        # words_of is a Python loop over Markdown's events: 5 ms for an answer of 20,000
+        # characters dense with marks, 4.8 s for 1000 of them. Past the budget (the clock
+        # looked at every few messages: it costs 1 us), older messages are searched as typed.
+        if not as_typed and index % _READING_STRIDE == 0:
+            as_typed = time.thread_time() > reading_until
+        text = message.text if as_typed else reading_text(message)
         folded = normalise(text)
         if wanted in folded:
             total += 1
@@ -233,12 +247,9 @@ def _original_spans(text: str, folded: str, wanted: str, needed: int,
 
 
 def _cluster_end(starts: list[int], at: int) -> int:
-    """Where the cluster that made normalised character ``at`` ends in the text."""
-    origin = starts[at]
-    following = at + 1
-    while starts[following] == origin:  # the rest of the cluster's normalised characters
-        following += 1
-    return starts[following]
+    """Where the cluster that made normalised character ``at`` ends in the text: where the
+    next one starts (``starts`` never decreases, and ends with the text's length)."""
+    return starts[bisect.bisect_right(starts, starts[at], at)]
 
 
 def _matches(folded: str, wanted: str, limit: int) -> list[tuple[int, int]]:
@@ -262,7 +273,7 @@ def _mapped(text: str, needed: int, deadline: float) -> tuple[str, list[int] | N
     checked = 0
     while index < size and produced < needed:
         end = index + 1
-        while end < size and _joins(text[end]):
+        while end < size and end - index < MAX_CLUSTER and _joins(text[end]):
             end += 1
         cluster = text[index:end]
         normal = cache.get(cluster)

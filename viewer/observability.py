@@ -12,7 +12,7 @@ from flask import Flask, g, has_request_context, request, Response
 
 from memos_api import CircuitOpenError, UpstreamTimeoutError
 
-from .bulkhead import Bulkhead
+from .bulkhead import BusyError
 
 log = logging.getLogger("viewer.requests")
 
@@ -20,12 +20,10 @@ log = logging.getLogger("viewer.requests")
 class TimedSource:
     """Wraps a message source: times each call, and stops starting new ones past the
     request's deadline (one page may need several calls while a conversation grows, and the
-    memory panel one per page of memories). With a ``bulkhead`` (viewer/bulkhead.py), each call
-    of a request holds one of its slots."""
+    memory panel one per page of memories)."""
 
-    def __init__(self, source: Any, bulkhead: Bulkhead | None = None) -> None:
+    def __init__(self, source: Any) -> None:
         self.source = source
-        self.bulkhead = bulkhead
 
     def get_messages(self, *args: Any, **kwargs: Any):
         return self._timed(self.source.get_messages, *args, **kwargs)
@@ -45,18 +43,15 @@ class TimedSource:
     def _timed(self, call, *args, **kwargs):
         if not has_request_context():
             return call(*args, **kwargs)
-        deadline = g.get("deadline", float("inf"))
-        if time.monotonic() > deadline:
+        if time.monotonic() > g.get("deadline", float("inf")):
             raise UpstreamTimeoutError()
         started = time.monotonic()
         sent = True
         try:
-            if self.bulkhead is None:
-                return call(*args, **kwargs)
-            with self.bulkhead.slot(min(self.bulkhead.wait, deadline - started)):
-                return call(*args, **kwargs)
-        except CircuitOpenError:
-            sent = False  # refused by the breaker (viewer/breaker.py): MemOS was not asked
+            return call(*args, **kwargs)
+        except (CircuitOpenError, BusyError):
+            # Refused by the breaker or the bulkhead (viewer/breaker.py): MemOS was not asked.
+            sent = False
             raise
         finally:
             if sent:

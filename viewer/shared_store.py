@@ -49,6 +49,15 @@ def redis_options() -> dict:
             "retry": Retry(NoBackoff(), retries=0)}
 
 
+# Delete a key only while it holds the owner's token: a lock or probe held past its expiry may be
+# another's by now. A value of another type (not ours) is left alone.
+_RELEASE = """
+local ok, owner = pcall(redis.call, 'GET', KEYS[1])
+if ok and owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class StoreUnavailable(Exception):
     """The shared store cannot be used right now: use this process's own state."""
 
@@ -63,6 +72,7 @@ class SharedStore:
         self._retry_at = 0.0
         self._retry_seconds = 0.0
         self._refusals: set[str] = set()  # kinds of refused commands already logged
+        self._release = self.client.register_script(_RELEASE)
 
     @staticmethod
     def key(*parts: str) -> str:
@@ -99,6 +109,11 @@ class SharedStore:
         if self._down_since is not None:
             self._recovered()
         return result
+
+    def release(self, key: str, token: str) -> None:
+        """Delete ``key`` if it still holds ``token`` (a lock or probe its owner ends);
+        StoreUnavailable when the store cannot be used (the key then expires by itself)."""
+        self.run(lambda client: self._release(keys=[key], args=[token], client=client))
 
     def check(self) -> bool:
         """Ping the store now (at start); whether it answered. A failure is logged."""

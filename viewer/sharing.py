@@ -263,14 +263,6 @@ class LocalBoard:
                 del self._entries[key]
 
 
-# Unlock only a lock still ours: one held past its expiry may be another reader's by now.
-_UNLOCK = """
-local ok, owner = pcall(redis.call, 'GET', KEYS[1])
-if ok and owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 class RedisBoard:
     """Answers, locks and refresh turns in the shared store (TTLs on the Redis clock)."""
 
@@ -279,7 +271,6 @@ class RedisBoard:
         self.store = store
         self.scope = scope  # which MemOS (URL and key) answers: never another's answers
         self._generation_key = store.key("reads", "generation")
-        self._unlock = store.client.register_script(_UNLOCK)
 
     def _key(self, kind: str, *parts: Any) -> str:
         return self.store.key("reads", kind, self.store.digest(
@@ -322,8 +313,7 @@ class RedisBoard:
 
     def unlock(self, key: Key, token: str) -> None:
         try:
-            self.store.run(lambda client: self._unlock(keys=[self._key("lock", *key)],
-                                                       args=[token], client=client))
+            self.store.release(self._key("lock", *key), token)  # only a lock still ours
         except StoreUnavailable:
             pass  # it expires by itself
 

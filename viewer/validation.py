@@ -25,6 +25,12 @@ MAX_QUERY_LENGTH = 200  # characters in a search (find in the conversation; memo
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def has_controls(value: str) -> bool:
+    """Whether ``value`` holds a control character, a lone surrogate or a line or paragraph
+    separator: never part of an id or a search."""
+    return any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value)
+
+
 class MissingConversation(BadRequest):
     """An address without the ids that name its conversation (its page says so first)."""
 
@@ -40,7 +46,7 @@ def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
                        length=len(value), maximum=maximum)
     if value.strip() == "":
         return gettext("it is blank")
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+    if has_controls(value):
         return gettext("it contains control characters")
     return None
 
@@ -165,7 +171,7 @@ def read_query(args: MultiDict[str, str], name: str = "q") -> str | None:
     if len(value) > MAX_QUERY_LENGTH:
         raise BadRequest(gettext("The search is %(length)s characters long; it can be at most "
                                  "%(maximum)s.", length=len(value), maximum=MAX_QUERY_LENGTH))
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value):
+    if has_controls(value):
         raise BadRequest(gettext("The search contains control characters (such as line breaks "
                                  "or tabs); remove them and search again."))
     if not _BIDI_CONTROLS.isdisjoint(value):

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from browser_helpers import HostSite
 from playwright.sync_api import Browser, BrowserContext, expect, Page, sync_playwright
+from required_tools import tool_missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,7 +37,7 @@ expect.set_options(timeout=ACTION_TIMEOUT_MS)
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: run `make browser`.")
+        tool_missing(f"{CHROMIUM} is missing: run `make browser`.")
     if not HTMX.is_file():
         pytest.fail(f"{HTMX} is missing: run `make install` (or copy it from node_modules).")
     with sync_playwright() as playwright:

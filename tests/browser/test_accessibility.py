@@ -8,9 +8,6 @@ by ``make test``; without it the test is skipped locally but fails under CI (``C
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from browser_helpers import (
 from playwright.sync_api import expect, Page
 from reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID
 from reading import seed as seed_reading
+from required_tools import tool_missing
 from test_html_validity import (
     DEMO_CONVERSATION,
     DEMO_USER,
@@ -229,26 +227,11 @@ SETTINGS = {"landing-signed": {"EMBED_SECRET": "an-embed-secret-that-is-long-eno
             "live-gap": {"MEMOS_MAX_LIMIT": 20}}
 
 
-def accepts_theme(base_url: str) -> bool:
-    """Whether the app takes ``?theme=`` (before the presentation overhaul it was a 400)."""
-    url = chat_url(base_url, DEMO_USER, DEMO_CONVERSATION, theme="dark")
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status == 200
-    except urllib.error.HTTPError as error:
-        if error.code == 400:
-            return False
-        raise
-
-
 def require_axe() -> None:
     """Skip the calling test without axe-core, or fail it under CI, where a missing tool
     must not pass silently."""
     if not AXE.is_file():
-        reason = f"{AXE} is missing: run `make test` (npm ci installs axe-core)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"under CI: {reason}")
-        pytest.skip(reason)
+        tool_missing(f"{AXE} is missing: run `make test` (npm ci installs axe-core)")
 
 
 def run_axe(page: Page) -> list[dict]:
@@ -287,11 +270,6 @@ def test_no_serious_accessibility_violations(live_server, app_factory, new_conte
     else:
         server = live_server(**SETTINGS.get(name, {}))
     color_scheme, forced = MODES[mode]
-    special = name == "upstream-failure" or name in SETTINGS  # ?theme= is asked of another
-    demo_server = live_server() if special else server
-    if forced and not accepts_theme(demo_server.url):
-        pytest.skip("the app answers ?theme= with 400: forced themes arrive with the "
-                    "presentation overhaul; this variant runs once it accepts them")
 
     # The pages' CSP (script-src 'self') would block the inline <script> that add_script_tag
     # makes of axe.min.js, so this context, used only for the axe run, bypasses CSP.

@@ -12,7 +12,6 @@ known colours.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from itertools import pairwise
@@ -21,6 +20,7 @@ import pytest
 from browser_helpers import chat_url, MESSAGE
 from colours import css_rgb, relative_luminance
 from playwright.sync_api import expect, Page
+from required_tools import tool_missing
 from test_browser_presentation import (
     add,
     at,
@@ -444,10 +444,7 @@ def cjk_font_installed() -> bool:
 
 def test_chinese_text_is_set_in_a_chinese_font_from_the_stack(live_server, page):
     if not cjk_font_installed():
-        reason = f"{CJK_FONT} is not installed: run `make browser` (fonts-noto-cjk)"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"under CI: {reason}")
-        pytest.skip(reason)
+        tool_missing(f"{CJK_FONT} is not installed: run `make browser` (fonts-noto-cjk)")
     server = live_server()
     add(server, [say("user", "你好，世界", at("09:00:00"))])
     page.goto(chat_url(server.url))

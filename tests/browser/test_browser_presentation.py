@@ -680,6 +680,9 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
     code = relative_luminance(css_rgb(computed(page.locator("pre.highlight"), "backgroundColor")))
     assert (ink > 0.6) if dark else (ink < 0.05), ink
     assert (code < 0.25) if dark else (code > 0.8), code
+    # One colour for the whole block: its language line and its code.
+    assert computed(page.locator("pre.highlight"), "backgroundColor") == computed(
+        page.locator("figure.code-block"), "backgroundColor")
 
 
 def test_unknown_theme_is_a_400(live_server, page):

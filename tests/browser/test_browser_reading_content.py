@@ -237,6 +237,14 @@ def test_a_tools_json_answer_is_indented_in_the_code_font_and_collapsed(server, 
     # It says which call it answers, and leads to that call's chip.
     said = answer.locator(".tool-answer")
     expect(said).to_have_text(WORDS[lang]["answer"].format("call_wx_7"))
+    # The link reads as one: its code in the link's colour, underlined below the underscores
+    # (at the default offset the line runs through them: "call wx 7").
+    link = said.get_by_role("link")
+    colour, code_colour, offset, size = link.evaluate("""link => {
+        const own = getComputedStyle(link), code = getComputedStyle(link.querySelector("code"));
+        return [own.color, code.color, own.textUnderlineOffset, code.fontSize]; }""")
+    assert code_colour == colour and offset.endswith("px"), (colour, code_colour, offset)
+    assert float(offset[:-2]) >= 0.15 * float(size[:-2]), (offset, size)
     said.get_by_role("link").click()
     chip = page.locator("details.tool-call")
     expect(chip).to_be_in_viewport()

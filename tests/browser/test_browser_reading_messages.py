@@ -296,6 +296,20 @@ def test_actions_always_show_on_a_touch_screen_smaller(live_server, new_context,
     # Smaller than on a device that hovers, yet still the 24 px a finger needs.
     assert 24 <= touch_size < mouse_size, (touch_size, mouse_size)
 
+    # A time hidden in a group takes no room: the actions keep to the message's outer edge,
+    # as they do in a message without a time (else they float inside, beside a blank).
+    grouped = [group for group in groups_of(touch) if len(group) > 1]
+    assert grouped, "the page has a run of one role"
+    for group in grouped:
+        message = group[0]
+        assert not time_shown(message)
+        body, actions = box(message.locator(".message__body")), box(
+            message.locator(".message__actions"))
+        if message.get_attribute("data-role") == "user":
+            assert abs(actions["right"] - body["right"]) < 1, (actions, body)
+        else:
+            assert abs(actions["left"] - body["left"]) < 1, (actions, body)
+
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hans"])
 def test_copy_code_is_an_icon_button_with_a_name(live_server, new_context, lang):

@@ -32,6 +32,7 @@ from browser_helpers import (
 from colours import contrast_ratio, css_rgb, relative_luminance
 from PIL import Image
 from playwright.sync_api import expect, Frame, Page
+from required_tools import tool_missing
 
 from viewer.access import sign
 
@@ -327,7 +328,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 def test_the_framed_widget_has_no_serious_accessibility_violations(
         live_server, host_site, new_context, colour, accent):
     if not AXE.is_file():
-        pytest.skip(f"{AXE} is missing: run `make test`")
+        tool_missing(f"{AXE} is missing: run `make test` (npm ci installs axe-core)")
     server = live_server(EMBED_ALLOWED_ORIGINS=host_site.origin)
     seed(server.store, 6, text=linked)
     data = {"accent": accent} if accent else {}

@@ -148,8 +148,11 @@ def normalize_newlines(code: str) -> str:
 
 
 def _highlight_rules(style: str, selector: str) -> list[str]:
-    formatter = HtmlFormatter(style=style)
-    return formatter.get_background_style_defs(selector) + formatter.get_token_style_defs(selector)
+    """The token colours of ``style``, not its background: a code block is drawn on --code-bg
+    (static/chat.css) whole, its language line too; the palettes were chosen to read on it.
+    (The dark palette's own background, lighter, outranked it and drew the block in two tones;
+    the light one's was outranked, and never drawn.)"""
+    return HtmlFormatter(style=style).get_token_style_defs(selector)
 
 
 # Code colours end static/chat.css, one stylesheet for the first load rather than two: a second
