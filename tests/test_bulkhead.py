@@ -150,3 +150,18 @@ def test_a_page_refused_busy_logs_no_upstream_call(app_factory, refused_port):
                 source.get_messages("u", "c", 7)
             assert time.monotonic() - started < 0.5
         assert g.get("upstream_calls", 0) == 0 and g.get("upstream_seconds", 0.0) == 0.0
+
+
+def test_a_busy_answer_kept_for_later_reads_is_busy_for_them_too(app_factory, refused_port):
+    """Shared reads keep an error for a second and raise a copy of it for each later read."""
+    app = upstream_app(app_factory, f"http://127.0.0.1:{refused_port}/api/openmem/v1",
+                       MEMOS_API_KEY="k", MEMOS_MAX_IN_FLIGHT=1, RATE_LIMIT="0")
+    source, reads = app.extensions["memos_source"], app.extensions["live_reads"]
+    with app.test_request_context("/chat?user_id=u&conversation_id=c"):
+        app.preprocess_request()
+        g.deadline = time.monotonic() + 0.2
+        with source.source.bulkhead.slot():  # every slot taken
+            for _ in range(2):
+                with pytest.raises(BusyError) as raised:
+                    reads.get_messages("u", "c", 7)
+                assert raised.value.retry_after == 2

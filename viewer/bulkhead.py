@@ -33,8 +33,11 @@ class BusyError(RateLimitedError):
     default_message = N_("Too many pages are waiting for MemOS right now; try again in a "
                          "moment.")
 
-    def __init__(self) -> None:
-        super().__init__(retry_after=RETRY_AFTER_SECONDS)
+    # The message first and keywords, as every MemOSError: shared reads copy an error for each
+    # page that waited for the call (copy.copy calls the class again with its args).
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("retry_after", RETRY_AFTER_SECONDS)
+        super().__init__(message, **kwargs)
 
 
 class Bulkhead:
