@@ -818,3 +818,14 @@ def test_the_benchmark_hook_times_the_panel():
     assert 0 < times.fragment_best <= times.fragment_median < 5
     assert times.fragment_bytes > 60 * 500 and times.page_bytes > times.fragment_bytes
     assert times.upstream_calls == 2  # 60 memories: two pages of 50
+
+
+def test_memory_reads_take_a_slot_as_message_reads_do(memos, build):
+    memos.facts = [fact("never read")]
+    app = build(MEMOS_MAX_IN_FLIGHT=1, MEMOS_DEADLINE=1)
+    with app.extensions["memos_source"].source.bulkhead.slot():  # every slot taken
+        response = panel(app.test_client())
+    assert response.status_code in (429, 503)
+    assert "Memories could not be loaded" in text(response)
+    assert memos.calls(MEMORY) == []  # MemOS was not asked
+    assert panel(app.test_client()).status_code == 200  # a slot free again: read

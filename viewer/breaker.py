@@ -332,16 +332,22 @@ class GuardedSource:
     def add_messages(self, *args: Any, **kwargs: Any):
         return self._call(self.source.add_messages, *args, **kwargs)
 
-    # The memory panel's reads go to the same MemOS: a MemOS that is down fails them at once
-    # too, and they hold a slot each, as pages' reads do.
+    # The memory panel's reads hold a slot each, as pages' reads do, but stay outside the
+    # breaker: memory endpoints failing (not enabled for an account, say) must never make the
+    # conversation's pages fail at once.
     def get_memory(self, *args: Any, **kwargs: Any):
-        return self._call(self.source.get_memory, *args, **kwargs)
+        return self._slot(self.source.get_memory, *args, **kwargs)
 
     def search_memory(self, *args: Any, **kwargs: Any):
-        return self._call(self.source.search_memory, *args, **kwargs)
+        return self._slot(self.source.search_memory, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)
+
+    def _slot(self, function, *args: Any, **kwargs: Any) -> Any:
+        if self.bulkhead is None:
+            return function(*args, **kwargs)
+        return self.bulkhead.call(function, *args, **kwargs)
 
     def _call(self, function, *args: Any, **kwargs: Any) -> Any:
         # The breaker first: while it is open a page fails at once, not after waiting for a
