@@ -10,7 +10,7 @@ CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve test bench screenshots install install-dev translations pot browser redis java \
+.PHONY: run serve test test-sdk bench screenshots install install-dev translations pot browser redis java \
 	clean
 
 run: install ## Start the app on http://127.0.0.1:$(PORT) (embedded demo store unless MEMOS_* is set)
@@ -22,6 +22,17 @@ serve: install ## Production server: gunicorn with gunicorn.conf.py on http://12
 test: install-dev browser java redis ## Install everything, lint, then run the whole suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# MemTensor's own SDK (PyPI MemoryOS) against the embedded store's server: ~140 packages (668 MB,
+# transformers among them), so in a venv of its own that sees this project's packages through a
+# .pth file, and not part of `make test` (where tests/test_memos_sdk.py skips).
+SDK_VENV := .venv-sdk
+test-sdk: install-dev ## MemTensor's SDK against the embedded store, in a venv of its own
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet -r requirements-sdk.txt
+	$(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > \
+	  "$$($(SDK_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz-project.pth"
+	$(SDK_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_memos_sdk.py
 
 bench: install-dev /usr/bin/wrk redis ## Run the benchmarks; results in docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
