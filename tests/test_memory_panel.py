@@ -292,6 +292,24 @@ def test_two_items_with_the_same_id_and_content_have_one_element_id(memos, clien
 
 # --- sources and marks -----------------------------------------------------------------------
 
+def test_an_answers_source_reads_without_its_markdown_and_matches_as_sent(memos, client):
+    markdown = "Then a **four nights** split:\n\n| Route | Class |\n|---|---|\n| `Porto` | 2nd |"
+    typed = "I said **this** as typed"
+    memos.facts = [fact("m", sources=[
+        {"role": "assistant", "chat_time": said(1), "content": markdown},
+        {"role": "user", "chat_time": said(2), "content": typed},
+        {"role": "assistant", "chat_time": said(3), "content": "**" * 50_000}])]
+    html = text(panel(client))
+    quotes = [html_lib.unescape(q) for q in re.findall(
+        r'<q class="memory__quote" dir="auto">([^<]*)</q>', html)]
+    assert quotes[0].startswith("Then a four nights split:") and "**" not in quotes[0]
+    assert "|" not in quotes[0] and "`" not in quotes[0]
+    assert quotes[1] == typed  # a user's words, as typed
+    assert len(quotes) == 2 or len(quotes[2]) <= 81  # marks alone: bounded, nothing or cut
+    # What the page matches a source by stays the text as sent.
+    assert 'data-quote="Then a **four nights** split:' in html
+
+
 def test_sources_carry_what_the_page_matches_them_by(memos, client):
     memos.facts = [fact("m", sources=[quote(0), quote(1)])]
     html = text(panel(client))

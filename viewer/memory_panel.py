@@ -44,6 +44,8 @@ from memos_api.memories import MAX_PAGE_SIZE, MAX_SEARCH_LIMIT, MemorySource
 from . import errors
 from .i18n import locale_name
 from .links import Reader
+from .renderer.formatting import MARKDOWN_ROLES
+from .renderer.markdown import words_of
 from .sharing import SharedReads
 from .templating import ROLE_LABELS
 
@@ -116,6 +118,10 @@ class Source:
     cut: bool            # the quote is only the start of its text
     key: str | None      # "role|time", as ``source_key`` writes it; None without a time
     message: str | None = None  # the element id of the message on this page it names
+    # What the reader sees of it: an answer's start without its Markdown marks (``**``, table
+    # pipes), as the page shows it; the quote itself stays as sent, to match messages by.
+    shown: str = ""
+    shown_cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,12 +377,19 @@ class MemoryPanel:
         )
 
     def _source(self, source: MemorySource) -> Source:
-        collapsed = " ".join(source.text[:self.bounds.quote * 4].split())
+        start = source.text[:self.bounds.quote * 4]  # bounded: words_of is linear, but Python
+        collapsed = " ".join(start.split())
         quote = collapsed[:self.bounds.quote]
+        cut = len(collapsed) > len(quote) or len(source.text) > len(start)
         role = _clamp(source.role, self.bounds.label)[0]
-        return Source(role, source.said_at, quote,
-                      len(collapsed) > len(quote) or len(source.text) > self.bounds.quote * 4,
-                      source_key(role, source.said_at, self.zone) if role else None)
+        shown, shown_cut = quote, cut
+        if role in MARKDOWN_ROLES:
+            plain = " ".join(words_of(start).split())
+            shown = plain[:self.bounds.quote]
+            shown_cut = len(plain) > len(shown) or len(source.text) > len(start)
+        return Source(role, source.said_at, quote, cut,
+                      source_key(role, source.said_at, self.zone) if role else None,
+                      shown=shown, shown_cut=shown_cut)
 
 
 def source_key(role: str, moment: datetime | None, zone: tzinfo) -> str | None:
