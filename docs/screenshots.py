@@ -34,7 +34,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
-from tests.reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID
+from tests.reading import READING_CONVERSATION_ID, READING_MESSAGES, READING_USER_ID, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "screenshots"
@@ -64,6 +64,8 @@ TRAIN_PRICES_QUESTION = "How much are the trains?"
 
 MESSAGE = "#messages article[data-role]"
 WIDGET_FRAME = "[data-memos-chat] iframe"
+MEMORIES_TOGGLE = "#memories-toggle"
+MEMORY = "#memories li.memory"
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,12 @@ def serving(server) -> Iterator[str]:
 
 
 def viewer_server(store_path: Path, host_origin: str):
-    """The app on the embedded store, the trip added to it, ready to serve on 127.0.0.1."""
+    """The app on the embedded store, the trip and its memories in it, serving on 127.0.0.1."""
     from app import create_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = create_app(viewer_settings(store_path, host_origin))
-    app.extensions["memos_source"].add_messages(READING_USER_ID, READING_CONVERSATION_ID,
-                                                READING_MESSAGES)
+    seed(app.extensions["memos_source"])  # the conversation and its memories
     return make_server("127.0.0.1", 0, app, threaded=True)
 
 
@@ -261,6 +262,17 @@ class Studio:
             self.scroll_to(page, text)
             return self.snap(page)
 
+    def memories(self, viewport: dict, text: str, *, extra: dict | None = None,
+                 **options) -> bytes:
+        """The trip with its memory panel open, as a reader opens it (the control, then htmx),
+        the message holding ``text`` at the top."""
+        with self.page(viewport, **options) as page:
+            self.open_chat(page, **(extra or {}))
+            self.scroll_to(page, text)
+            page.locator(MEMORIES_TOGGLE).click()
+            page.locator(MEMORY).first.wait_for()
+            return self.snap(page)
+
     def widget(self) -> bytes:
         """The host page once the widget has loaded and its height has stopped changing."""
         with self.page(HOST_PAGE) as page:
@@ -322,6 +334,14 @@ SHOTS = [
     Shot("chat-phone.png", pixels(PHONE, 2),
          lambda studio: studio.chat(PHONE, TRAIN_PRICES_QUESTION, device_scale_factor=2,
                                     is_mobile=True, has_touch=True)),
+    # What MemOS remembered, beside the conversation on a laptop (dark), over it on a phone
+    # (in Chinese).
+    Shot("memories.png", pixels(LAPTOP),
+         lambda studio: studio.memories(LAPTOP, WEATHER_QUESTION, color_scheme="dark")),
+    Shot("memories-phone.png", pixels(PHONE, 2),
+         lambda studio: studio.memories(PHONE, WEATHER_QUESTION, device_scale_factor=2,
+                                        is_mobile=True, has_touch=True, locale="zh-CN",
+                                        extra={"lang": "zh-Hans"})),
     # The widget in someone else's product, the newest messages showing.
     Shot("widget.png", pixels(HOST_PAGE), lambda studio: studio.widget()),
     # Page 1 of the whole conversation printed to A4.
