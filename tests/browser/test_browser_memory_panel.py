@@ -13,7 +13,7 @@ import json
 import re
 
 import pytest
-from browser_helpers import chat_url, embed_url, MESSAGE
+from browser_helpers import chat_url, embed_url, load_everything, MESSAGE
 from playwright.sync_api import expect, Page
 from reading import (
     READING_CONVERSATION_ID,
@@ -196,6 +196,25 @@ def test_a_memory_links_to_its_message_and_the_message_back(server, new_context)
     expect(page.locator(f"#{memory}")).to_be_focused()
     page.keyboard.press("Escape")
     expect(mark).to_be_focused()  # focus back where the reader was
+
+
+def test_messages_load_earlier_brings_are_linked_and_marked_too(live_server, new_context):
+    served = live_server(CHAT_PAGE_SIZE=6, LIVE_POLL_SECONDS=0)
+    seed(served.store.source)
+    page = new_context(viewport=WIDE).new_page()
+    page.goto(reading_url(served.url))
+    open_panel(page)
+    every_source = sum(len(memory["sources"]) for memory in MINE)
+    first = page.locator(LINKED_SOURCE).count()
+    assert first < every_source  # most of the trip is not on the page yet
+    load_everything(page)
+    # The panel stayed open; the sources now on the page lead to their messages.
+    expect(page.locator(LINKED_SOURCE)).to_have_count(every_source)
+    named = set(page.eval_on_selector_all(LINKED_SOURCE, "links => links.map(l => l.hash)"))
+    marks = page.locator("#messages .message__remembered")
+    assert marks.count() == len(named)
+    for href in marks.evaluate_all("marks => marks.map(m => m.getAttribute('href'))"):
+        assert page.locator(f"{PANEL} .memory-list {href}").count() == 1
 
 
 def test_on_a_phone_a_source_closes_the_sheet_to_show_its_message(server, new_context):
