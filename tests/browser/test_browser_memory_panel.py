@@ -348,7 +348,10 @@ def test_a_memory_failure_stays_in_the_panel(httpserver, live_server, app_factor
     expect(page.locator(MESSAGE)).to_contain_text(["still readable"])
     expect(page.locator(".memories__title")).to_be_focused()
     calls = len([r for r, _ in httpserver.log if r.path.endswith("/get/memory")])
+    old_alert = alert.element_handle()
     page.locator(f"{PANEL} .alert__retry").click()
+    # The retry's answer replaces the alert: wait for that, not for the old alert, still shown.
+    page.wait_for_function("alert => !alert.isConnected", arg=old_alert)
     expect(page.locator(f"{PANEL} [role=alert]")).to_be_visible()
     assert len([r for r, _ in httpserver.log if r.path.endswith("/get/memory")]) > calls
     expect(page.locator("#history-head [role=alert]")).to_have_count(0)
