@@ -182,14 +182,11 @@ class Mark:
     count: int
 
 
-@dataclass(frozen=True)
-class Results:
-    """A search of the user's memories, this conversation's ranked first."""
+class _Listing:
+    """What the panel and a search's results both show: groups of items, or a failure."""
 
-    reader: Reader
-    query: str | None
-    groups: tuple[Group, ...] = ()
-    failure: Failure | None = None
+    groups: tuple[Group, ...]
+    failure: Failure | None
 
     @property
     def count(self) -> int:
@@ -202,6 +199,16 @@ class Results:
     @property
     def words(self) -> dict[str, Any]:
         return panel_words()
+
+
+@dataclass(frozen=True)
+class Results(_Listing):
+    """A search of the user's memories, this conversation's ranked first."""
+
+    reader: Reader
+    query: str | None
+    groups: tuple[Group, ...] = ()
+    failure: Failure | None = None
 
     @property
     def retry_url(self) -> str:
@@ -211,7 +218,7 @@ class Results:
 
 
 @dataclass(frozen=True)
-class Panel:
+class Panel(_Listing):
     """What the panel shows: this conversation's memories by kind, or why it cannot."""
 
     reader: Reader
@@ -221,18 +228,6 @@ class Panel:
     failure: Failure | None = None
     results: Results | None = None  # a search made without JavaScript, shown with the panel
     marks: dict[str, Mark] = field(default_factory=dict)  # message element id -> its mark
-
-    @property
-    def count(self) -> int:
-        return sum(len(group.items) for group in self.groups)
-
-    @property
-    def status(self) -> int:
-        return self.failure.status if self.failure else 200
-
-    @property
-    def words(self) -> dict[str, Any]:
-        return panel_words()
 
     @property
     def close_url(self) -> str:
