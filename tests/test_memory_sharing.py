@@ -12,6 +12,7 @@ import dataclasses
 import json
 import threading
 import time
+from datetime import datetime, UTC
 
 import pytest
 import redis
@@ -34,7 +35,7 @@ from test_memory_panel import (
 from upstream_apps import upstream_app
 from werkzeug import Request, Response
 
-from memos_api import Memory, memory_page_from_api, Message, UpstreamUnavailableError
+from memos_api import ContentPart, Memory, memory_page_from_api, Message, UpstreamUnavailableError
 from memos_api.memories import MAX_LIST_ITEMS
 from viewer import sharing
 from viewer.memory_codec import FIELDS, MEMORY_CODEC, MEMORY_FORMAT, NOT_SHARED
@@ -368,7 +369,7 @@ def test_redis_down_each_process_shares_its_own_reads(memos, instances, redis_se
     assert "unreachable" in store_log.text
 
 
-def test_shared_reads_of_one_process_keep_no_error_through_redis(redis_server):
+def test_readers_that_waited_take_its_failure_back_from_redis_once(redis_server):
     """Without keep_errors, readers of one process that waited for a call read its failure
     back from Redis: they take it, rather than each calling again in turn."""
     from viewer.shared_store import SharedStore
@@ -397,3 +398,18 @@ def _outcome(reads, key):
         return reads.read(key)
     except UpstreamUnavailableError as error:
         return type(error).__name__
+
+
+def test_live_reads_keep_their_layout_and_keys_byte_for_byte(instances):
+    """Instances of the release before this one share Redis during a rolling upgrade."""
+    said = Message("user", (ContentPart("text", "héllo"),),
+                   datetime(2026, 3, 1, 10, tzinfo=UTC), None, False, {"k": 1},
+                   "héllo", "2026-03-01 10:00:00")
+    assert encode_answer(Answer(3, value=[said]), ("u", "c", 9)) == (
+        '{"format":1,"read":["u","c",9],"generation":3,"messages":[["user",[["text","héllo"]],'
+        '"2026-03-01T10:00:00+00:00",null,false,{"k":1},"héllo","2026-03-01 10:00:00"]]}'
+    ).encode()
+    [server] = instances(1)
+    live = server.app.extensions["live_reads"].shared
+    assert live._key("answer", "u", "c", 9) == "memos-viewer:reads:answer:" + \
+        live.store.digest(live.scope, "u", "c", "9")
