@@ -55,17 +55,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["readiness"] = ReadinessCheck(source, app.config["READYZ_CACHE_SECONDS"],
                                                  store, circuit)
     live = app.config["LIVE_POLL_SECONDS"]
+    scope = source_scope(app.config, raw_source)  # whose answers: this MemOS, this key
     # Live checks of one conversation share one call a second, across every instance with a
     # shared store, however many people watch (viewer/sharing.py).
-    shared = SharedReads(source, wait=app.config["MEMOS_DEADLINE"], store=store,
-                         scope=source_scope(app.config, raw_source), client=ratelimit.requester)
+    shared = SharedReads(source, wait=app.config["MEMOS_DEADLINE"], store=store, scope=scope,
+                         client=ratelimit.requester)
     app.extensions["live_reads"] = shared
     app.extensions["history"] = History(source, app.config["CHAT_PAGE_SIZE"],
                                         app.config["MEMOS_MAX_LIMIT"], live, shared)
     # Memories are read only when a reader opens the panel, shared like live checks.
     app.extensions["memories"] = MemoryPanel(source, app.config["MEMORY_MAX_PAGES"],
                                              app.config["DISPLAY_TIMEZONE"],
-                                             wait=app.config["MEMOS_DEADLINE"])
+                                             wait=app.config["MEMOS_DEADLINE"], store=store,
+                                             scope=scope)
     app.extensions["revocations"] = Revocations(
         app.config["REVOKED_LINKS_DB"] or os.path.join(app.instance_path, REVOKED_LINKS_FILE),
         store, app.config["EMBED_SECRET"])

@@ -6,7 +6,9 @@ tags and a long value among them), and times, in this process through Flask's te
 the panel as htmx asks for it (``/chat/memories``) and the page rendered with it open for
 readers without JavaScript (``/chat?…&panel=memories``, whose messages also get their marks).
 Every sample reads the memories again (their sharing between readers is off here): a reader's
-first opening, not another's reuse.
+first opening, not another's reuse. Then what that reuse costs on another instance, through a
+shared store: the pass written as the panel's JSON (viewer/memory_codec.py) and read back, and
+its size in Redis, which a reader elsewhere pays instead of ``MEMORY_MAX_PAGES`` MemOS calls.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from dataclasses import dataclass
 
 from benchmarks.report import kib, met, ms, Report
+from viewer.memory_codec import MEMORY_CODEC
+from viewer.sharing import Answer, decode_answer, encode_answer
 
 MEMORIES = 200
 MESSAGES = 60
@@ -36,6 +40,9 @@ class PanelTimes:
     page_median: float
     page_bytes: int
     upstream_calls: int  # /get/memory pages read per opening
+    shared_bytes: int    # the pass as the panel's answer in the shared store
+    encode_best: float   # writing it (the instance that read MemOS)
+    decode_best: float   # reading it back (each other instance's first reader)
 
 
 def _memories(count: int, messages: list[dict]) -> list[dict]:
@@ -81,8 +88,25 @@ def panel_times(count: int = MEMORIES, samples: int = 15) -> PanelTimes:
         calls = _count_calls(source, lambda: client.get(fragment_url, headers=HX))
         fragments = _samples(lambda: client.get(fragment_url, headers=HX), samples)
         pages = _samples(lambda: client.get(page_url), samples)
+        shared_bytes, encode_best, decode_best = _shared_answer(app, samples)
     return PanelTimes(min(fragments), statistics.median(fragments), len(fragment.get_data()),
-                      min(pages), statistics.median(pages), len(page.get_data()), calls)
+                      min(pages), statistics.median(pages), len(page.get_data()), calls,
+                      shared_bytes, encode_best, decode_best)
+
+
+def _shared_answer(app, samples: int) -> tuple[int, float, float]:
+    """The pass over the bench user's memories as the shared store keeps it: its size, and the
+    best time to write it and to read it back."""
+    panel = app.extensions["memories"]
+    key = ("pages", USER, panel.max_pages)
+    with app.test_request_context():
+        pages = panel._read_pages(USER)
+    answer = Answer(1, value=pages)
+    raw = encode_answer(answer, key, MEMORY_CODEC)
+    assert decode_answer(raw, key, MEMORY_CODEC).value == pages
+    encodes = _samples(lambda: encode_answer(answer, key, MEMORY_CODEC), samples)
+    decodes = _samples(lambda: decode_answer(raw, key, MEMORY_CODEC), samples)
+    return len(raw), min(encodes), min(decodes)
 
 
 def _samples(request, count: int) -> list[float]:
@@ -118,7 +142,10 @@ def section_memory_panel(report: Report, samples: int = 15) -> None:
                    "long, behind its \"more\" toggle), in this process through Flask's test "
                    "client on the embedded store, reading the memories afresh each time: the "
                    "htmx fragment, and the page rendered with the panel open for readers "
-                   "without JavaScript (messages matched to sources and marked). "
+                   "without JavaScript (messages matched to sources and marked). Then the "
+                   "pass as the shared store keeps it for other instances' readers "
+                   "(viewer/memory_codec.py): its size, and the time to write it and read it "
+                   "back, which a reader elsewhere pays instead of the MemOS calls. "
                    "benchmarks/memory_panel.py `panel_times()`.")
     times = panel_times(MEMORIES, samples)
     ok = times.fragment_best <= TARGET
@@ -128,6 +155,10 @@ def section_memory_panel(report: Report, samples: int = 15) -> None:
         (f"/chat?…&panel=memories, {MESSAGES} messages", ms(times.page_best),
          ms(times.page_median), kib(times.page_bytes), times.upstream_calls),
     ])
+    report.table(("the pass shared through the store (200 memories)", "in Redis", "write (best)",
+                  "read back (best)"),
+                 [(f"{times.upstream_calls} /get/memory page(s)", kib(times.shared_bytes),
+                   ms(times.encode_best), ms(times.decode_best))])
     report.table(("panel for 200 memories (best)", "target", "met"),
                  [(ms(times.fragment_best), f"≤ {ms(TARGET)}", met(ok))])
     report.target(f"memory panel: server time for {MEMORIES} memories", f"≤ {ms(TARGET)}",

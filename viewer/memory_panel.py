@@ -3,8 +3,9 @@
 MemOS lists a user's memories, not a conversation's: the panel reads ``/get/memory`` pages of 50
 (at most ``MEMORY_MAX_PAGES``), keeps the items whose ``conversation_id`` is this conversation's
 and, when the last page read says more exist, says that some may be missing. The pages of one
-user are read once for every reader of a process opening a panel at the same time, as live
-checks are (viewer/sharing.py): a hundred readers of a demo make one pass, not a hundred.
+user are read once for every reader opening a panel at the same time, on every instance with a
+shared store, as live checks are (viewer/sharing.py; the answers' JSON: viewer/memory_codec.py):
+a hundred readers of a demo make one pass, not a hundred.
 
 Every field comes from outside. Keys, values, tags and types are plain text, escaped by the
 templates, and each is cut to a bound (``Bounds``): a 100 KB value makes an item no larger
@@ -44,8 +45,10 @@ from memos_api.memories import MAX_PAGE_SIZE, MAX_SEARCH_LIMIT, MemorySource
 from . import errors
 from .i18n import locale_name
 from .links import Reader
+from .memory_codec import MEMORY_CODEC
 from .renderer.formatting import MARKDOWN_ROLES
 from .renderer.markdown import words_of
+from .shared_store import SharedStore
 from .sharing import SharedReads
 from .templating import ROLE_LABELS
 
@@ -249,15 +252,18 @@ class MemoryPanel:
     """Reads and shapes what MemOS remembered, for the panel (built once per app)."""
 
     def __init__(self, source, max_pages: int, zone: tzinfo, wait: float,
-                 bounds: Bounds = BOUNDS) -> None:
+                 bounds: Bounds = BOUNDS, store: SharedStore | None = None,
+                 scope: str = "") -> None:
         self.source = source
         self.max_pages = max_pages
         self.zone = zone  # DISPLAY_TIMEZONE: sources are matched by time as pages write it
         self.bounds = bounds
-        # A failure goes to the readers that waited for its call, not to later ones: a
-        # reader's "Try again" must try again.
-        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, fetch=self._fetch,
-                                  keep_errors=False)
+        # Shared across instances through ``store`` (answers of the MemOS ``scope`` names
+        # only), as live reads are. A failure goes to the readers that waited for its call,
+        # not to later ones: a reader's "Try again" must try again.
+        self.shared = SharedReads(source, ttl=SHARE_SECONDS, wait=wait, store=store,
+                                  scope=scope, fetch=self._fetch, keep_errors=False,
+                                  codec=MEMORY_CODEC)
 
     def panel(self, reader: Reader, messages: Sequence[Message] = (),
               ids: Sequence[str | None] = (), query: str | None = None) -> Panel:

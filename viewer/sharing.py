@@ -18,9 +18,10 @@ in flight, if any, and then makes its own (one a second per conversation and cli
 a refresh over that waits for the next answer, or its turn, rather than being dropped).
 
 The same mechanism shares other reads (``read``): the memory panel's (viewer/memory_panel.py)
-gives its own ``fetch`` for its keys, in this process (no ``store``: only messages have a
-codec for Redis), and does not keep errors (``keep_errors``): an error goes to the readers that
-waited for its call, and a reader who comes after it, "Try again" in hand, calls again.
+gives its own ``fetch`` for its keys and its own ``codec`` (how its answers are written in the
+shared store, under keys of their own: one kind of answer is never read as another), and does
+not keep errors (``keep_errors``): an error goes to the readers that waited for its call, on
+any instance, and a reader who comes after it, "Try again" in hand, calls again.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import redis
 from flask import g, has_request_context
 
 import memos_api
@@ -56,6 +56,14 @@ SHARED_ERRORS: dict[str, type[MemOSError]] = {
 
 Key = tuple[Any, ...]  # live reads: (user_id, conversation_id, limit)
 
+# An answer's value, unless it is larger than ARGV[1] bytes (not ours: never sent over) or not a
+# string (another program's key).
+_GET_BOUNDED = """
+local ok, size = pcall(redis.call, 'STRLEN', KEYS[1])
+if not ok or size > tonumber(ARGV[1]) then return false end
+return redis.call('GET', KEYS[1])
+"""
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -64,12 +72,29 @@ class Answer:
     generation: int
     value: Any = None  # what the call returned: live reads, a list of messages
     error: MemOSError | None = None
-    finished: float = 0.0  # time.monotonic() when this process's call ended (0: another's)
 
     def result(self) -> Any:
         if self.error is not None:
             raise copy.copy(self.error)  # one exception object per thread that raises it
         return self.value
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one kind of answer is written in the shared store.
+
+    ``encode(value, key)`` gives the JSON of ``value`` (raising ValueError or TypeError for a
+    value it cannot write: that answer is then not shared); ``decode(data, key)`` gives the
+    value back from it, and raises (ValueError, TypeError, KeyError, IndexError) for anything
+    it did not write. ``format`` names the layout (an answer in another is ignored), ``field``
+    is where the value goes, and ``space`` sets this kind's keys apart from every other's.
+    """
+
+    space: tuple[str, ...]
+    format: Any
+    field: str
+    encode: Callable[[Any, Key], Any]
+    decode: Callable[[Any, Key], Any]
 
 
 class SharedReads:
@@ -79,9 +104,11 @@ class SharedReads:
     def __init__(self, source: Any, ttl: float = SHARE_SECONDS, wait: float = 30.0,
                  store: SharedStore | None = None, scope: str = "",
                  client: Callable[[], str] = lambda: "",
-                 fetch: Callable[[Key], Any] | None = None, keep_errors: bool = True) -> None:
+                 fetch: Callable[[Key], Any] | None = None, keep_errors: bool = True,
+                 codec: Codec | None = None) -> None:
         self.source = source
         self.ttl = ttl
+        self.codec = codec or MESSAGES  # how answers are kept in the store
         self.keep_errors = keep_errors  # False: an error only for the reads that waited for it
         self.fetch = fetch or (lambda key: self.source.get_messages(*key))
         self.wait = wait  # the longest a read waits for another's call (a request's deadline)
@@ -120,35 +147,38 @@ class SharedReads:
         """Take a fresh enough answer from ``board``, or make the call under its lock."""
         # A refresh takes only answers from calls begun after it asked (a later generation).
         after = board.generation() if refresh else None
-        started = time.monotonic()
         allowed = not refresh  # may make the call itself (a refresh: when its turn comes)
         poll = FIRST_POLL
+        answer = board.answer(key)
+        # The answer there before this read began: without keep_errors, its error is not ours.
+        # (A generation, not a time: it means the same on every instance.)
+        before = answer.generation if answer is not None else None
         while True:
-            answer = board.answer(key)
-            if self._usable(answer, after, started):
+            if self._usable(answer, after, before):
                 return answer.result()
             allowed = allowed or board.may_refresh(key, self.client())
             token = board.lock(key) if allowed else None
             if token is not None:
-                return self._call(board, key, token, after, started)
+                return self._call(board, key, token, after, before)
             now = time.monotonic()
             if now >= deadline:
                 raise UpstreamTimeoutError()
             board.wait(key, min(deadline, now + poll))
             poll = min(LAST_POLL, poll * 2)
+            answer = board.answer(key)
 
-    def _usable(self, answer: Answer | None, after: int | None, started: float) -> bool:
-        """Whether a read begun at ``started`` (a refresh: after generation ``after``) may
-        take ``answer``."""
+    def _usable(self, answer: Answer | None, after: int | None, before: int | None) -> bool:
+        """Whether a read that found generation ``before`` when it began (a refresh: asked
+        after generation ``after``) may take ``answer``."""
         if answer is None or (after is not None and answer.generation <= after):
             return False
-        return self.keep_errors or answer.error is None or answer.finished >= started
+        return self.keep_errors or answer.error is None or answer.generation != before
 
-    def _call(self, board, key: Key, token: str, after: int | None, started: float) -> Any:
+    def _call(self, board, key: Key, token: str, after: int | None, before: int | None) -> Any:
         """Holding ``key``'s lock: the answer stored meanwhile, or a call to the source."""
         try:
             answer = board.answer(key)  # stored while this reader waited for the lock?
-            if not self._usable(answer, after, started):
+            if not self._usable(answer, after, before):
                 answer = self._fetch(board, key)
         finally:
             board.unlock(key, token)
@@ -158,9 +188,9 @@ class SharedReads:
         generation = board.next_generation()
         self.calls += 1
         try:
-            answer = Answer(generation, value=self.fetch(key), finished=time.monotonic())
+            answer = Answer(generation, value=self.fetch(key))
         except MemOSError as error:  # shared with the readers waiting for this call
-            answer = Answer(generation, error=error, finished=time.monotonic())
+            answer = Answer(generation, error=error)
         board.put(key, answer)
         return answer
 
@@ -270,10 +300,12 @@ class RedisBoard:
         self.reads = reads
         self.store = store
         self.scope = scope  # which MemOS (URL and key) answers: never another's answers
+        self.codec = reads.codec
         self._generation_key = store.key("reads", "generation")
+        self._get = store.client.register_script(_GET_BOUNDED)
 
     def _key(self, kind: str, *parts: Any) -> str:
-        return self.store.key("reads", kind, self.store.digest(
+        return self.store.key("reads", *self.codec.space, kind, self.store.digest(
             self.scope, *(str(part) for part in parts)))
 
     def generation(self) -> int:
@@ -287,16 +319,11 @@ class RedisBoard:
         return self.store.run(lambda client: client.incr(self._generation_key))
 
     def answer(self, key: Key) -> Answer | None:
-        def read(client):
-            try:
-                return client.get(self._key("answer", *key))
-            except redis.ResponseError:  # WRONGTYPE: something else wrote this key
-                return None
-
-        raw = self.store.run(read)
+        raw = self.store.run(lambda client: self._get(
+            keys=[self._key("answer", *key)], args=[MAX_ANSWER_BYTES], client=client))
         if raw is None or len(raw) > MAX_ANSWER_BYTES:
             return None
-        return decode_answer(raw, key)
+        return decode_answer(raw, key, self.codec)
 
     def may_refresh(self, key: Key, client: str) -> bool:
         name = self._key("refresh", key[0], key[1], client)
@@ -319,9 +346,14 @@ class RedisBoard:
 
     def put(self, key: Key, answer: Answer) -> None:
         try:
+            raw = encode_answer(answer, key, self.codec)
+        except (ValueError, TypeError, RecursionError):
+            return  # not writable: the others make their own call
+        if len(raw) > MAX_ANSWER_BYTES:
+            return  # no reader would take it
+        try:
             self.store.run(lambda client: client.set(
-                self._key("answer", *key), encode_answer(answer, key),
-                px=int(self.reads.ttl * 1000)))
+                self._key("answer", *key), raw, px=int(self.reads.ttl * 1000)))
         except StoreUnavailable:
             pass  # the caller has its answer; the others make their own call
 
@@ -331,27 +363,31 @@ class RedisBoard:
 
 # --- answers as JSON ----------------------------------------------------------------------------
 
-def encode_answer(answer: Answer, key: Key) -> bytes:
-    """The answer as JSON, naming the read it answers."""
-    body: dict[str, Any] = {"format": FORMAT, "read": list(key), "generation": answer.generation}
+def encode_answer(answer: Answer, key: Key, codec: Codec | None = None) -> bytes:
+    """The answer as JSON, naming the read it answers (messages unless ``codec`` says)."""
+    codec = codec or MESSAGES
+    body: dict[str, Any] = {"format": codec.format, "read": list(key),
+                            "generation": answer.generation}
     if answer.error is not None:
         error = answer.error
         body["error"] = {"kind": type(error).__name__, "wording": error.wording,
                          "code": error.code, "status": error.http_status,
                          "retry_after": getattr(error, "retry_after", None)}
     else:
-        body["messages"] = [_encode_message(message) for message in answer.value]
+        body[codec.field] = codec.encode(answer.value, key)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(
         "utf-8", "surrogatepass")
 
 
-def decode_answer(raw: bytes, key: Key) -> Answer | None:
+def decode_answer(raw: bytes, key: Key, codec: Codec | None = None) -> Answer | None:
     """The answer in ``raw`` to the read ``key``, or None when it is anything else (another
-    read's answer, another program's value, a layout of another version, garbage)."""
+    read's answer, another kind's, another program's value, a layout of another version,
+    garbage)."""
+    codec = codec or MESSAGES
     try:
         body = json.loads(raw.decode("utf-8", "surrogatepass"))
-        if (not isinstance(body, dict) or body.get("format") != FORMAT
-                or body.get("read") != list(key)):
+        if (not isinstance(body, dict) or type(body.get("format")) is not type(codec.format)
+                or body["format"] != codec.format or body.get("read") != list(key)):
             return None
         generation = body["generation"]
         if not isinstance(generation, int) or isinstance(generation, bool):
@@ -359,12 +395,19 @@ def decode_answer(raw: bytes, key: Key) -> Answer | None:
         if "error" in body:
             error = _decode_error(body["error"])
             return Answer(generation, error=error) if error is not None else None
-        items = body["messages"]
-        if not isinstance(items, list):
-            return None
-        return Answer(generation, value=[_decode_message(item) for item in items])
+        return Answer(generation, value=codec.decode(body[codec.field], key))
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         return None
+
+
+def _encode_messages(messages: list[Message], key: Key) -> list:
+    return [_encode_message(message) for message in messages]
+
+
+def _decode_messages(items: Any, key: Key) -> list[Message]:
+    if not isinstance(items, list):
+        raise TypeError("not a list of messages")
+    return [_decode_message(item) for item in items]
 
 
 def _encode_message(message: Message) -> list:
@@ -419,3 +462,8 @@ def _decode_error(value: Any) -> MemOSError | None:
             and not isinstance(retry_after, bool) and 0 <= retry_after < 86400 * 365:
         error.retry_after = retry_after
     return error
+
+
+# Live reads' answers: lists of messages, under the keys and in the layout they always had.
+MESSAGES = Codec(space=(), format=FORMAT, field="messages", encode=_encode_messages,
+                 decode=_decode_messages)
