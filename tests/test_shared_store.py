@@ -147,10 +147,12 @@ def test_a_hung_redis_holds_one_page_briefly_then_none(app_factory, redis_server
             durations.append(time.monotonic() - started)
     finally:
         redis_server.resume()
+    # "No wait" is judged below one timeout (0.25 s), not by a page's usual few milliseconds:
+    # a busy machine can stretch a page past 0.1 s.
     if limited:  # the store and Flask-Limiter each wait 0.25 s; the limiter looks again later
-        assert max(durations) < 0.75 and sorted(durations)[4] < 0.1, durations
+        assert max(durations) < 0.75 and sorted(durations)[4] < 0.2, durations
     else:
-        assert durations[0] < 0.7 and max(durations[1:]) < 0.1, durations
+        assert durations[0] < 0.7 and max(durations[1:]) < 0.2, durations
 
 
 def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, redis_server):

@@ -21,14 +21,18 @@ from viewer.sharing import SHARE_SECONDS, SharedReads
 class Counting:
     """A real store, counting reads and optionally slow or failing."""
 
-    def __init__(self, store, delay: float = 0.0, error: Exception | None = None) -> None:
+    def __init__(self, store, delay: float = 0.0, error: Exception | None = None,
+                 gate: threading.Event | None = None) -> None:
         self.store, self.delay, self.error, self.calls = store, delay, error, []
+        self.gate = gate  # a call answers only once it is set
         self._lock = threading.Lock()
 
     def get_messages(self, user_id, conversation_id, limit=None):
         with self._lock:
             self.calls.append((user_id, conversation_id, limit))
         time.sleep(self.delay)
+        if self.gate is not None:
+            assert self.gate.wait(20), "the test never let the call answer"
         if self.error:
             raise self.error
         return self.store.get_messages(user_id, conversation_id, limit)
@@ -83,10 +87,28 @@ def test_each_user_conversation_and_limit_has_its_own_answer(source):
 
 
 def test_concurrent_reads_wait_for_the_one_in_flight(local_store):
-    slow = Counting(local_store, delay=0.3)
-    shared = SharedReads(slow, ttl=0.01, wait=5)
-    results = []
-    run_all(*[lambda: results.append(shared.get_messages("u", "c", 9))] * 10)
+    # The call answers only once every reader has asked: none can reuse an answer, all wait.
+    # (Not a short delay: on a busy machine a reader may start after it, and call again.)
+    gate = threading.Event()
+    slow = Counting(local_store, gate=gate)
+    shared = SharedReads(slow, ttl=60, wait=30)
+    asked, results = [], []
+
+    def read():
+        asked.append(True)
+        results.append(shared.get_messages("u", "c", 9))
+
+    threads = [threading.Thread(target=read) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(asked) < 10 or not slow.calls:
+        assert time.monotonic() < deadline, "the readers never asked"
+        time.sleep(0.01)
+    time.sleep(0.2)  # from asking to waiting: a few lines each
+    gate.set()
+    for thread in threads:
+        thread.join(20)
     assert len(slow.calls) == 1 and len(results) == 10
 
 
