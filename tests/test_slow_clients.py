@@ -219,3 +219,49 @@ def test_a_head_trickled_byte_by_byte_is_looked_at_once():
         assert arrival.add(head[index:index + 1]) is None
     assert arrival.add(b"\r\n\r\n") is True
     assert time.process_time() - started < 1.0
+
+
+# --- clients that do not read their answer -----------------------------------------------------
+
+def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(tmp_path):
+    """Measured before: 60 clients that asked for a 20 MB download and never read held every
+    thread of a worker for good, and /healthz timed out. Here: one worker of 4 threads, 8
+    such clients, a 2 s limit a write."""
+    from memos_api.local import LocalStore
+
+    store = LocalStore(tmp_path / "store.sqlite3")
+    store.add_messages("big", "c", [{"role": "user", "content": f"{n} " + "x" * 100_000,
+                                     "chat_time": f"2026-03-01 10:{n // 60:02d}:{n % 60:02d}"}
+                                    for n in range(150)])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with production_server(tmp_path, port, WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
+                           GUNICORN_SEND_TIMEOUT="2") as url:
+        readers = []
+        for _ in range(8):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /chat/export?user_id=big&conversation_id=c&format=json "
+                         b"HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n")
+            readers.append(sock)
+        try:
+            time.sleep(1)  # every thread is writing to a client that does not read
+            deadline, answered = time.monotonic() + 30, None
+            while answered is None and time.monotonic() < deadline:
+                try:
+                    answered = requests.get(url + "/healthz", timeout=3).status_code
+                except requests.RequestException:
+                    pass
+            assert answered == 200, "/healthz never answered: the threads were not freed"
+            # The dropped clients' connections end (what they had taken, then end of file).
+            for sock in readers:
+                sock.settimeout(30)
+                while sock.recv(1 << 20):
+                    pass
+        finally:
+            for sock in readers:
+                sock.close()
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert "took nothing of its answer for 2 s" in log and "Traceback" not in log

@@ -10,9 +10,11 @@ in the worker's event loop (non-blocking, alongside the listening socket), and o
 hands the connection to a thread, with those bytes already in its parser: a thread never
 waits for a client. Requests still arriving after ``HEAD_SECONDS`` are dropped, and heads
 larger than ``MAX_HEAD_BYTES`` (431), bodies larger than ``MAX_BODY_BYTES`` (413) and bodies
-of unknown length (411) are refused there: no page reads a body. Kept-alive connections come
-back to the loop between requests, as in ``gthread``. Over TLS or HTTP/2 (which gunicorn
-negotiates in the thread) it behaves exactly as ``gthread``.
+of unknown length (411) are refused there: no page reads a body. A thread writing an answer
+waits for its client at most ``SEND_SECONDS`` a write (``GUNICORN_SEND_TIMEOUT``, 30 s), then
+drops it. Kept-alive connections come back to the loop between requests, as in ``gthread``.
+Over TLS or HTTP/2 (which gunicorn negotiates in the thread) it behaves exactly as
+``gthread``.
 
 Used by gunicorn.conf.py: ``worker_class = "viewer.worker.HeadFirstWorker"``.
 """
@@ -20,6 +22,7 @@ Used by gunicorn.conf.py: ``worker_class = "viewer.worker.HeadFirstWorker"``.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import selectors
 import time
@@ -31,6 +34,11 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 HEAD_SECONDS = 10.0  # a request's head (and small body) must have arrived by then
+# Each write of an answer (a page; a download's piece, ~64 KB) must be taken by the client
+# within this time, or the connection is closed: meanwhile the thread waits in sendall().
+# Measured: 60 clients that asked for a 20 MB download and never read held every thread of a
+# worker for good (gunicorn sets no limit), and /healthz timed out.
+SEND_SECONDS = float(os.environ.get("GUNICORN_SEND_TIMEOUT", 30))
 MAX_HEAD_BYTES = 64 * 1024  # larger heads are refused (431); real ones are a few KB
 MAX_BODY_BYTES = 64 * 1024  # a body up to this is read here too; a larger one is refused
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
@@ -89,6 +97,20 @@ class HeadFirstWorker(ThreadWorker):
             self._await_request(conn)
         else:
             self.enqueue_req(conn)
+
+    def handle_request(self, req, conn: TConn) -> bool:
+        """gthread's, but a client that does not take a write of its answer within
+        SEND_SECONDS is dropped: its connection closed, its thread freed, one line logged."""
+        # A deadline for each sendall() as a whole (Python's socket timeout, since 3.5): a
+        # limit on writes that move nothing (SO_SNDTIMEO) would not do, as a client that never
+        # reads still takes a few bytes now and then as its kernel's window opens.
+        conn.sock.settimeout(SEND_SECONDS)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.info("Closed a connection whose client took nothing of its answer "
+                          "for %.0f s", SEND_SECONDS)
+            return False
 
     def _await_request(self, conn: TConn) -> None:
         conn.arrived = Arrival()
