@@ -37,7 +37,7 @@ from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.export import section_export
 from benchmarks.find import section_find
-from benchmarks.latency import section_fake, section_overhead, section_render
+from benchmarks.latency import BENCH_SECRET, section_fake, section_overhead, section_render
 from benchmarks.live import section_live
 from benchmarks.measure import parse_wrk
 from benchmarks.memory_panel import section_memory_panel
@@ -86,8 +86,11 @@ def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
             if wanted("Overhead"):
                 floor = app("stack floor (benchmarks/floor_app.py), 50 ms upstream", 0.05,
                             target="benchmarks.floor_app:create_app()")
-                section_overhead(report, session, shipped, floor, fakes, profile)
+                signed = app("gthread (shipped), signed links, 50 ms upstream", 0.05,
+                             env={"VIEWER_ACCESS": "signed", "EMBED_SECRET": BENCH_SECRET})
+                section_overhead(report, session, shipped, floor, fakes, profile, signed)
                 floor.close()
+                signed.close()
             if wanted("Bytes"):
                 section_bytes(report, session, shipped)
             shipped.close()
@@ -116,7 +119,10 @@ def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
             quick = app("gthread (shipped), live checks every 2 s", 0.0,
                         env={"LIVE_POLL_SECONDS": "2"})
             shipped_live = app("gthread (shipped), live checks every 15 s", 0.0)
-            section_live(report, session, quick, shipped_live, fakes[0.0], profile)
+            live_floor = app("stack floor (benchmarks/floor_app.py), 0 ms upstream", 0.0,
+                             target="benchmarks.floor_app:create_app()")
+            section_live(report, session, quick, shipped_live, fakes[0.0], profile, live_floor)
+            live_floor.close()
             quick.close()
             shipped_live.close()
         if wanted("Shared live reads", "MemOS down"):
