@@ -13,6 +13,8 @@ from pathlib import Path
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, get_translations
 
+from .localized import LocalizedEnvironment
+
 # Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
 LANGUAGES = {"en": "en", "zh_Hans": "zh-Hans"}
 DEFAULT_LOCALE = "en"
@@ -88,6 +90,9 @@ def _translations():
 
 def init_app(app: Flask) -> None:
     """Translate the app's pages, templates and messages into the reader's language."""
+    if "jinja_env" in app.__dict__:  # the environment's class is read when it is made
+        raise RuntimeError("i18n.init_app must run before the templates are first used")
+    app.jinja_environment = LocalizedEnvironment  # templates compiled per language
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
     # Flask-Babel's template callables look the translations up again for every string
