@@ -248,8 +248,15 @@ def register(app: Flask) -> None:
 
     # Printing (static/chat.css, partials/printed.html): the header says when the page was
     # made, in DISPLAY_TIMEZONE; static/chat.js rewrites it in the reader's zone at print time.
+    # Written once a second per language: Babel's long format is a tenth of a small page.
+    printed: dict[str, PrintTime] = {}  # locale -> the last one written
+
     @app.template_global("print_time")
     def print_time() -> PrintTime:
-        now = datetime.now(zone)
-        return PrintTime(now.isoformat(timespec="seconds"), long_time(now, zone))
+        now = datetime.now(zone).replace(microsecond=0)
+        iso, locale = now.isoformat(), locale_name()
+        last = printed.get(locale)
+        if last is None or last.iso != iso:
+            last = printed[locale] = PrintTime(iso, long_time(now, zone))
+        return last
 
