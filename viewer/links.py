@@ -14,10 +14,10 @@ from functools import cached_property
 from urllib.parse import urlencode
 
 from flask import current_app, g, request, url_for
-from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
 from .access import Access, grant, is_open, refuse_memories, USER_MEMORIES
+from .i18n import gettext
 from .validation import EXPORT_FORMATS
 
 LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint

@@ -10,8 +10,6 @@ from typing import Any, NamedTuple
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from flask import Flask, g, request
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
@@ -19,7 +17,8 @@ from werkzeug.exceptions import BadRequest
 from memos_api import Message
 
 from .history import element_id as id_of
-from .i18n import locale_name, page_language
+from .i18n import gettext, locale_name, page_language
+from .i18n import lazy_gettext as _l
 from .links import start_page
 from .renderer import presentation, tools
 from .renderer.formatting import message_body, PageBudget

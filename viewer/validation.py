@@ -7,11 +7,13 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from memos_api.timestamps import in_range
+
+from .i18n import gettext
+from .i18n import lazy_gettext as _l
 
 MAX_ID_LENGTH = 100  # MemOS's own limit (its errors 40010 and 40011)
 _ANCHOR = re.compile(r"[1-9]\.[0-9a-f]{16}")
@@ -66,8 +68,9 @@ def read_id(args: Mapping[str, str], name: str, label: str) -> str:
 
 def read_conversation(args: Mapping[str, str]) -> tuple[str, str]:
     """The ``user_id`` and ``conversation_id`` of a request."""
-    return (read_id(args, "user_id", gettext("user id")),
-            read_id(args, "conversation_id", gettext("conversation id")))
+    # The labels are translated only for an error: a page that reads well needs no catalog.
+    return (read_id(args, "user_id", _l("user id")),
+            read_id(args, "conversation_id", _l("conversation id")))
 
 
 def read_count(args: Mapping[str, str], name: str, required: bool = False) -> int | None:
