@@ -22,6 +22,7 @@ SECRET = "a-secret-for-the-chrome-tests-of-32-bytes"
 HOSTILE = ["plain", "a b+c", "x&y=z", "#frag", "100%", "?/:@!$'()*,;", "名字", "🙂", "é\u0301",
            "<script>", '"quoted"', "\u202eevil", "a\tb\nc", ""]
 WORDS = {"alice": "secret number", "bob": "private"}  # in their messages only
+OPEN_CHAT = "user_id=demo-user&conversation_id=demo-conversation"
 PRINTED = re.compile(r'<time class="printed__time" datetime="[^"]*">[^<]*</time>')
 
 
@@ -144,3 +145,23 @@ def test_the_printed_time_is_in_each_readers_language_within_one_second(two_read
             stamps[lang] = PRINTED.search(text).group(0)
         assert "年" in stamps["zh-Hans"] and "年" not in stamps["en"]
         time.sleep(0.2)
+
+
+def test_the_scripts_texts_are_utf8_json_that_no_text_can_break_out_of():
+    import json
+
+    from viewer.templating import texts_json
+
+    hostile = {"a": "</script><script>alert(1)</script>", "b": "' onload='x", "c": "&amp; <!--",
+               "d": "line\u2028break\u2029para", "e": "复制 «ok» 🙂", "f": '"\\'}
+    written = texts_json(hostile)
+    for forbidden in ("<", ">", "&", "'", "\u2028", "\u2029"):
+        assert forbidden not in written
+    assert "复制 «ok» 🙂" in written  # UTF-8, not \u escapes
+    assert json.loads(written) == hostile
+
+
+def test_a_chinese_page_carries_its_scripts_texts_in_utf8(app):
+    text = app.test_client().get(f"/chat?{OPEN_CHAT}&lang=zh-Hans").get_data(as_text=True)
+    content = re.search(r"<meta name=\"chat-texts\" content='([^']*)'>", text).group(1)
+    assert "复制" in content and "\\u" not in content
