@@ -9,6 +9,7 @@ string: ``url_for`` reads ``endpoint=``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlencode
@@ -28,8 +29,15 @@ QUERY_SAFE = "!$'()*,/:;?@"
 _PATHS_KEPT = 64  # endpoint paths remembered, per endpoint and mount point
 
 
-def encode_query(params: dict[str, str | None]) -> str:
+# Values made only of these need no escaping (ids, tokens, anchors, numbers: most of them).
+_AS_IS = re.compile(r"[A-Za-z0-9_.~!$'()*,/:;?@-]*")
+
+
+def encode_query(params: dict[str, str | int | None]) -> str:
     """``params`` as a query string, leaving out None values, encoded as url_for does."""
+    if all(value is None or _AS_IS.fullmatch(str(value)) for value in params.values()):
+        return "&".join(f"{name}={value}" for name, value in params.items()
+                        if value is not None)  # the names are this module's own
     return urlencode([(name, value) for name, value in params.items() if value is not None],
                      safe=QUERY_SAFE)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask.templating import Environment
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
@@ -32,9 +32,21 @@ class LocalizedEnvironment(Environment):
     translate: Callable[[str], str] | None = None  # set on a language's overlay only
 
     def get_template(self, name, parent=None, globals=None):  # noqa: A002 (Jinja's name)
-        if self.translate is None and has_request_context():
-            return self.for_language().get_template(name, parent, globals)
-        return super().get_template(name, parent, globals)
+        if self.translate is None:
+            if has_request_context():
+                return self.for_language().get_template(name, parent, globals)
+            return super().get_template(name, parent, globals)
+        # A page includes and imports some 18 templates: without reloading (not debug), each
+        # compiled one is kept by name, sparing Jinja's locked LRU cache and its loader checks.
+        if self.auto_reload or globals or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        if parent is not None:
+            name = self.join_path(name, parent)
+        compiled = self.__dict__.setdefault("compiled", {})
+        found = compiled.get(name)
+        if found is None:
+            found = compiled[name] = super().get_template(name)
+        return found
 
     def make_globals(self, d):
         """A language's templates see the globals as one dict, made when each is compiled:
@@ -46,7 +58,11 @@ class LocalizedEnvironment(Environment):
         return {**self.globals, **(d or {})}
 
     def for_language(self) -> Environment:
-        """The overlay of this request's language, made on its first page."""
+        """The overlay of this request's language, made on its first page, and kept for the
+        request (a page asks for templates a few times: looking the locale up costs more)."""
+        overlay = g.get("template_overlay")
+        if overlay is not None and overlay.linked_to is self:
+            return overlay
         from .i18n import _translations, locale_name  # i18n imports this module
 
         locale = locale_name()
@@ -56,7 +72,9 @@ class LocalizedEnvironment(Environment):
             overlay = self.overlay(cache_size=getattr(self.cache, "capacity", 400))
             overlay.translate = _translations().ugettext
             overlay.add_extension(FoldTranslations)
+            overlay.__dict__.pop("compiled", None)  # its own, not a copy of the base's
             overlay = overlays.setdefault(locale, overlay)
+        g.template_overlay = overlay
         return overlay
 
 

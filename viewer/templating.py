@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import repeat
 from typing import Any, NamedTuple
 
@@ -57,7 +58,11 @@ def requested_theme() -> str | None:
 
 def written_date(day) -> str:
     """``day`` written out in the reader's language ("Sunday, 1 March 2026")."""
-    locale = locale_name()
+    return _written_date(day, locale_name())
+
+
+@lru_cache(maxsize=1024)  # Babel's formatting, a twentieth of a small page: days repeat
+def _written_date(day, locale: str) -> str:
     return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
 
 
