@@ -165,3 +165,16 @@ def test_a_chinese_page_carries_its_scripts_texts_in_utf8(app):
     text = app.test_client().get(f"/chat?{OPEN_CHAT}&lang=zh-Hans").get_data(as_text=True)
     content = re.search(r"<meta name=\"chat-texts\" content='([^']*)'>", text).group(1)
     assert "复制" in content and "\\u" not in content
+
+
+def test_control_characters_are_found_as_unicode_classes_them():
+    """``has_controls`` searches a fixed class instead of asking unicodedata per character:
+    the same answer for every code point."""
+    import unicodedata
+
+    from viewer.validation import has_controls
+
+    for code in range(0x110000):
+        char = chr(code)
+        expected = unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp")
+        assert has_controls(f"id-{char}-x") is expected, hex(code)

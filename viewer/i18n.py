@@ -139,5 +139,10 @@ def init_app(app: Flask) -> None:
         # Without ?lang=, the words follow Accept-Language: a shared cache must key on it.
         # (Cookies play no part: the app neither sets nor reads any.)
         if g.get("lang") is None and request.endpoint not in SAME_IN_EVERY_LANGUAGE:
-            response.vary.add("Accept-Language")
+            # As response.vary.add would write it, without parsing the header into a set.
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Accept-Language"
+            elif "accept-language" not in vary.lower():
+                response.headers["Vary"] = f"{vary}, Accept-Language"
         return response
