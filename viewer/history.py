@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 
 from memos_api import Message, sort_by_time
 
@@ -80,7 +81,7 @@ class Slice:
         """The page with one more batch: "load earlier" without JavaScript."""
         return self.reader.page(self.next_limit)
 
-    @property
+    @cached_property  # the page asks twice (whether it checks, and where)
     def newer_url(self) -> str | None:
         """The live check for messages after these, or None when live updates are off."""
         return self.reader.newer(*self.newer) if self.newer else None
