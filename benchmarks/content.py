@@ -18,10 +18,12 @@ from benchmarks.config import Profile
 from benchmarks.corpus import HOSTILE, hostile_message
 from benchmarks.latency import SAMPLE_COLUMNS, sample_row
 from benchmarks.measure import direct_call, median, page_load, page_url, paired_samples
+from benchmarks.profiling import profile_page, report_profile
 from benchmarks.report import kib, met, ms, Report
 from benchmarks.servers import cpu_seconds, Fake, Gunicorn
 
 COLD_MESSAGES = 50
+COLD_TARGET = 0.008  # seconds over the upstream call (issue #19; was 10 ms)
 MESSAGE_TARGET = 0.050  # seconds of CPU one message may take to format
 RATIO_TARGET = 20       # HTML characters per stored character (plus the article around it)
 PAGE_TARGET = 1.0       # seconds: a page of the worst content renders in well under this
@@ -47,16 +49,20 @@ def section_cold_page(report: Report, session: requests.Session, app: Gunicorn, 
                                    profile.warmup_pairs)
     cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
     cost = median(pages) - median(direct)
-    ok = cost <= 0.010
+    ok = cost <= COLD_TARGET
     report.table(SAMPLE_COLUMNS, [
         sample_row(f"{COLD_MESSAGES}-message first view (via the app)", pages),
         sample_row(f"direct upstream call, {COLD_MESSAGES + 1} messages", direct),
     ])
     report.table(("cost over the upstream call (median page − median direct)", "target", "met",
                   "workers' CPU per page (user+sys)"),
-                 [(ms(cost), "≤ 10 ms", met(ok), ms(cpu_per_page))])
+                 [(ms(cost), "≤ 8 ms", met(ok), ms(cpu_per_page))])
     report.target(f"first view of {COLD_MESSAGES} rich messages, cache off, over the upstream "
-                  "call", "≤ 10 ms", ms(cost), ok)
+                  "call", "≤ 8 ms", ms(cost), ok)
+    if not ok:
+        report_profile(report, profile_page(fake.base_url, COLD_MESSAGES,
+                                            profile.profile_requests * 2,
+                                            config={"RENDERED_MESSAGE_CACHE": 0}))
 
 
 def section_hostile(report: Report) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import shlex
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -79,48 +79,82 @@ def section_fake(report: Report, session: requests.Session, fakes: dict, profile
                  rows)
 
 
+# The page kinds whose own cost is measured: (label, language, signed). Live updates are on
+# in every one (the shipped LIVE_POLL_SECONDS), as a reader's page has them.
+PAGE_KINDS = (("English, open", None, False), ("Chinese, open", "zh-Hans", False),
+              ("English, signed", None, True), ("Chinese, signed", "zh-Hans", True))
+OWN_COST_TARGET = 0.0005  # the page's own cost over the floor (issue #19)
+RENDER_TARGET = 0.008  # a 1000-message page over the direct call (issue #19; was 15 ms)
+BENCH_SECRET = "benchmark-secret-of-at-least-32-bytes!"  # the signed app's EMBED_SECRET
+
+
+def kind_url(app: Gunicorn, signed_app: Gunicorn, lang: str | None, signed: bool) -> str:
+    """A 6-message page of one kind: open (the ids in the query) or signed (a token)."""
+    extra = {"lang": lang} if lang else {}
+    if not signed:
+        return page_url(app.url, **extra)
+    from viewer.access import sign
+
+    token = sign(USER, CONVERSATION, BENCH_SECRET, 3600)
+    return f"{signed_app.url}/chat?" + urlencode({"token": token, **extra})
+
+
 def section_overhead(report: Report, session: requests.Session, app: Gunicorn, floor: Gunicorn,
-                     fakes: dict, profile: Profile) -> None:
+                     fakes: dict, profile: Profile, signed_app: Gunicorn) -> None:
     report.section("Overhead", "What the app adds to a page over the MemOS call it makes: the "
-                   f"median time of `GET /chat?user_id&conversation_id` ({PAGE_SIZE} messages, "
+                   f"median time of `GET /chat` ({PAGE_SIZE} messages, live updates on, "
                    "browser `Accept-Encoding`, kept-alive connection, body read as sent) minus "
                    "the median time of the same upstream call made directly, both against the "
-                   "fake at 50 ms, sampled in turn. App: gunicorn with gunicorn.conf.py "
+                   "fake at 50 ms, sampled in turn. Four kinds of page: English and Chinese "
+                   "(`lang=zh-Hans`), open (`user_id&conversation_id`) and signed (`token=`, "
+                   "an app with `VIEWER_ACCESS=signed`). App: gunicorn with gunicorn.conf.py "
                    f"(`{shlex.join(app.command[1:])}`). Sampled in the same rounds, the stack's "
                    "floor: benchmarks/floor_app.py under the same gunicorn.conf.py, a Flask "
                    "route that makes the same call with a `requests.Session` and returns a fixed "
                    "body of the page's size (no parsing, templates, logging or compression): "
-                   "what Flask, requests and gunicorn cost before the app does anything.")
+                   "what Flask, requests and gunicorn cost before the app does anything. The "
+                   "page's own cost is its median minus the floor's.")
     upstream = fakes[0.05].base_url
-    url, floor_url = page_url(app.url), page_url(floor.url)
+    urls = [kind_url(app, signed_app, lang, signed) for _, lang, signed in PAGE_KINDS]
+    floor_url = page_url(floor.url)
     for _ in range(5):  # templates compiled, connections made, before counting CPU
-        page_load(session, url)
+        for url in urls:
+            page_load(session, url)
         page_load(session, floor_url)
-    workers = app.workers()
+    workers = app.workers() + signed_app.workers()
     cpu_before = cpu_seconds(workers)
-    pages, floors, direct = interleaved_samples(
-        (lambda: page_load(session, url), lambda: page_load(session, floor_url),
+    *pages, floors, direct = interleaved_samples(
+        (*(lambda url=url: page_load(session, url) for url in urls),
+         lambda: page_load(session, floor_url),
          lambda: direct_call(session, upstream, PAGE_SIZE + 1)),
         profile.overhead_samples, profile.overhead_budget, profile.warmup_pairs)
-    cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
-    overhead = median(pages) - median(direct)
+    cpu_per_page = (cpu_seconds(workers) - cpu_before) / (
+        (len(direct) + profile.warmup_pairs) * len(urls))
     floor_overhead = median(floors) - median(direct)
-    ok = overhead <= 0.002
     report.table(SAMPLE_COLUMNS, [
-        sample_row("page `GET /chat` (via the app)", pages),
+        *(sample_row(f"page `GET /chat`, {label} (via the app)", samples)
+          for (label, _, _), samples in zip(PAGE_KINDS, pages, strict=True)),
         sample_row("floor `GET /chat` (benchmarks/floor_app.py)", floors),
         sample_row("direct upstream call", direct),
     ])
-    report.table(("overhead (median page − median direct)", "target", "met",
+    rows, worst = [], 0.0
+    for (label, _, _), samples in zip(PAGE_KINDS, pages, strict=True):
+        own = median(samples) - median(floors)
+        worst = max(worst, own)
+        rows.append((label, ms(median(samples) - median(direct)), ms(floor_overhead), ms(own),
+                     "≤ 0.5 ms", met(own <= OWN_COST_TARGET)))
+    report.table(("page", "overhead (median page − median direct)",
                   "the stack's floor (median floor − median direct)",
-                  "the app's own share (page − floor)",
-                  "workers' CPU per page (user+sys, less sensitive to noise)"),
-                 [(ms(overhead), "≤ 2 ms", met(ok), ms(floor_overhead),
-                   ms(overhead - floor_overhead), ms(cpu_per_page))])
-    report.target("overhead of a 6-message page at 50 ms upstream", "≤ 2 ms", ms(overhead), ok)
-    report.target("&nbsp;&nbsp;&nbsp;&nbsp;of which the stack's floor (Flask + requests + "
-                  "gunicorn, no app)", "—", ms(floor_overhead), None)
-    if not ok:
+                  "the page's own cost (page − floor)", "target", "met"), rows)
+    report.text(f"Workers' CPU per page (user+sys, all four kinds, less sensitive to noise): "
+                f"{ms(cpu_per_page)}.")
+    for (label, _, _), samples in zip(PAGE_KINDS, pages, strict=True):
+        own = median(samples) - median(floors)
+        report.target(f"own cost of a 6-message page over the floor, {label}", "≤ 0.5 ms",
+                      ms(own), own <= OWN_COST_TARGET)
+    report.target("&nbsp;&nbsp;&nbsp;&nbsp;the stack's floor (Flask + requests + "
+                  "gunicorn, no app) over the direct call", "—", ms(floor_overhead), None)
+    if worst > OWN_COST_TARGET:
         report_profile(report, profile_page(fakes[0.0].base_url, PAGE_SIZE,
                                             profile.profile_requests * 10))
 
@@ -141,15 +175,15 @@ def section_render(report: Report, session: requests.Session, app: Gunicorn, fak
                                    profile.warmup_pairs)
     cpu_per_page = (cpu_seconds(workers) - cpu_before) / (len(pages) + profile.warmup_pairs)
     cost = median(pages) - median(direct)
-    ok = cost <= 0.015
+    ok = cost <= RENDER_TARGET
     report.table(SAMPLE_COLUMNS, [
         sample_row("1000-message page (via the app)", pages),
         sample_row("direct upstream call, 1000 messages", direct),
     ])
     report.table(("render cost (median page − median direct)", "per message", "target", "met",
                   "workers' CPU per page (user+sys)"),
-                 [(ms(cost), f"{cost * 1e6 / 1000:.0f} µs", "≤ 15 ms", met(ok),
+                 [(ms(cost), f"{cost * 1e6 / 1000:.0f} µs", "≤ 8 ms", met(ok),
                    ms(cpu_per_page))])
-    report.target("render cost of a 1000-message page", "≤ 15 ms", ms(cost), ok)
+    report.target("render cost of a 1000-message page", "≤ 8 ms", ms(cost), ok)
     if not ok:
         report_profile(report, profile_page(fake.base_url, 1000, profile.profile_requests))

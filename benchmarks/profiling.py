@@ -23,9 +23,11 @@ from benchmarks.config import BROWSER_ENCODINGS, CONVERSATION, PAGE_SIZE, ROOT, 
 from benchmarks.report import ms, Report
 
 
-def profile_page(upstream: str, limit: int, requests_count: int) -> dict[str, Any]:
+def profile_page(upstream: str, limit: int, requests_count: int,
+                 config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Profile ``limit``-message pages in this process (Flask's test client, cProfile): where
-    the time goes, by package and by function, in milliseconds per page."""
+    the time goes, by package and by function, in milliseconds per page; ``config`` is added
+    to the app's (the cold page's is without the message cache)."""
     sys.path.insert(0, str(ROOT))
     from app import create_app
 
@@ -33,7 +35,7 @@ def profile_page(upstream: str, limit: int, requests_count: int) -> dict[str, An
     app = create_app({"MEMOS_BASE_URL": upstream, "MEMOS_API_KEY": "bench",
                       "MEMOS_MAX_LIMIT": 1000, "LOG_LEVEL": "WARNING", "MEMOS_LOCAL_DB": "",
                       "EMBED_SECRET": "", "VIEWER_ACCESS": "open", "RATE_LIMIT": "0",
-                      "TRUSTED_PROXIES": 0, "CHAT_PAGE_SIZE": PAGE_SIZE})
+                      "TRUSTED_PROXIES": 0, "CHAT_PAGE_SIZE": PAGE_SIZE, **(config or {})})
     client = app.test_client()
     path = "/chat?" + urlencode({"user_id": USER, "conversation_id": CONVERSATION,
                                  "limit": limit})

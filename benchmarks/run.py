@@ -4,15 +4,15 @@ Everything runs on 127.0.0.1: fake MemOS upstreams (benchmarks/fake_upstream.py,
 latency) and the app under gunicorn with the shipped gunicorn.conf.py, started as subprocesses
 and always stopped. Each section prints its numbers as it goes; the whole report is written to
 docs/benchmarks.md (or ``--output``) and printed at the end. Every loop is bounded by a sample
-count and a time budget. Sections: fake upstream, overhead, bytes, render cost, cold page,
-hostile content, export, find, memory panel, live checks, shared live reads, MemOS down,
-throughput, worker models, memory; ``--section NAME`` runs only some (and writes no report
-unless ``--output`` is given).
+count and a time budget. Sections: fake upstream, overhead, where the time goes, bytes, render
+cost, cold page, hostile content, export, find, memory panel, live checks, shared live reads,
+MemOS down, throughput, worker models, memory; ``--section NAME`` runs only some (and writes no
+report unless ``--output`` is given).
 
 This module is the entry point: ``main()`` (the command line) and ``run()`` (starts the servers
 and runs the sections in order). The rest of the package: config.py (constants and profiles),
 servers.py (the processes started), measure.py (timing, paired samples, wrk), report.py (the
-report and its markdown), latency.py, page_bytes.py, content.py, export.py, find.py,
+report and its markdown), latency.py, page_kinds.py, page_bytes.py, content.py, export.py, find.py,
 memory_panel.py (also the hook ``panel_times``), live.py, shared.py and throughput.py (the
 sections), and profiling.py (where a page's time goes).
 benchmarks/lexer_scan.py is run on its own (docs/lexer-scan.md).
@@ -37,11 +37,12 @@ from benchmarks.config import DEFAULT_OUTPUT, Profile, PROFILES, ROOT
 from benchmarks.content import section_cold_page, section_hostile
 from benchmarks.export import section_export
 from benchmarks.find import section_find
-from benchmarks.latency import section_fake, section_overhead, section_render
+from benchmarks.latency import BENCH_SECRET, section_fake, section_overhead, section_render
 from benchmarks.live import section_live
 from benchmarks.measure import parse_wrk
 from benchmarks.memory_panel import section_memory_panel
 from benchmarks.page_bytes import section_bytes
+from benchmarks.page_kinds import section_page_kinds
 from benchmarks.report import render_markdown, Report
 from benchmarks.servers import Fake, Gunicorn, Redis
 from benchmarks.shared import section_memos_down, section_shared_reads
@@ -50,9 +51,10 @@ from benchmarks.throughput import section_memory, section_throughput_and_models
 # Importable from here, as before the split: the tests import SECTIONS and parse_wrk.
 __all__ = ["SECTIONS", "main", "parse_wrk", "run"]
 
-SECTIONS = ("Fake upstream", "Overhead", "Bytes", "Render cost", "Cold page", "Hostile content",
-            "Export", "Find", "Memory panel", "Live checks", "Shared live reads", "MemOS down",
-            "Throughput", "Worker models", "Memory")  # in run order
+SECTIONS = ("Fake upstream", "Overhead", "Where the time goes", "Bytes", "Render cost",
+            "Cold page", "Hostile content", "Export", "Find", "Memory panel", "Live checks",
+            "Shared live reads", "MemOS down", "Throughput", "Worker models",
+            "Memory")  # in run order
 
 
 def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
@@ -86,11 +88,20 @@ def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
             if wanted("Overhead"):
                 floor = app("stack floor (benchmarks/floor_app.py), 50 ms upstream", 0.05,
                             target="benchmarks.floor_app:create_app()")
-                section_overhead(report, session, shipped, floor, fakes, profile)
+                signed = app("gthread (shipped), signed links, 50 ms upstream", 0.05,
+                             env={"VIEWER_ACCESS": "signed", "EMBED_SECRET": BENCH_SECRET})
+                section_overhead(report, session, shipped, floor, fakes, profile, signed)
                 floor.close()
+                signed.close()
             if wanted("Bytes"):
                 section_bytes(report, session, shipped)
             shipped.close()
+        if wanted("Where the time goes"):
+            rich = Fake(0.0, messages=200, rich=True)
+            stack.callback(rich.close)
+            section_page_kinds(report, fakes[0.0].base_url, rich.base_url,
+                               {"full": 7, "quick": 3}.get(profile.name, 1))
+            rich.close()
         if wanted("Render cost"):
             big = app("gthread (shipped), 1000-message page", 0.0,
                       env={"MEMOS_MAX_LIMIT": "1000"})
@@ -116,7 +127,10 @@ def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
             quick = app("gthread (shipped), live checks every 2 s", 0.0,
                         env={"LIVE_POLL_SECONDS": "2"})
             shipped_live = app("gthread (shipped), live checks every 15 s", 0.0)
-            section_live(report, session, quick, shipped_live, fakes[0.0], profile)
+            live_floor = app("stack floor (benchmarks/floor_app.py), 0 ms upstream", 0.0,
+                             target="benchmarks.floor_app:create_app()")
+            section_live(report, session, quick, shipped_live, fakes[0.0], profile, live_floor)
+            live_floor.close()
             quick.close()
             shipped_live.close()
         if wanted("Shared live reads", "MemOS down"):

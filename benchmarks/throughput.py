@@ -47,7 +47,7 @@ def section_throughput_and_models(report: Report, app, fakes_pid: dict[Any, int]
     report.section("Throughput", f"`{shlex.join(wrk_command('URL', seconds))}` against the "
                    f"shipped gthread config ({workers} workers × 48 threads) with a 200 ms "
                    f"upstream, {PAGE_SIZE}-message page. Ideal = {CONNECTIONS} connections / "
-                   f"0.2 s = {CONNECTIONS / 0.2:.0f} req/s; target ≥ 90% of it and zero errors "
+                   f"0.2 s = {CONNECTIONS / 0.2:.0f} req/s; target ≥ 95% of it and zero errors "
                    "(non-2xx responses or socket errors).")
     gevent = ("--worker-class", "gevent", "--worker-connections", "1000")
     gevent_env = {"MEMOS_POOL_SIZE": str(CONNECTIONS)}
@@ -101,19 +101,21 @@ def section_throughput_and_models(report: Report, app, fakes_pid: dict[Any, int]
               f"p99 {ms(result.latency.get('99', float('nan')))}", flush=True)
 
     shipped = results[0].wrk
-    rate_ok = shipped.requests_per_second >= 0.9 * CONNECTIONS / 0.2
+    # Pages served: errors (a quick 503 when MemOS is "busy") would count as throughput.
+    served = max(0, shipped.requests - shipped.non_2xx) / (shipped.seconds or 1.0)
+    rate_ok = served >= 0.95 * CONNECTIONS / 0.2
     errors_ok = shipped.errors == 0
-    report.table(("req/s", "% of ideal", "requests", "errors (non-2xx + socket)", "p50", "p90",
-                  "p99", "target", "met"), [(
-                      f"{shipped.requests_per_second:.1f}",
-                      f"{shipped.requests_per_second / (CONNECTIONS / 0.2):.0%}",
+    report.table(("req/s", "pages served per s (2xx)", "% of ideal", "requests",
+                  "errors (non-2xx + socket)", "p50", "p90", "p99", "target", "met"), [(
+                      f"{shipped.requests_per_second:.1f}", f"{served:.1f}",
+                      f"{served / (CONNECTIONS / 0.2):.0%}",
                       shipped.requests, f"{shipped.errors} ({shipped.non_2xx} + "
                       f"{sum(shipped.socket_errors.values())})",
                       *(ms(shipped.latency.get(p, float("nan"))) for p in ("50", "90", "99")),
-                      f"≥ {0.9 * CONNECTIONS / 0.2:.0f} req/s, 0 errors",
+                      f"≥ {0.95 * CONNECTIONS / 0.2:.0f} req/s, 0 errors",
                       met(rate_ok and errors_ok))])
-    report.target("throughput, 64 connections, 200 ms upstream", "≥ 288 req/s",
-                  f"{shipped.requests_per_second:.1f} req/s", rate_ok)
+    report.target("throughput, 64 connections, 200 ms upstream: pages served", "≥ 304 req/s (95%)",
+                  f"{served:.1f} req/s ({served / (CONNECTIONS / 0.2):.0%})", rate_ok)
     report.target("errors during the throughput run", "0", str(shipped.errors), errors_ok)
     report.lines += ["<details><summary>wrk output (shipped gthread)</summary>", "",
                      "```", shipped.output.strip(), "```", "", "</details>", ""]

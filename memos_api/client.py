@@ -8,7 +8,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -16,6 +16,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from .answers import KeptAnswers
 from .errors import (
     BadResponseError,
     error_for_code,
@@ -97,6 +98,7 @@ class MemOSClient:
                                      "Accept": "application/json"})
         if api_key:
             self.session.headers["Authorization"] = f"Token {api_key}"
+        self._answers = KeptAnswers()
         # The session's URL and headers merged once per endpoint: Session.post would merge
         # them on every call (a third of the client's CPU time for a small page). Headers
         # set on self.session after this are therefore not sent.
@@ -121,11 +123,24 @@ class MemOSClient:
         """Return up to ``limit`` most recent messages, in the order MemOS sent them."""
         body = {"user_id": user_id, "conversation_id": conversation_id,
                 "message_limit_number": limit}
-        data = self._call("/get/message", body, idempotent=True)
+        key = (user_id, conversation_id, limit)
+        return self._call("/get/message", body, idempotent=True,
+                          answer=lambda response, raw: self._messages(key, response, raw))
+
+    def _messages(self, key: tuple, response: requests.Response, raw: bytes) -> list[Message]:
+        """The messages of an answer: those of the last answer to ``key`` when this one is
+        byte for byte the same (parsing is a function of the bytes alone), else parsed."""
+        reused = self._answers.get(key, raw) if response.status_code == 200 else None
+        if reused is not None:
+            return reused
+        data = self._unwrap(response, raw)
         items = data.get("message_detail_list") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise BadResponseError(N_("MemOS's answer has no message list."))
-        return [message_from_api(item, self.default_tz) for item in items]
+        messages = [message_from_api(item, self.default_tz) for item in items]
+        if response.status_code == 200:
+            self._answers.put(key, raw, messages)
+        return messages
 
     def add_messages(self, user_id: str, conversation_id: str,
                      messages: Sequence[Mapping[str, Any]], **options: Any) -> AddResult:
@@ -180,12 +195,13 @@ class MemOSClient:
             raise BadResponseError(N_("MemOS's answer has no memory list."))
         return memory_page_from_api(data, self.default_tz)
 
-    def _call(self, path: str, body: dict, *, idempotent: bool) -> Any:
+    def _call(self, path: str, body: dict, *, idempotent: bool,
+              answer: Callable[[requests.Response, bytes], Any] | None = None) -> Any:
         started = time.monotonic()
         attempt = 0
         while True:
             try:
-                return self._post_once(path, body, started)
+                return self._post_once(path, body, started, answer or self._unwrap)
             except MemOSError as error:
                 delay = self._retry_delay(error, attempt, idempotent)
                 if delay is None or (time.monotonic() - started + delay + MIN_ATTEMPT_SECONDS
@@ -211,7 +227,8 @@ class MemOSClient:
             return backoff
         return None
 
-    def _post_once(self, path: str, body: dict, started: float) -> Any:
+    def _post_once(self, path: str, body: dict, started: float,
+                   answer: Callable[[requests.Response, bytes], Any]) -> Any:
         # Never let one attempt's timeouts run past what is left of the whole call's deadline.
         left = max(self.deadline - (time.monotonic() - started), 0.01)
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
@@ -231,7 +248,7 @@ class MemOSClient:
                 from error
         with response:
             raw = self._read_body(response, started)
-        return self._unwrap(response, raw)
+        return answer(response, raw)
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         # read1 returns whatever has arrived (iter_content blocks until a whole chunk or EOF),

@@ -713,3 +713,62 @@ def test_proxy_settings_are_read_once_from_the_environment(monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert "http" not in MemOSClient("k", "http://127.0.0.1:9/api").session.proxies
+
+
+# --- large answers that come again (memos_api/answers.py) ----------------------------------
+
+def large_items(word: str, count: int = 300) -> list[dict]:
+    return [{"role": "user" if n % 2 else "assistant", "content": f"{word} {n} " + "x" * 100,
+             "create_time": f"2024-05-01 10:{n // 60:02d}:{n % 60:02d}"} for n in range(count)]
+
+
+def test_a_large_answer_that_comes_again_gives_the_same_messages(httpserver, client):
+    httpserver.expect_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("first"))))
+    first = client.get_messages("u", "c", 300)
+    again = client.get_messages("u", "c", 300)
+    assert again == first and again is not first
+    assert all(new is old for new, old in zip(again, first, strict=True))  # not parsed again
+    again.append("anything")  # the caller's own list
+    assert client.get_messages("u", "c", 300) == first
+
+
+def test_a_changed_answer_is_parsed_and_no_other_reader_gets_a_kept_one(httpserver, client):
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("alice"))))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("alice"), {"role": "user", "content": "one more"})))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("bob"))))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("alice"))))
+    alice = client.get_messages("alice", "c", 300)
+    grown = client.get_messages("alice", "c", 300)
+    assert grown[:-1] == alice and grown[-1].text == "one more"
+    bob = client.get_messages("bob", "c", 300)  # another reader: their own answer, parsed
+    assert all(message.text.startswith("bob") for message in bob)
+    assert [m.text for m in client.get_messages("alice", "c", 300)] == [m.text for m in alice]
+
+
+def test_an_error_after_a_kept_answer_is_still_an_error(httpserver, client):
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
+        *large_items("kept"))))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(code=40100,
+                                                                      message="no"))
+    client.get_messages("u", "c", 300)
+    assert isinstance(raised(lambda: client.get_messages("u", "c", 300)), MemOSError)
+
+
+def test_kept_answers_stay_within_their_bytes():
+    from memos_api.answers import KeptAnswers
+
+    kept = KeptAnswers(max_bytes=400_000, min_bytes=10)
+    for n in range(50):
+        raw = bytes([n % 256]) * 90_000
+        kept.put(("u", str(n), 1), raw, [])
+        assert kept._bytes <= 400_000
+    assert kept.get(("u", "49", 1), bytes([49]) * 90_000) == []
+    assert kept.get(("u", "0", 1), bytes([0]) * 90_000) is None  # dropped long ago
+    assert kept.get(("u", "49", 1), bytes([48]) * 90_000) is None  # other bytes
+    kept.put(("u", "big", 1), b"x" * 200_000, [])  # over a quarter of the bound: not kept
+    assert kept.get(("u", "big", 1), b"x" * 200_000) is None

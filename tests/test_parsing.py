@@ -439,3 +439,27 @@ def test_non_ascii_text_is_kept_exactly():
     text = "你好, señor 👋 — ünïcödé"
     message = message_from_api({"role": "用户", "content": text})
     assert (message.role, message.text) == ("用户", text)
+
+
+def test_a_parsed_message_is_the_message_its_fields_make():
+    """message_from_api builds messages without the dataclass's __init__: every field is
+    set, and the result equals, hashes and copies as ``Message(...)`` does."""
+    import copy
+    import pickle
+    from dataclasses import fields, replace
+
+    item = {"role": "assistant", "content": [{"type": "text", "text": "hi"}, "there"],
+            "chat_time": "2026-03-02 09:00:00", "create_time": "2026-03-02 09:00:01",
+            "update_time": "2026-03-02 10:00:00", "model": "x"}
+    parsed = message_from_api(item)
+    made = Message(**{field.name: getattr(parsed, field.name) for field in fields(Message)})
+    assert set(vars(parsed)) - {"_hash"} == {field.name for field in fields(Message)}
+    assert parsed == made and hash(parsed) == hash(made) and repr(parsed) == repr(made)
+    assert hash(parsed) == hash(parsed)  # kept, and the same
+    assert replace(parsed, content=None) == parsed  # content is not compared
+    assert replace(parsed, role="user") != parsed
+    assert hash(replace(parsed, role="user")) != hash(parsed)
+    for copied in (copy.copy(parsed), copy.deepcopy(parsed),
+                   pickle.loads(pickle.dumps(parsed))):
+        assert copied == parsed and hash(copied) == hash(parsed)
+    assert "_hash" not in pickle.loads(pickle.dumps(parsed)).__dict__

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
+
+from .i18n import gettext
 
 _ACCENT = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 CANONICAL = re.compile(r"[0-9a-f]{6}")  # how a stylesheet's URL names its colour

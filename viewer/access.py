@@ -32,10 +32,10 @@ from typing import NoReturn, TypeVar
 
 import jwt
 from flask import current_app, request
-from flask_babel import gettext
 from werkzeug.exceptions import Forbidden
 
 from .accent import canonical, read_accent
+from .i18n import gettext
 from .validation import check_id, MAX_ID_LENGTH, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused

@@ -6,7 +6,7 @@ level that costs little CPU. Static files are compressed once, at the best ratio
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 from flask_compress import Compress
 
 
@@ -23,4 +23,22 @@ def register(app: Flask) -> None:
     app.config.setdefault("COMPRESS_LEVEL", 1)     # gzip, for clients without brotli
     # Pages are no-store and carry no ETag: a conditional check per response would find none.
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
-    Compress(app)
+    compress = Compress(app)
+    hooks = app.after_request_funcs[None]
+    hooks[hooks.index(compress.after_request)] = skipping_empty(compress.after_request)
+
+
+def skipping_empty(after_request):
+    """Flask-Compress's hook, which for a 204 (a live check with nothing new: most requests)
+    only adds ``Vary: Accept-Encoding``, after choosing an encoding it will not use: here it
+    only adds the header, as it does."""
+    def compress(response: Response) -> Response:
+        if response.status_code != 204:
+            return after_request(response)
+        vary = response.headers.get("Vary")
+        if not vary:
+            response.headers["Vary"] = "Accept-Encoding"
+        elif "accept-encoding" not in vary.lower():
+            response.headers["Vary"] = f"{vary}, Accept-Encoding"
+        return response
+    return compress

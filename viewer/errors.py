@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -29,6 +27,8 @@ from memos_api import (
 from .access import is_open, MemoriesRefused
 from .breaker import retry_after
 from .history import ConversationChanged
+from .i18n import gettext
+from .i18n import lazy_gettext as _l
 from .links import Reader
 from .validation import MissingConversation
 

@@ -48,12 +48,11 @@ from operator import or_
 import pyromark
 from babel.dates import format_datetime, format_time
 from flask import Response, stream_with_context
-from flask_babel import gettext, ngettext
 
 from memos_api import Message
 
 from .history import Transcript
-from .i18n import locale_name
+from .i18n import gettext, locale_name, ngettext
 from .renderer.formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
 from .renderer.markdown import is_safe_url
 from .renderer.plain import more_parts

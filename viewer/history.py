@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 
 from memos_api import Message, sort_by_time
 
@@ -80,7 +81,7 @@ class Slice:
         """The page with one more batch: "load earlier" without JavaScript."""
         return self.reader.page(self.next_limit)
 
-    @property
+    @cached_property  # the page asks twice (whether it checks, and where)
     def newer_url(self) -> str | None:
         """The live check for messages after these, or None when live updates are off."""
         return self.reader.newer(*self.newer) if self.newer else None
@@ -327,6 +328,20 @@ def _first_after(window: list[Message], since: datetime | None) -> int | None:
 
 def fingerprint(message: Message) -> str:
     """A digest of what identifies a message: its role, content and creation time."""
+    key = hash(message)
+    size = sum(len(part.text) for part in message.parts)
+    known = _prints.get(key)
+    if known is not None and known[:3] == (message.role, message.created_at, size):
+        return known[3]
+    found = _fingerprint(message)
+    with _prints_lock:
+        if len(_prints) >= PRINTS_KEPT:
+            del _prints[next(iter(_prints))]  # the oldest: a dict keeps insertion order
+        _prints[key] = (message.role, message.created_at, size, found)
+    return found
+
+
+def _fingerprint(message: Message) -> str:
     created = message.created_at.isoformat() if message.created_at else None
     parts = [[part.kind, part.text] for part in message.parts]
     # Parts not shown count (as their number) only when there are some: every other
@@ -336,28 +351,19 @@ def fingerprint(message: Message) -> str:
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# Element ids already worked out, by the message's hash, with what confirms it is that message:
-# a 1000-message page spent 3.5 ms hashing its messages again on every view. The hash is the
-# process's own (str hashes are SipHash with a key drawn at start), so content cannot aim at
-# a collision, and a chance one must also match role, time and length. About 2 MB at most.
-IDS_KEPT = 16_384
-_ids: dict[int, tuple[str, datetime | None, int, str]] = {}
-_ids_lock = threading.Lock()
+# Fingerprints already worked out, by the message's hash, with what confirms it is that
+# message: a 1000-message page spent 3.5 ms hashing its messages again on every view, and a
+# live check fingerprints the messages it searches and anchors (~60 us of one). The hash is the
+# process's own (str hashes are SipHash with a key drawn at start), so content cannot aim at a
+# collision, and a chance one must also match role, time and length. About 3 MB at most.
+PRINTS_KEPT = 16_384
+_prints: dict[int, tuple[str, datetime | None, int, str]] = {}
+_prints_lock = threading.Lock()
 
 
 def element_id(message: Message) -> str:
     """The message's stable HTML id: "m-" and the first 12 hex digits of its fingerprint."""
-    key = hash(message)
-    size = sum(len(part.text) for part in message.parts)
-    known = _ids.get(key)
-    if known is not None and known[:3] == (message.role, message.created_at, size):
-        return known[3]
-    found = ID_PREFIX + fingerprint(message)[:MESSAGE_HEX_LENGTH]
-    with _ids_lock:
-        if len(_ids) >= IDS_KEPT:
-            del _ids[next(iter(_ids))]  # the oldest: a dict keeps insertion order
-        _ids[key] = (message.role, message.created_at, size, found)
-    return found
+    return ID_PREFIX + fingerprint(message)[:MESSAGE_HEX_LENGTH]
 
 
 def message_ids(messages: list[Message]) -> list[str | None]:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale, get_translations
+from flask_babel.speaklater import LazyString
+
+from .localized import LocalizedEnvironment
 
 # Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
 LANGUAGES = {"en": "en", "zh_Hans": "zh-Hans"}
@@ -86,8 +89,30 @@ def _translations():
         return found
 
 
+def gettext(string: str, **variables) -> str:
+    """``string`` in this request's language, formatted with ``variables``: Flask-Babel's
+    ``gettext``, with the catalog looked up once per request (``_translations``) instead of
+    for every string (6 us each, measured)."""
+    text = _translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """Flask-Babel's ``ngettext`` (``num`` formatted as ``%(num)s``), through the same catalog."""
+    variables.setdefault("num", num)
+    return _translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """``gettext`` when the text is shown, in the language of the request showing it."""
+    return LazyString(gettext, string, **variables)
+
+
 def init_app(app: Flask) -> None:
     """Translate the app's pages, templates and messages into the reader's language."""
+    if "jinja_env" in app.__dict__:  # the environment's class is read when it is made
+        raise RuntimeError("i18n.init_app must run before the templates are first used")
+    app.jinja_environment = LocalizedEnvironment  # templates compiled per language
     Babel(app, locale_selector=select_locale,
           default_translation_directories=str(TRANSLATIONS))
     # Flask-Babel's template callables look the translations up again for every string
@@ -114,5 +139,10 @@ def init_app(app: Flask) -> None:
         # Without ?lang=, the words follow Accept-Language: a shared cache must key on it.
         # (Cookies play no part: the app neither sets nor reads any.)
         if g.get("lang") is None and request.endpoint not in SAME_IN_EVERY_LANGUAGE:
-            response.vary.add("Accept-Language")
+            # As response.vary.add would write it, without parsing the header into a set.
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Accept-Language"
+            elif "accept-language" not in vary.lower():
+                response.headers["Vary"] = f"{vary}, Accept-Language"
         return response

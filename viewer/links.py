@@ -9,17 +9,58 @@ string: ``url_for`` reads ``endpoint=``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlencode
 
 from flask import current_app, g, request, url_for
-from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 
 from .access import Access, grant, is_open, refuse_memories, USER_MEMORIES
+from .i18n import gettext
 from .validation import EXPORT_FORMATS
 
 LAYOUTS = {"chat": "chat.chat", "embed": "chat.embed"}  # layout -> the page's endpoint
 PANEL = "memories"  # ``?panel=memories``: the page with the memory panel open (no JavaScript)
+# What werkzeug's url_for leaves unescaped in a query (werkzeug.urls._urlencode): the same
+# here, so that a link built by ``link`` is byte for byte the one url_for builds.
+QUERY_SAFE = "!$'()*,/:;?@"
+_PATHS_KEPT = 64  # endpoint paths remembered, per endpoint and mount point
+
+
+# Values made only of these need no escaping (ids, tokens, anchors, numbers: most of them).
+_AS_IS = re.compile(r"[A-Za-z0-9_.~!$'()*,/:;?@-]*")
+
+
+def encode_query(params: dict[str, str | int | None]) -> str:
+    """``params`` as a query string, leaving out None values, encoded as url_for does."""
+    if all(value is None or _AS_IS.fullmatch(str(value)) for value in params.values()):
+        return "&".join(f"{name}={value}" for name, value in params.items()
+                        if value is not None)  # the names are this module's own
+    return urlencode([(name, value) for name, value in params.items() if value is not None],
+                     safe=QUERY_SAFE)
+
+
+def link(endpoint: str, encoded: str = "") -> str:
+    """The URL of ``endpoint`` (one without path variables) with the ``encoded`` query.
+
+    A page makes a dozen links, and url_for's routing cost a tenth of a small page's CPU:
+    the path is built once per endpoint and mount point (``request.script_root``, which a
+    trusted proxy may set), and the query is joined to it.
+    """
+    key = (endpoint, request.script_root)
+    paths = current_app.extensions.setdefault("link_paths", {})
+    path = paths.get(key)
+    if path is None:
+        if len(paths) >= _PATHS_KEPT:  # mount points come from proxies: keep it bounded
+            paths.clear()
+        path = paths[key] = url_for(endpoint)
+    return f"{path}?{encoded}" if encoded else path
+
+
+def _joined(*encoded: str) -> str:
+    return "&".join(part for part in encoded if part)
 
 
 @dataclass(frozen=True)
@@ -50,9 +91,13 @@ class Reader:
         """The conversation's page (or widget), with the newest ``limit`` messages, or from
         the ``message`` a permalink names (scrolled to without JavaScript too); with the
         memory ``panel`` open, and in it the results of ``memory_search``."""
-        return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit, message=message,
-                       panel=PANEL if panel else None, memory_search=memory_search,
-                       _anchor=f"m-{message}" if message else None)
+        if message:  # a permalink (rare): its anchor too
+            return url_for(LAYOUTS[self.layout], **self._kept(), limit=limit, message=message,
+                           panel=PANEL if panel else None, memory_search=memory_search,
+                           _anchor=f"m-{message}")
+        return link(LAYOUTS[self.layout], _joined(self._query, encode_query(
+            {"limit": limit, "panel": PANEL if panel else None, "memory_search": memory_search})
+            if limit is not None or panel or memory_search is not None else ""))
 
     @property
     def shows_memories(self) -> bool:
@@ -68,11 +113,11 @@ class Reader:
 
     def memories(self) -> str:
         """The htmx fragment with the memory panel."""
-        return url_for("chat.memories", **self._kept(), layout=self._fragment_layout())
+        return link("chat.memories", _joined(self._query, self._layout_query))
 
     def memory_search(self) -> str:
         """Where the panel's search form goes (the htmx fragment with the results)."""
-        return url_for("chat.memory_search")
+        return link("chat.memory_search")
 
     def memory_search_fields(self) -> list[tuple[str, str]]:
         """The search form's hidden fields: a GET form replaces its action's query string."""
@@ -81,22 +126,22 @@ class Reader:
 
     def older(self, shown: int, anchor: str, depth: int) -> str:
         """The htmx fragment with the messages before the oldest of the ``shown``."""
-        return url_for("chat.older", **self._kept(), shown=shown, anchor=anchor, depth=depth,
-                       layout=self._fragment_layout())
+        return link("chat.older", _joined(self._query, encode_query(
+            {"shown": str(shown), "anchor": anchor, "depth": str(depth)}), self._layout_query))
 
     def newer(self, after: str, since: str | None) -> str:
         """The live check for messages after the newest shown ones (named by ``after``)."""
-        return url_for("chat.newer", **self._kept(), after=after, since=since,
-                       layout=self._fragment_layout())
+        return link("chat.newer", _joined(
+            self._query, encode_query({"after": after, "since": since}), self._layout_query))
 
     def found(self, query: str) -> str:
         """The page listing the messages that hold ``query`` (viewer/find.py)."""
-        return url_for(LAYOUTS[self.layout], **self._kept(), q=query)
+        return link(LAYOUTS[self.layout], _joined(self._query, encode_query({"q": query})))
 
     def find_form(self, query: str = "") -> FindForm:
         """The "Find" field of this reader's menu, holding ``query``. The query is kept in
         no other link: the conversation's pages do not carry it."""
-        return FindForm(url_for(LAYOUTS[self.layout]),
+        return FindForm(link(LAYOUTS[self.layout]),
                         tuple((name, value) for name, value in self._kept().items()
                               if value is not None), query)
 
@@ -108,7 +153,7 @@ class Reader:
     def downloads(self) -> dict[str, str]:
         """The conversation as downloads (viewer/export.py), by format: one URL built, the
         format added to it (three ``url_for`` calls were a tenth of a small page's CPU)."""
-        base = url_for("chat.export", **self._kept())  # the access parameters: never bare
+        base = link("chat.export", self._query)  # the access parameters: never bare
         return {kind: f"{base}&format={kind}" for kind in EXPORT_FORMATS}
 
     @property
@@ -122,6 +167,15 @@ class Reader:
                 "lang": self.lang, "export": "1" if self.exports else None,
                 "memories": "1" if self.memories_asked else None}
 
+    @cached_property
+    def _query(self) -> str:
+        """What every link of this reader's keeps, encoded once per request."""
+        return encode_query(self._kept())
+
+    @property
+    def _layout_query(self) -> str:
+        return "layout=embed" if self.layout == "embed" else ""
+
     def _fragment_layout(self) -> str | None:
         return "embed" if self.layout == "embed" else None
 
@@ -133,7 +187,7 @@ def kept_choices() -> dict[str, str | None]:
 
 def start_page() -> str:
     """The start page, in the reader's theme and language."""
-    return url_for("chat.index", **kept_choices())
+    return link("chat.index", encode_query(kept_choices()))
 
 
 def read_reader(layout: str) -> Reader:

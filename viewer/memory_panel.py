@@ -28,9 +28,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-
 from memos_api import (
     Memory,
     MemoryPage,
@@ -43,7 +40,8 @@ from memos_api import (
 from memos_api.memories import MAX_PAGE_SIZE, MAX_SEARCH_LIMIT, MemorySource
 
 from . import errors
-from .i18n import locale_name
+from .i18n import gettext, locale_name
+from .i18n import lazy_gettext as _l
 from .links import Reader
 from .memory_codec import MEMORY_CODEC
 from .renderer.formatting import MARKDOWN_ROLES

@@ -17,13 +17,13 @@ import sys
 import time
 
 from flask import Flask, has_request_context, request
-from flask_babel import ngettext
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits.errors import ConfigurationError
 from werkzeug.exceptions import TooManyRequests
 
 from . import errors
 from .access import shows_conversation
+from .i18n import ngettext
 from .settings import ConfigError
 from .shared_store import redis_options
 

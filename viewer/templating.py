@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import repeat
 from typing import Any, NamedTuple
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from flask import Flask, g, request
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
@@ -19,7 +19,8 @@ from werkzeug.exceptions import BadRequest
 from memos_api import Message
 
 from .history import element_id as id_of
-from .i18n import locale_name, page_language
+from .i18n import gettext, locale_name, page_language
+from .i18n import lazy_gettext as _l
 from .links import start_page
 from .renderer import presentation, tools
 from .renderer.formatting import message_body, PageBudget
@@ -57,7 +58,11 @@ def requested_theme() -> str | None:
 
 def written_date(day) -> str:
     """``day`` written out in the reader's language ("Sunday, 1 March 2026")."""
-    locale = locale_name()
+    return _written_date(day, locale_name())
+
+
+@lru_cache(maxsize=1024)  # Babel's formatting, a twentieth of a small page: days repeat
+def _written_date(day, locale: str) -> str:
     return format_date(day, DAY_FORMATS.get(locale, "full"), locale=locale)
 
 
@@ -117,6 +122,18 @@ class PrintTime(NamedTuple):
 
     iso: str
     text: str
+
+
+def texts_json(texts: Mapping[str, str]) -> Markup:
+    """``texts`` as JSON safe in an HTML attribute or a script element, written in UTF-8:
+    Chinese as ``\\u`` escapes took six bytes a character before compression. Only what HTML
+    could read as markup (``<``, ``>``, ``&``, ``'``) and the line separators older
+    JavaScript read as line ends (U+2028, U+2029) are escaped, as Jinja's ``tojson`` does."""
+    return htmlsafe_json_dumps(texts, dumps=_unicode_json).replace(
+        "\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+_unicode_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # as app.json, in UTF-8
 
 
 def htmx_config(upstream_timeout: float) -> dict:
@@ -243,13 +260,20 @@ def register(app: Flask) -> None:
     def script_texts_json() -> str:
         locale = locale_name()
         if locale not in texts:
-            texts[locale] = htmlsafe_json_dumps(script_texts(), dumps=app.json.dumps)
+            texts[locale] = texts_json(script_texts())
         return texts[locale]
 
     # Printing (static/chat.css, partials/printed.html): the header says when the page was
     # made, in DISPLAY_TIMEZONE; static/chat.js rewrites it in the reader's zone at print time.
+    # Written once a second per language: Babel's long format is a tenth of a small page.
+    printed: dict[str, PrintTime] = {}  # locale -> the last one written
+
     @app.template_global("print_time")
     def print_time() -> PrintTime:
-        now = datetime.now(zone)
-        return PrintTime(now.isoformat(timespec="seconds"), long_time(now, zone))
+        now = datetime.now(zone).replace(microsecond=0)
+        iso, locale = now.isoformat(), locale_name()
+        last = printed.get(locale)
+        if last is None or last.iso != iso:
+            last = printed[locale] = PrintTime(iso, long_time(now, zone))
+        return last
 

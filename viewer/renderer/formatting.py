@@ -19,11 +19,11 @@ import re
 import time
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from memos_api import ContentPart, Message
 
+from ..i18n import lazy_gettext as _l
 from . import tools
 from .highlight import escape_code, highlight, lexer_for, prepare
 from .jsontext import pretty_json

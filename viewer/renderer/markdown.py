@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import nh3
 import pyromark
-from flask_babel import gettext
 
+from ..i18n import gettext
 from .autolink import autolinked, escape, is_safe_url, LINK_REL
 from .highlight import lexer_for
 

@@ -16,12 +16,13 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from flask_babel import format_number, gettext, ngettext
-from flask_babel import lazy_gettext as _l
+from flask_babel import format_number
 from markupsafe import escape, Markup
 
 from memos_api import ContentPart
 
+from ..i18n import gettext, ngettext
+from ..i18n import lazy_gettext as _l
 from .autolink import autolinked, is_safe_url, LINK_REL
 from .highlight import escape_code
 

@@ -19,10 +19,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flask_babel import gettext, ngettext
 from markupsafe import escape, Markup
 
 from memos_api import Message
+
+from ..i18n import gettext, ngettext
 
 MAX_CALLS = 20
 NAME_CHARACTERS = 200  # of a function's name or a call's id shown; the rest is an ellipsis
