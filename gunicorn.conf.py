@@ -15,7 +15,7 @@ _host, _port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000
 bind = os.environ.get("BIND", f"{_host}:{_port}")
 worker_class = "viewer.worker.HeadFirstWorker"  # gthread, reading requests before threads do
 workers = int(os.environ.get("WEB_CONCURRENCY", _cores))
-threads = int(os.environ.get("GUNICORN_THREADS", 48))  # concurrent upstream waits per worker
+threads = int(os.environ.get("GUNICORN_THREADS", 96))  # concurrent upstream waits per worker
 keepalive = 5
 # A page may wait for MemOS up to MEMOS_DEADLINE (default 2 x MEMOS_TIMEOUT + 3 = 23 s), and
 # one more call may already be running when that passes: stay above twice the deadline.
@@ -29,10 +29,13 @@ errorlog = "-"
 # host would collide, and the app does not need it.
 control_socket_disable = True
 # One kept-alive MemOS connection per thread, so no thread waits for a connection; and MemOS
-# calls in flight bounded to a third of the threads (viewer/bulkhead.py), so that a MemOS that
-# hangs leaves two thirds for health checks, static files and shared answers.
+# calls in flight bounded to two thirds of the threads (viewer/bulkhead.py: a quarter as many
+# more may wait for a slot), so that a MemOS that hangs leaves a sixth (16) for health checks,
+# static files and shared answers. 64 in flight: all 64 pages that a worker may be handed at
+# once go through a healthy MemOS, however slow (a third, 16 of 48, refused most of them).
 raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}",
-           f"MEMOS_MAX_IN_FLIGHT={os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads // 3))}"]
+           "MEMOS_MAX_IN_FLIGHT="
+           f"{os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads * 2 // 3))}"]
 
 # glibc hands a freed buffer of more than ~1 MB back to the OS, and the next request's buffer of
 # the same size page-faults back in: a 1000-message page (800 KB of HTML, copied a few times)

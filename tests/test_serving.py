@@ -27,12 +27,12 @@ def load_config(monkeypatch, **environ) -> dict:
 
 def test_threads_for_an_io_bound_proxy_and_a_timeout_above_the_upstream_deadline(monkeypatch):
     config = load_config(monkeypatch)
-    assert config["worker_class"] == "viewer.worker.HeadFirstWorker" and config["threads"] == 48
+    assert config["worker_class"] == "viewer.worker.HeadFirstWorker" and config["threads"] == 96
     assert config["bind"] == "127.0.0.1:8000"
     deadline = 2 * DEFAULTS["MEMOS_TIMEOUT"] + 3  # viewer/settings.py's default deadline
     assert config["timeout"] > 2 * deadline
-    assert config["raw_env"] == ["MEMOS_POOL_SIZE=48",  # one pooled connection per thread
-                                 "MEMOS_MAX_IN_FLIGHT=16"]  # MemOS calls: a third of them
+    assert config["raw_env"] == ["MEMOS_POOL_SIZE=96",  # one pooled connection per thread
+                                 "MEMOS_MAX_IN_FLIGHT=64"]  # MemOS calls: two thirds of them
 
 
 def test_environment_overrides(monkeypatch):
@@ -40,7 +40,7 @@ def test_environment_overrides(monkeypatch):
                          WEB_CONCURRENCY="3")
     assert config["bind"] == "0.0.0.0:9000"
     assert (config["threads"], config["workers"]) == (8, 3)
-    assert config["raw_env"] == ["MEMOS_POOL_SIZE=8", "MEMOS_MAX_IN_FLIGHT=2"]
+    assert config["raw_env"] == ["MEMOS_POOL_SIZE=8", "MEMOS_MAX_IN_FLIGHT=5"]
 
 
 CHURN = """

@@ -2,12 +2,13 @@
 
 A MemOS that hangs holds each call for up to the deadline (23 s by default); with every page
 waiting on it, every thread of a worker soon is too, and then nothing else is answered, not
-even ``/healthz``. Calls take a slot first. As many as there are slots may wait for one, up
-to ``SLOT_WAIT_SECONDS``; past that wait, or when that many already wait, the page answers at
-once that MemOS is busy (503, ``Retry-After``). So with a third of the threads as slots, at
-most two thirds are ever held by MemOS, and the rest keep serving health checks, static
-files, the landing page and live answers already shared, without queueing behind pages that
-wait (a wait for a slot holds a thread too).
+even ``/healthz``. Calls take a slot first. A quarter as many as there are slots may wait for
+one, up to ``SLOT_WAIT_SECONDS``; past that wait, or when that many already wait, the page
+answers at once that MemOS is busy (503, ``Retry-After``). gunicorn.conf.py makes two thirds of
+a worker's threads slots (64 of 96): a sixth more may wait, and the last sixth (16 threads)
+is never held by MemOS, and keeps serving health checks, static files, the landing page and
+live answers already shared (a wait for a slot holds a thread too). A healthy MemOS, slow or
+not, is never refused: 64 pages at once against a 200 ms MemOS all go through.
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ class BusyError(RateLimitedError):
 
 
 class Bulkhead:
-    """Up to ``limit`` calls in flight; the others wait for a slot, briefly."""
+    """Up to ``limit`` calls in flight; up to a quarter as many more wait for a slot, briefly."""
 
     def __init__(self, limit: int, wait: float = SLOT_WAIT_SECONDS) -> None:
         self.limit = limit
         self.wait = wait
+        # A wait holds a thread too. A short line: a healthy MemOS frees slots every call's
+        # time, and threads that wait in a long one are lost to everything else while it hangs.
+        self.waiters = max(1, limit // 4)
         self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
         self._waiting = 0
@@ -62,10 +66,11 @@ class Bulkhead:
     @contextmanager
     def slot(self, wait: float | None = None) -> Iterator[None]:
         """Hold a slot for the duration; BusyError when none frees within ``wait`` seconds
-        (this bulkhead's own wait by default), or at once when ``limit`` calls already wait."""
+        (this bulkhead's own wait by default), or at once when ``waiters`` calls already
+        wait."""
         if not self._slots.acquire(blocking=False):
             with self._lock:
-                if self._waiting >= self.limit:
+                if self._waiting >= self.waiters:
                     raise BusyError()
                 self._waiting += 1
             try:
