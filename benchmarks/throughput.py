@@ -45,7 +45,8 @@ def section_throughput_and_models(report: Report, app, fakes_pid: dict[Any, int]
     workers = os.cpu_count() or 1
     seconds = profile.wrk_seconds
     report.section("Throughput", f"`{shlex.join(wrk_command('URL', seconds))}` against the "
-                   f"shipped gthread config ({workers} workers × 48 threads) with a 200 ms "
+                   f"shipped config ({workers} HeadFirstWorker workers × 96 threads, 64 MemOS "
+                   f"slots each) with a 200 ms "
                    f"upstream, {PAGE_SIZE}-message page. Ideal = {CONNECTIONS} connections / "
                    f"0.2 s = {CONNECTIONS / 0.2:.0f} req/s; target ≥ 95% of it and zero errors "
                    "(non-2xx responses or socket errors).")
@@ -120,7 +121,7 @@ def section_throughput_and_models(report: Report, app, fakes_pid: dict[Any, int]
     report.target("throughput, 64 connections, 200 ms upstream: pages served", "≥ 304 req/s (95%)",
                   f"{served:.1f} req/s ({served / (CONNECTIONS / 0.2):.0%})", rate_ok)
     report.target("errors during the throughput run", "0", str(shipped.errors), errors_ok)
-    report.lines += ["<details><summary>wrk output (shipped gthread)</summary>", "",
+    report.lines += ["<details><summary>wrk output (shipped config)</summary>", "",
                      "```", shipped.output.strip(), "```", "", "</details>", ""]
 
     report.section("Worker models", "The same wrk run against gunicorn setups, one after "
@@ -167,7 +168,7 @@ def section_throughput_and_models(report: Report, app, fakes_pid: dict[Any, int]
             "come back in bunches, and each worker serves its bunch one request at a time "
             "(app CPU per request × connections per worker); upstream jitter spreads the "
             "bunches out. gthread also splits connections unevenly between its workers "
-            "(see connections per worker), and its 48 threads contend for one GIL.")
+            "(see connections per worker), and its threads contend for one GIL.")
     return results
 
 
