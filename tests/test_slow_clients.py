@@ -40,6 +40,17 @@ def server(tmp_path_factory):
         yield url, port
 
 
+def start_slow_clients(behave, port: int, until: float) -> threading.Thread:
+    """Run ``behave(port, until, opened)`` in a thread; return it once its clients are open."""
+    opened: list[int] = []
+    slow = threading.Thread(target=behave, args=(port, until, opened), daemon=True)
+    slow.start()
+    while not opened and slow.is_alive():
+        time.sleep(0.05)
+    assert opened == [SLOW_CLIENTS]
+    return slow
+
+
 def trickle(port: int, until: float, opened: list) -> None:
     """Slow-loris: a request line, then one header line every two seconds, never the end."""
     sockets = []
@@ -64,12 +75,7 @@ def trickle(port: int, until: float, opened: list) -> None:
 def test_two_hundred_slow_clients_leave_health_and_pages_quick(server):
     url, port = server
     until = time.monotonic() + SLOW_SECONDS
-    opened: list[int] = []
-    slow = threading.Thread(target=trickle, args=(port, until, opened), daemon=True)
-    slow.start()
-    while not opened and slow.is_alive():
-        time.sleep(0.05)
-    assert opened == [SLOW_CLIENTS]
+    slow = start_slow_clients(trickle, port, until)
     times = []
     while time.monotonic() < until - 0.5:
         for path in ("/healthz", DEMO, "/static/embed.js"):
@@ -140,12 +146,7 @@ def test_bodies_sent_slowly_leave_health_quick(server):
     threads, and /healthz answered once in 8 s (the rest timed out)."""
     url, port = server
     until = time.monotonic() + SLOW_SECONDS
-    opened: list[int] = []
-    slow = threading.Thread(target=slow_bodies, args=(port, until, opened), daemon=True)
-    slow.start()
-    while not opened and slow.is_alive():
-        time.sleep(0.05)
-    assert opened == [SLOW_CLIENTS]
+    slow = start_slow_clients(slow_bodies, port, until)
     times = []
     while time.monotonic() < until - 0.5:
         started = time.perf_counter()
