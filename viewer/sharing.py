@@ -215,6 +215,7 @@ class LocalBoard:
         self._entries: dict[Key, _Entry] = {}
         self._changed = threading.Condition()
         self._generation = 0
+        self._next_sweep = 0.0  # time.monotonic() after which stale entries are looked for
 
     def generation(self) -> int:
         return self._generation
@@ -273,24 +274,31 @@ class LocalBoard:
         """``key``'s entry, made if need be (call holding ``_changed``)."""
         entry = self._entries.get(key)
         if entry is None:
-            self._forget_old()
+            self._forget_old(time.monotonic())
             entry = self._entries[key] = _Entry()
         return entry
 
-    def _forget_old(self) -> None:
-        """Drop stale entries, then the oldest beyond MAX_ENTRIES.
+    def _forget_old(self, now: float) -> None:
+        """Drop stale entries (looked for at most once an answer's lifetime), then the oldest
+        beyond MAX_ENTRIES.
 
-        Stale answers go at every new entry, not only when MAX_ENTRIES are kept: each may hold
-        a whole MemOS answer (up to the client's 16 MiB), and nobody will reuse it.
+        Stale answers go at a new entry, not only when MAX_ENTRIES are kept: each may hold a
+        whole MemOS answer (up to the client's 16 MiB), and nobody will reuse it. Not at every
+        new entry: with a thousand conversations kept, looking through them all made each read
+        of a new one cost 43 us instead of 5.5; a stale answer now stays at most one lifetime
+        longer.
         """
-        now = time.monotonic()
-        for key, entry in list(self._entries.items()):
-            if (not entry.locked and now >= entry.expires
-                    and not any(ends > now for ends in entry.refreshes.values())):
-                del self._entries[key]
-        for key, entry in list(self._entries.items())[:len(self._entries) - MAX_ENTRIES + 1]:
-            if not entry.locked:
-                del self._entries[key]
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.reads.ttl
+            for key, entry in list(self._entries.items()):
+                if (not entry.locked and now >= entry.expires
+                        and not any(ends > now for ends in entry.refreshes.values())):
+                    del self._entries[key]
+        excess = len(self._entries) - MAX_ENTRIES + 1
+        if excess > 0:
+            for key in list(itertools.islice(self._entries, excess)):
+                if not self._entries[key].locked:
+                    del self._entries[key]
 
 
 class RedisBoard:
