@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import Flask, Response
 from flask_compress import Compress
 
+from .vary import add_vary
+
 
 def register(app: Flask) -> None:
     """Compress pages and fragments (HTML), JSON answers and the text downloads (viewer/export.py)
@@ -35,10 +37,6 @@ def skipping_empty(after_request):
     def compress(response: Response) -> Response:
         if response.status_code != 204:
             return after_request(response)
-        vary = response.headers.get("Vary")
-        if not vary:
-            response.headers["Vary"] = "Accept-Encoding"
-        elif "accept-encoding" not in vary.lower():
-            response.headers["Vary"] = f"{vary}, Accept-Encoding"
+        add_vary(response, "Accept-Encoding")
         return response
     return compress

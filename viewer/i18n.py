@@ -15,6 +15,7 @@ from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 
 from .localized import LocalizedEnvironment
+from .vary import add_vary
 
 # Babel's locale -> the BCP 47 tag the page declares (<html lang>) and its links carry.
 LANGUAGES = {"en": "en", "zh_Hans": "zh-Hans"}
@@ -139,10 +140,5 @@ def init_app(app: Flask) -> None:
         # Without ?lang=, the words follow Accept-Language: a shared cache must key on it.
         # (Cookies play no part: the app neither sets nor reads any.)
         if g.get("lang") is None and request.endpoint not in SAME_IN_EVERY_LANGUAGE:
-            # As response.vary.add would write it, without parsing the header into a set.
-            vary = response.headers.get("Vary")
-            if not vary:
-                response.headers["Vary"] = "Accept-Language"
-            elif "accept-language" not in vary.lower():
-                response.headers["Vary"] = f"{vary}, Accept-Language"
+            add_vary(response, "Accept-Language")
         return response

@@ -1,0 +1,15 @@
+"""The Vary header, added to without being parsed: it is set on every response."""
+
+from __future__ import annotations
+
+from flask import Response
+
+
+def add_vary(response: Response, header: str) -> None:
+    """Name ``header`` in ``response``'s Vary, as ``response.vary.add`` would write it, without
+    parsing the header into a set (a live check's 204 is most requests)."""
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = header
+    elif header.lower() not in vary.lower():
+        response.headers["Vary"] = f"{vary}, {header}"
