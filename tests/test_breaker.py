@@ -83,14 +83,20 @@ def test_failures_spread_wider_than_the_window_do_not_open_it(app_factory, upstr
     assert upstream.requests == 4 and page(client)[0].status_code == 502
 
 
-def test_one_probe_after_the_cool_down_while_the_others_still_fail_at_once(app_factory,
-                                                                          upstream):
-    app = make_app(app_factory, upstream, MEMOS_BREAKER_COOLDOWN=0.3)
+def open_then_hang(app, upstream) -> None:
+    """Three failures open the breaker; MemOS then hangs, and the cool-down (0.3 s) passes:
+    the next call is the probe."""
     upstream.switch("500")
     for _ in range(3):
         page(app.test_client())
     upstream.switch("hang")
-    time.sleep(0.35)  # the cool-down is over: the next call is the probe
+    time.sleep(0.35)
+
+
+def test_one_probe_after_the_cool_down_while_the_others_still_fail_at_once(app_factory,
+                                                                          upstream):
+    app = make_app(app_factory, upstream, MEMOS_BREAKER_COOLDOWN=0.3)
+    open_then_hang(app, upstream)
     before = upstream.requests
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(lambda _: page(app.test_client()), range(10)))
@@ -107,11 +113,7 @@ def test_while_it_is_open_a_page_never_waits_for_a_slot_held_by_the_probe(app_fa
     not after waiting its second for a slot (which was the order: 1.0 s, "busy")."""
     app = make_app(app_factory, upstream, MEMOS_MAX_IN_FLIGHT=1, MEMOS_TIMEOUT=1.5,
                    MEMOS_DEADLINE=2, MEMOS_BREAKER_COOLDOWN=0.3)
-    upstream.switch("500")
-    for _ in range(3):
-        page(app.test_client())
-    upstream.switch("hang")
-    time.sleep(0.35)  # the cool-down is over: the next call is the probe
+    open_then_hang(app, upstream)
     before = upstream.requests
     with ThreadPoolExecutor(1) as pool:
         probe = pool.submit(page, app.test_client())
