@@ -395,3 +395,26 @@ def test_a_hung_redis_costs_one_read_half_a_second_not_every_read(local_store, r
         redis_server.resume()
     assert durations[0] < 0.7  # the store's timeout, once
     assert max(durations[1:]) < 0.05  # then this process's own state, at once
+
+
+def test_every_memos_error_can_be_copied_for_each_reader():
+    """Shared reads raise a copy of a kept error per reader (copy.copy calls the class with
+    its args): a subclass whose constructor takes other arguments would turn a page's clear
+    error into a TypeError 500, as BusyError once did."""
+    import copy
+
+    import viewer.bulkhead  # noqa: F401 (BusyError: a subclass defined outside memos_api)
+    from memos_api import MemOSError
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    kinds = [MemOSError, *subclasses(MemOSError)]
+    assert any(kind.__name__ == "BusyError" for kind in kinds)
+    for kind in kinds:
+        error = kind()
+        copied = copy.copy(error)
+        assert type(copied) is kind and copied is not error
+        assert str(copied) == str(error) and vars(copied) == vars(error)
