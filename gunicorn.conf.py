@@ -3,8 +3,9 @@
 Almost all of a request's time is spent waiting for MemOS, so each worker runs many threads
 (gthread): a thread waiting on a socket releases the GIL. Measured against gevent in
 docs/benchmarks.md. The worker is gthread's, but reads each request in its event loop before a
-thread takes it (viewer/worker.py), so slow clients hold no thread. Every value can be
-overridden from the environment.
+thread takes it (viewer/worker.py), so slow clients hold no thread, and drops a client that
+takes nothing of its answer for 30 s (GUNICORN_SEND_TIMEOUT, read by the worker). Every value
+can be overridden from the environment.
 """
 
 import os
