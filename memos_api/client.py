@@ -123,14 +123,12 @@ class MemOSClient:
         """Return up to ``limit`` most recent messages, in the order MemOS sent them."""
         body = {"user_id": user_id, "conversation_id": conversation_id,
                 "message_limit_number": limit}
-        key = (user_id, conversation_id, limit)
-        return self._call("/get/message", body, idempotent=True,
-                          answer=lambda response, raw: self._messages(key, response, raw))
+        return self._call("/get/message", body, idempotent=True, answer=self._messages)
 
-    def _messages(self, key: tuple, response: requests.Response, raw: bytes) -> list[Message]:
-        """The messages of an answer: those of the last answer to ``key`` when this one is
-        byte for byte the same (parsing is a function of the bytes alone), else parsed."""
-        reused = self._answers.get(key, raw) if response.status_code == 200 else None
+    def _messages(self, response: requests.Response, raw: bytes) -> list[Message]:
+        """The messages of an answer: those of a kept answer byte for byte the same (parsing
+        is a function of the bytes alone), else parsed."""
+        reused = self._answers.get(raw) if response.status_code == 200 else None
         if reused is not None:
             return reused
         data = self._unwrap(response, raw)
@@ -139,7 +137,7 @@ class MemOSClient:
             raise BadResponseError(N_("MemOS's answer has no message list."))
         messages = [message_from_api(item, self.default_tz) for item in items]
         if response.status_code == 200:
-            self._answers.put(key, raw, messages)
+            self._answers.put(raw, messages)
         return messages
 
     def add_messages(self, user_id: str, conversation_id: str,

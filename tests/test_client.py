@@ -715,22 +715,26 @@ def test_proxy_settings_are_read_once_from_the_environment(monkeypatch):
     assert "http" not in MemOSClient("k", "http://127.0.0.1:9/api").session.proxies
 
 
-# --- large answers that come again (memos_api/answers.py) ----------------------------------
+# --- answers that come again (memos_api/answers.py) ----------------------------------------
 
 def large_items(word: str, count: int = 300) -> list[dict]:
     return [{"role": "user" if n % 2 else "assistant", "content": f"{word} {n} " + "x" * 100,
              "create_time": f"2024-05-01 10:{n // 60:02d}:{n % 60:02d}"} for n in range(count)]
 
 
-def test_a_large_answer_that_comes_again_gives_the_same_messages(httpserver, client):
+@pytest.mark.parametrize("count", [1, 9, 300])
+def test_an_answer_that_comes_again_gives_the_same_messages(httpserver, client, count):
     httpserver.expect_request(GET).respond_with_json(envelope(messages_data(
-        *large_items("first"))))
-    first = client.get_messages("u", "c", 300)
-    again = client.get_messages("u", "c", 300)
+        *large_items("first", count))))
+    first = client.get_messages("u", "c", count)
+    again = client.get_messages("u", "c", count)
     assert again == first and again is not first
     assert all(new is old for new, old in zip(again, first, strict=True))  # not parsed again
     again.append("anything")  # the caller's own list
-    assert client.get_messages("u", "c", 300) == first
+    assert client.get_messages("u", "c", count) == first
+    # Another reader whose answer is byte for byte the same (a shared conversation): the
+    # same messages, as parsing them would give.
+    assert client.get_messages("someone-else", "c", count) == first
 
 
 def test_a_changed_answer_is_parsed_and_no_other_reader_gets_a_kept_one(httpserver, client):
@@ -750,6 +754,22 @@ def test_a_changed_answer_is_parsed_and_no_other_reader_gets_a_kept_one(httpserv
     assert [m.text for m in client.get_messages("alice", "c", 300)] == [m.text for m in alice]
 
 
+def test_an_answer_changed_only_in_its_middle_is_parsed_again(httpserver, client):
+    """Answers are found by their length and ends, then compared whole: a message edited in
+    the middle to text of the same length shares the place, not the messages."""
+    items = large_items("same")
+    edited = [dict(item) for item in items]
+    edited[150]["content"] = edited[150]["content"].replace("x", "y")
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(*items)))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(*edited)))
+    httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(*items)))
+    before = client.get_messages("u", "c", 300)
+    after = client.get_messages("u", "c", 300)
+    assert "y" * 100 in after[150].text and "x" * 100 in before[150].text
+    assert after[:150] == before[:150] and after[151:] == before[151:]
+    assert client.get_messages("u", "c", 300)[150].text == before[150].text
+
+
 def test_an_error_after_a_kept_answer_is_still_an_error(httpserver, client):
     httpserver.expect_ordered_request(GET).respond_with_json(envelope(messages_data(
         *large_items("kept"))))
@@ -762,13 +782,13 @@ def test_an_error_after_a_kept_answer_is_still_an_error(httpserver, client):
 def test_kept_answers_stay_within_their_bytes():
     from memos_api.answers import KeptAnswers
 
-    kept = KeptAnswers(max_bytes=400_000, min_bytes=10)
+    kept = KeptAnswers(max_bytes=400_000)
     for n in range(50):
         raw = bytes([n % 256]) * 90_000
-        kept.put(("u", str(n), 1), raw, [])
+        kept.put(raw, [])
         assert kept._bytes <= 400_000
-    assert kept.get(("u", "49", 1), bytes([49]) * 90_000) == []
-    assert kept.get(("u", "0", 1), bytes([0]) * 90_000) is None  # dropped long ago
-    assert kept.get(("u", "49", 1), bytes([48]) * 90_000) is None  # other bytes
-    kept.put(("u", "big", 1), b"x" * 200_000, [])  # over a quarter of the bound: not kept
-    assert kept.get(("u", "big", 1), b"x" * 200_000) is None
+    assert kept.get(bytes([49]) * 90_000) == []
+    assert kept.get(bytes([0]) * 90_000) is None  # dropped long ago
+    assert kept.get(bytes([48]) * 89_999 + b"x") is None  # other bytes
+    kept.put(b"x" * 200_000, [])  # over a quarter of the bound: not kept
+    assert kept.get(b"x" * 200_000) is None
