@@ -14,6 +14,7 @@ import jwt
 import pytest
 from page_text import texts
 from required_tools import tool_missing
+from werkzeug.exceptions import Forbidden
 
 from viewer.access import sign
 from viewer.settings import ConfigError
@@ -264,3 +265,22 @@ def test_embed_url_refuses_to_sign_longer_than_links_may_last(signed_app):
     assert signed.exit_code == 0, signed.output
     link = signed.stdout.strip()  # the link alone: its id is said on stderr
     assert signed_app.test_client().get(link.split("5000", 1)[1]).status_code == 200
+
+
+def test_tokens_found_good_are_kept_as_claims_no_caller_can_change():
+    """read_token keeps each good token's claims (viewer/access.py): checked again for expiry
+    only, bounded in number, and each caller gets its own copy."""
+    from viewer import access
+
+    good = token(claims(accent="#aa0000"))
+    first = access.read_token(good, SECRET, 3600)
+    first["user_id"] = "mallory"
+    assert access.read_token(good, SECRET, 3600)["user_id"] == "alice"
+    # The same token under another secret or a shorter longest lifetime is checked afresh.
+    with pytest.raises(Forbidden, match="not signed by this viewer"):
+        access.read_token(good, "another-secret-that-is-long-enough-32b", 3600)
+    with pytest.raises(Forbidden, match="lasts longer"):
+        access.read_token(good, SECRET, 60)
+    for n in range(access.VERIFIED_KEPT + 50):
+        access.read_token(token(claims(jti=f"link-{n}")), SECRET, 3600)
+    assert len(access._verified) <= access.VERIFIED_KEPT

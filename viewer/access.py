@@ -25,6 +25,7 @@ are rate limited (viewer.ratelimit), and their answers are never cached (viewer.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -135,7 +136,32 @@ def read_token(token: str, secret: str, max_ttl: float = float("inf")) -> dict:
     """The checked claims of ``token``, or Forbidden saying what is wrong with it. A token
     whose ``exp`` is more than ``max_ttl`` seconds after now (or after its ``iat``, when it
     has one) is refused: a link the host forgot, or one minted to last until the year 9999,
-    must not grant a conversation forever."""
+    must not grant a conversation forever.
+
+    A token found good is kept (``VERIFIED_KEPT``): a reader's page, its live checks and its
+    "load earlier" all carry the same one, and PyJWT's checks were a third of a signed
+    page's own CPU. Of those checks only expiry can fail later (``nbf``, ``iat`` and the
+    lifetime only pass more surely as time goes on), so it alone is checked again. Only
+    tokens this viewer signed are kept: nobody else can fill the memo."""
+    key = (token, secret, max_ttl)
+    claims = _verified.get(key)
+    if claims is None:
+        claims = _checked_claims(token, secret, max_ttl)
+        with _verified_lock:
+            if len(_verified) >= VERIFIED_KEPT:
+                del _verified[next(iter(_verified))]  # the oldest: dicts keep their order
+            _verified[key] = claims
+    elif int(claims["exp"]) <= time.time():  # as PyJWT decides it
+        raise Forbidden(gettext("This link has expired: ask for a new one."))
+    return dict(claims)
+
+
+VERIFIED_KEPT = 4096  # tokens, each a few hundred bytes with its claims
+_verified: dict[tuple, dict] = {}
+_verified_lock = threading.Lock()
+
+
+def _checked_claims(token: str, secret: str, max_ttl: float) -> dict:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
                             options={"require": list(REQUIRED_CLAIMS)})
