@@ -20,6 +20,7 @@ from viewer import (
     errors,
     i18n,
     observability,
+    page_cache,
     proxies,
     ratelimit,
     security,
@@ -75,7 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     proxies.register(app)
     i18n.init_app(app)
     observability.register(app)
-    compression.register(app)
+    page_cache.register(app, compression.register(app))
     assets.register(app)
     templating.register(app)
     security.register(app)

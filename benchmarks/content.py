@@ -34,7 +34,8 @@ def section_cold_page(report: Report, session: requests.Session, app: Gunicorn, 
     report.section("Cold page", f"A first view of {COLD_MESSAGES} assistant answers, each with "
                    "two links, a 4-line fenced Python block and a 2-row table (~350 characters, "
                    "no two alike: benchmarks/fake_upstream.py `--rich`), with the "
-                   "rendered-message cache off (`RENDERED_MESSAGE_CACHE=0`), so every message is "
+                   "rendered-message and page caches off (`RENDERED_MESSAGE_CACHE=0`, "
+                   "`RENDERED_PAGE_CACHE_BYTES=0`), so every message is "
                    "formatted (Markdown, highlighting, sanitizing) on every request: the median "
                    "page (`limit=50`, gunicorn with gunicorn.conf.py) over the median direct "
                    "call for the same 51 messages, upstream latency 0, sampled in turn.")
@@ -62,7 +63,8 @@ def section_cold_page(report: Report, session: requests.Session, app: Gunicorn, 
     if not ok:
         report_profile(report, profile_page(fake.base_url, COLD_MESSAGES,
                                             profile.profile_requests * 2,
-                                            config={"RENDERED_MESSAGE_CACHE": 0}))
+                                            config={"RENDERED_MESSAGE_CACHE": 0,
+                                                    "RENDERED_PAGE_CACHE_BYTES": 0}))
 
 
 def section_hostile(report: Report) -> None:
@@ -78,7 +80,7 @@ def section_hostile(report: Report) -> None:
     with tempfile.TemporaryDirectory(prefix="memos-bench-hostile-") as folder:
         app = create_app({"MEMOS_API_KEY": "", "MEMOS_BASE_URL": "", "MEMOS_MAX_LIMIT": 50,
                           "MEMOS_LOCAL_DB": f"{folder}/store.sqlite3",
-                          "RENDERED_MESSAGE_CACHE": 0})
+                          "RENDERED_MESSAGE_CACHE": 0, "RENDERED_PAGE_CACHE_BYTES": 0})
         message_list = app.jinja_env.globals["message_list"]
         rows = []
         for name, content in HOSTILE:

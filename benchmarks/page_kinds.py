@@ -51,7 +51,7 @@ def measure_kinds(upstream: str, rich_upstream: str, rounds: int) -> list[tuple]
 
     opened = _app(upstream).test_client()
     signed = _app(upstream, VIEWER_ACCESS="signed", EMBED_SECRET=SECRET).test_client()
-    cold = _app(rich_upstream, RENDERED_MESSAGE_CACHE=0).test_client()
+    cold = _app(rich_upstream, RENDERED_MESSAGE_CACHE=0, RENDERED_PAGE_CACHE_BYTES=0).test_client()
     os.environ["MEMOS_BASE_URL"] = upstream
     from benchmarks.floor_app import create_app as floor_app
 

@@ -110,8 +110,9 @@ def run(profile: Profile, command: str, only: tuple[str, ...] = ()) -> Report:
         if wanted("Cold page"):
             rich = Fake(0.0, messages=200, rich=True)
             stack.callback(rich.close)
-            cold = Gunicorn("gthread (shipped), rich messages, no message cache", rich.base_url,
-                            log_dir, env={"RENDERED_MESSAGE_CACHE": "0"})
+            cold = Gunicorn("gthread (shipped), rich messages, no message or page cache",
+                            rich.base_url, log_dir, env={"RENDERED_MESSAGE_CACHE": "0",
+                                                         "RENDERED_PAGE_CACHE_BYTES": "0"})
             stack.callback(cold.close)
             section_cold_page(report, session, cold, rich, profile)
             cold.close()

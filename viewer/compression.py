@@ -6,15 +6,18 @@ level that costs little CPU. Static files are compressed once, at the best ratio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, Response
 from flask_compress import Compress
 
 from .vary import add_vary
 
 
-def register(app: Flask) -> None:
+def register(app: Flask) -> Callable[[Response], Response]:
     """Compress pages and fragments (HTML), JSON answers and the text downloads (viewer/export.py)
-    for clients that accept it."""
+    for clients that accept it; return the hook that does it, for pages kept compressed
+    (viewer/page_cache.py)."""
     app.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/html",
                                                  "text/markdown", "text/plain"])
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
@@ -28,6 +31,7 @@ def register(app: Flask) -> None:
     compress = Compress(app)
     hooks = app.after_request_funcs[None]
     hooks[hooks.index(compress.after_request)] = skipping_empty(compress.after_request)
+    return compress.after_request
 
 
 def skipping_empty(after_request):

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "RENDERED_MESSAGE_CACHE": 2048,  # messages whose HTML is kept per process (0: none)
     "RENDERED_MESSAGE_CACHE_BYTES": 32 * 1024 * 1024,  # ... and the memory they may take
+    "RENDERED_PAGE_CACHE_BYTES": 4 * 1024 * 1024,  # pages kept as sent, per process (0: none)
     "LIVE_POLL_SECONDS": 15,      # how often pages check for new messages; 0 turns it off
     "RATE_LIMIT": "120/minute",   # conversation requests per client address; 0 turns it off
     "RATE_LIMIT_STORAGE_URI": "",  # where counts live; "": SHARED_STORE_URL, else memory://
@@ -103,6 +104,8 @@ def check_settings(config: dict[str, Any]) -> None:
     config["RENDERED_MESSAGE_CACHE"] = _number(config, "RENDERED_MESSAGE_CACHE", int, minimum=0)
     config["RENDERED_MESSAGE_CACHE_BYTES"] = _number(config, "RENDERED_MESSAGE_CACHE_BYTES", int,
                                                      minimum=0)
+    config["RENDERED_PAGE_CACHE_BYTES"] = _number(config, "RENDERED_PAGE_CACHE_BYTES", int,
+                                                  minimum=0)
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, "

@@ -22,6 +22,7 @@ from .history import element_id as id_of
 from .i18n import gettext, locale_name, page_language
 from .i18n import lazy_gettext as _l
 from .links import start_page
+from .page_cache import CUT_SHORT
 from .renderer import presentation, tools
 from .renderer.formatting import message_body, PageBudget
 from .renderer.highlight import prepare
@@ -221,6 +222,8 @@ def register(app: Flask) -> None:
         kept = [cache.get(message, language) for message in messages]
         bodies = [None if html is not None else message_body(message, budget)
                   for message, html in zip(messages, kept, strict=True)]
+        if not all(body is None or body.cacheable for body in bodies):
+            setattr(g, CUT_SHORT, True)  # the next view may have the time: not kept whole
         template = app.jinja_env.get_template("partials/message.html")
         separator = app.jinja_env.get_template("partials/day_separator.html")
         remembered = app.jinja_env.get_template("partials/remembered.html")

@@ -18,6 +18,7 @@ from .access import conversation_view, is_open
 from .history import ConversationChanged, History
 from .links import fragment_layout, kept_choices, read_memory_reader, read_panel, read_reader
 from .memory_panel import MemoryPanel
+from .page_cache import PageCache
 from .validation import (
     read_after,
     read_anchor,
@@ -35,6 +36,11 @@ TEMPLATES = {"chat": "chat.html", "embed": "embed.html"}
 def history() -> History:
     """This app's ``History`` (built in ``create_app``)."""
     return current_app.extensions["history"]
+
+
+def pages() -> PageCache:
+    """This app's ``PageCache`` (built in ``create_app``)."""
+    return current_app.extensions["pages"]
 
 
 def memories() -> MemoryPanel:
@@ -85,8 +91,10 @@ def _conversation(layout: str):
         return errors.page(TEMPLATES[layout], error, reader,
                            history().page_url(reader, limit, message),
                            panel=memories().panel(reader, query=searched) if panel else None)
+    if not panel:
+        return pages().render(TEMPLATES[layout], page, reader)
     return render_template(TEMPLATES[layout], page=page, reader=reader, panel=memories().panel(
-        reader, page.messages, page.ids, searched) if panel else None)
+        reader, page.messages, page.ids, searched))
 
 
 def _found(layout: str, reader, query: str):
