@@ -51,18 +51,23 @@ TERSER = ROOT / "node_modules" / "terser" / "bin" / "terser"
 
 class StaticFiles(WhiteNoise):
     """WhiteNoise, keeping versioned files a year (its default is ten, as nginx's ``max``),
-    and sending ``security_headers`` with every answer it makes: its 405 (a POST to a static
-    file) has none of the headers ``add_headers_function`` gives files, and never reaches
-    Flask's hooks."""
+    sending the security headers with every answer it makes (its 304 and 405 have none of
+    the headers ``add_headers_function`` gives files, and never reach Flask's hooks), and no
+    ``Last-Modified``."""
 
     FOREVER = 365 * 24 * 60 * 60
-    security_headers: dict[str, str] = {}
 
     def serve(self, static_file, environ, start_response):
         def start(status: str, headers: list, exc_info=None):
-            present = {name.lower() for name, _ in headers}
-            headers = [*headers, *((name, value) for name, value in self.security_headers.items()
-                                   if name.lower() not in present)]
+            # The ETag (the content's hash) is the one validator: a browser sends If-None-Match
+            # when it has one, and an mtime differs between instances and deploys. Without
+            # this, WhiteNoise adds the file's mtime to every answer, ~50 bytes each.
+            headers = [(name, value) for name, value in headers
+                       if name.lower() != "last-modified"]
+            present = {name.lower(): value for name, value in headers}
+            headers.extend((name, value) for name, value
+                           in static_file_headers(present.get("content-type")).items()
+                           if name.lower() not in present)
             if not status.startswith(("2", "304")) and "cache-control" not in present:
                 headers.append(("Cache-Control", "no-store"))  # as every error page
             return start_response(status, headers, exc_info)
@@ -134,10 +139,10 @@ def register(app: Flask) -> None:
     files = digests(SOURCE)
     versioned = {PREFIX + hashed_name(name, digest): digest for name, digest in files.items()}
     etags = {**versioned, **{PREFIX + name: digest for name, digest in files.items()}}
-    security_headers = static_file_headers()
 
     def add_headers(headers, path: str, url: str) -> None:
-        for header, value in security_headers.items():  # Flask's hooks never see these answers
+        # Flask's hooks never see these answers.
+        for header, value in static_file_headers(headers["Content-Type"]).items():
             headers[header] = value
         # The content's hash, not WhiteNoise's mtime and size: the same on every instance and
         # every deploy, so a revalidation anywhere gets its 304.
@@ -146,7 +151,6 @@ def register(app: Flask) -> None:
     static = StaticFiles(app.wsgi_app, max_age=UNVERSIONED_MAX_AGE, allow_all_origins=False,
                          add_headers_function=add_headers,
                          immutable_file_test=lambda path, url: url in versioned)
-    static.security_headers = security_headers
     for name, digest in files.items():
         built = BUILT / hashed_name(name, digest)
         path = str(built if built.is_file() else SOURCE / name)

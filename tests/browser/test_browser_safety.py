@@ -119,6 +119,40 @@ def test_no_csp_violations_and_a_strict_policy(live_server, page):
     assert page.evaluate("window.__inlineRan") is None
 
 
+def test_a_page_cannot_run_our_scripts_as_workers(live_server, page):
+    """Scripts are sent without a policy of their own (viewer/security.py): harmless while
+    nothing runs one as a worker, where it would govern. Even a script that got onto a page
+    could not: the page's policy forbids workers."""
+    server = live_server()
+    page.add_init_script(CSP_RECORDER)
+    page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+    script = page.locator("script[src*='/static/chat.']").get_attribute("src")
+    outcomes = page.evaluate("""src => Promise.all([
+        () => new Worker(src),
+        () => new Worker(src, {type: "module"}),
+        () => new SharedWorker(src),
+        () => navigator.serviceWorker.register(src),
+    ].map(start => new Promise(resolve => {
+        try {
+            const started = start();
+            if (started instanceof Promise) {
+                started.then(() => resolve("registered"), error => resolve(error.name));
+                return;
+            }
+            started.onerror = () => resolve("error");
+            (started.port || started).onmessage = () => resolve("ran");
+            setTimeout(() => resolve("nothing"), 1000);
+        } catch (error) {
+            resolve(error.name);
+        }
+    })))""", script)
+    assert "ran" not in outcomes and "registered" not in outcomes, outcomes
+    violations = page.evaluate("window.__cspViolations")
+    assert {v["directive"] for v in violations} == {"worker-src"}, violations
+    assert len(violations) >= 3, violations  # Worker, module Worker and SharedWorker refused
+
+
 def test_content_over_the_formatting_limits_still_shows_with_a_quiet_note(live_server, page):
     """What a reader sees of crafted content (benchmarks/corpus.py): every character, plainly,
     and a note saying why it is not formatted; the page stays quick and scripts run."""
