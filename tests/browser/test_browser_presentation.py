@@ -685,6 +685,66 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
         page.locator("figure.code-block"), "backgroundColor")
 
 
+def palette(style: str) -> dict[str, dict[str, str]]:
+    """Each token class of a Pygments ``style``, as the properties it sets: a colour as
+    getComputedStyle writes it, bold and italic as font-weight and font-style."""
+    from pygments.formatters import HtmlFormatter
+
+    found = {}
+    for rule in HtmlFormatter(style=style).get_token_style_defs(".h"):
+        token_class, declarations = re.fullmatch(r"\.h \.(\S+) \{ (.*) \}.*", rule).groups()
+        found[token_class] = {}
+        for declaration in declarations.split("; "):
+            name, value = declaration.split(": ")
+            if value.startswith("#"):
+                rgb = value[1:] if len(value) == 7 else "".join(c * 2 for c in value[1:])
+                value = "rgb({}, {}, {})".format(*(int(rgb[n:n + 2], 16) for n in (0, 2, 4)))
+            found[token_class][{"color": "color", "background-color": "backgroundColor",
+                                "font-weight": "fontWeight", "font-style": "fontStyle"}[name]] \
+                = {"bold": "700"}.get(value, value)
+    return found
+
+
+@pytest.mark.parametrize(("theme", "scheme", "media", "dark"), [
+    (None, "light", "screen", False), (None, "dark", "screen", True),
+    ("dark", "light", "screen", True), ("light", "dark", "screen", False),
+    ("auto", "dark", "screen", True), ("dark", "dark", "print", False),
+])
+def test_every_code_token_has_its_palettes_look(live_server, new_context, theme, scheme, media,
+                                                dark):
+    """Each token class Pygments may write, in the light palette or the dark one (the dark
+    theme on screen, set or the system's), as the palettes draw it; anything a palette leaves
+    alone is the code's own colour, upright and regular. Paper is light whatever the theme."""
+    from viewer.renderer.highlight import DARK_STYLE, LIGHT_STYLE
+
+    light, dark_palette = palette(LIGHT_STYLE), palette(DARK_STYLE)
+    chosen = dark_palette if dark else light
+    server = live_server()
+    add(server, [say("assistant", "```python\nx = 1\n```", at("09:00:01"))])
+    page = new_context(color_scheme=scheme).new_page()
+    page.goto(chat_url(server.url, **({"theme": theme} if theme else {})))
+    page.emulate_media(media=media, color_scheme=scheme)
+    classes = sorted(set(light) | set(dark_palette))
+    looks = page.locator("pre.highlight code").evaluate("""(code, classes) => {
+        code.replaceChildren(...classes.map(name => {
+            const span = document.createElement("span");
+            span.className = name;
+            span.textContent = name;
+            return span;
+        }));
+        const look = el => {
+            const style = getComputedStyle(el);
+            return {color: style.color, backgroundColor: style.backgroundColor,
+                    fontWeight: style.fontWeight, fontStyle: style.fontStyle};
+        };
+        return [look(code), ...[...code.children].map(look)];
+    }""", classes)
+    plain = {**looks[0], "backgroundColor": "rgba(0, 0, 0, 0)", "fontStyle": "normal"}
+    assert len(classes) > 70
+    for token_class, look in zip(classes, looks[1:], strict=True):
+        assert look == {**plain, **chosen.get(token_class, {})}, token_class
+
+
 def test_unknown_theme_is_a_400(live_server, page):
     server = live_server()
     response = page.goto(chat_url(server.url, theme="purple"))
