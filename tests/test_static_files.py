@@ -18,7 +18,7 @@ import brotli
 import pytest
 
 from viewer import assets
-from viewer.security import content_security_policy
+from viewer.security import content_security_policy, STATIC_FILE_POLICY
 
 VERSIONED = "max-age=31536000, public, immutable"
 ONE_MINUTE = "max-age=60, public"
@@ -183,7 +183,17 @@ def test_static_files_carry_the_security_headers(client, encoding):
         # opened on its own is one and keeps it; a stylesheet or a script never is.
         document = url.endswith(".svg")
         assert headers.get("Content-Security-Policy") == (
-            content_security_policy("'self'") if document else None), url
+            STATIC_FILE_POLICY if document else None), url
+
+
+def test_a_static_file_opened_as_a_page_is_more_confined_than_a_page():
+    # Nothing of ours is a page under static/: whatever is opened there as one may load
+    # nothing, run nothing (not even this site's scripts), and is a site of its own.
+    directives = dict((directive + " ").split(" ", 1) for directive in
+                      STATIC_FILE_POLICY.split("; "))
+    assert directives["default-src"].strip() == "'none'"
+    assert directives["sandbox"].strip() == ""  # no allow-scripts, no allow-same-origin
+    assert directives["frame-ancestors"].strip() == "'self'"  # framed here only, as a page
 
 
 # Files a browser may open as a page (scripted SVG, HTML, XML), or show as one (text, JSON,
@@ -223,7 +233,7 @@ def hostile_static(app_factory, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
 def test_whatever_could_render_as_a_document_keeps_the_policy(hostile_static, encoding):
-    policy = content_security_policy("'self'")
+    policy = STATIC_FILE_POLICY
     digests = assets.digests(assets.SOURCE)
     for name in MAY_BE_DOCUMENTS:
         for url in (f"/static/{name}", "/static/" + assets.hashed_name(name, digests[name])):
@@ -243,12 +253,14 @@ def test_whatever_could_render_as_a_document_keeps_the_policy(hostile_static, en
         assert response.headers["X-Content-Type-Options"] == "nosniff", name
         assert response.headers["Content-Type"].split(";")[0] in ("text/css",
                                                                   "text/javascript"), name
-    # Errors keep the policy whatever the name: a 404 for a stylesheet, a 405 for a script.
-    for url, method, status in (("/static/missing.css", "GET", 404),
-                                ("/static/script.js", "POST", 405)):
+    # Errors keep a policy whatever the name: a 404 (Flask's page) for a stylesheet, a 405
+    # (WhiteNoise's) for a script.
+    for url, method, status, wanted in (
+            ("/static/missing.css", "GET", 404, content_security_policy("'self'")),
+            ("/static/script.js", "POST", 405, policy)):
         response = hostile_static.open(url, method=method)
         assert response.status_code == status
-        assert response.headers["Content-Security-Policy"] == policy, url
+        assert response.headers["Content-Security-Policy"] == wanted, url
 
 
 def test_pages_start_no_workers_so_scripts_never_run_under_their_own_policy():

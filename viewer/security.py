@@ -35,9 +35,13 @@ def content_security_policy(frame_ancestors: str) -> str:
 # A policy governs a document (and a worker, which no page may start: worker-src 'none').
 # A stylesheet or a script is never one, even opened on its own (nosniff: shown as text),
 # and ~250 bytes of policy on each came to 3% of a first load's 30 KB. Every other type,
-# SVG first, may be opened as a page and keeps it, a type WhiteNoise does not know included.
+# SVG first, may be opened as a page and keeps a policy, a type WhiteNoise does not know
+# included: no file under static/ is a page, so one opened as such loads nothing, runs
+# nothing (not even this site's scripts) and is a site of its own (sandbox), and is framed
+# here only, as a page.
 NEVER_DOCUMENTS = frozenset({"text/css", "text/javascript"})
-_MAY_BE_DOCUMENT = {"Content-Security-Policy": content_security_policy("'self'"), **EVERY_RESPONSE}
+STATIC_FILE_POLICY = "default-src 'none'; frame-ancestors 'self'; sandbox"
+_MAY_BE_DOCUMENT = {"Content-Security-Policy": STATIC_FILE_POLICY, **EVERY_RESPONSE}
 _NEVER_DOCUMENT = dict(EVERY_RESPONSE)
 
 

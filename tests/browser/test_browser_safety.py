@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -117,6 +118,34 @@ def test_no_csp_violations_and_a_strict_policy(live_server, page):
     }""")
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.__inlineRan") is None
+
+
+def test_a_static_file_opened_as_a_page_runs_nothing(live_server, page, monkeypatch, tmp_path):
+    """Whatever ends up under static/ and is opened on its own (a scripted SVG, an HTML file
+    loading this site's own script) runs no script and loads nothing."""
+    from viewer import assets
+
+    static = tmp_path / "static"
+    shutil.copytree(assets.SOURCE, static)
+    ran = "document.documentElement.setAttribute('data-ran', '1')"
+    (static / "evil.svg").write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg"><script>{ran}</script>'
+        '<image href="/static/favicon.svg" width="9" height="9"/></svg>')
+    (static / "evil.html").write_text(
+        f'<!doctype html><title>x</title><script>{ran}</script>'
+        '<script src="/static/chat.js"></script><img src="/static/favicon.svg" alt="">')
+    monkeypatch.setattr(assets, "SOURCE", static)
+    monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
+    server = live_server()
+    loaded: list[str] = []
+    page.on("requestfinished", lambda request: loaded.append(urlsplit(request.url).path))
+    for name in ("evil.svg", "evil.html"):
+        loaded.clear()
+        response = page.goto(f"{server.url}/static/{name}")
+        assert response.status == 200 and response.headers["content-security-policy"]
+        page.wait_for_load_state("load")
+        assert page.locator(":root").get_attribute("data-ran") is None, name
+        assert loaded == [f"/static/{name}"], loaded  # nothing else, not even our own
 
 
 def test_a_page_cannot_run_our_scripts_as_workers(live_server, page):
