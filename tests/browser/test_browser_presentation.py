@@ -977,7 +977,7 @@ def test_first_load_is_small_compressed_and_cached(live_server, new_context):
             assert headers["x-content-type-options"] == "nosniff", (path, headers)
         if path.endswith((".css", ".js")) or path == "/chat":
             # Static files are compressed by `make install`, which `make test` runs first.
-            assert headers.get("content-encoding") in ("gzip", "br"), (path, headers)
+            assert headers.get("content-encoding") in ("gzip", "br", "zstd"), (path, headers)
             length = int(headers.get("content-length", sizes["responseBodySize"]))
             assert sizes["responseBodySize"] == length, (path, sizes, length)
     assert "accept-encoding" in {k.lower() for k in by_path["/chat"].request.all_headers()}
