@@ -22,8 +22,10 @@ from viewer.security import content_security_policy, STATIC_FILE_POLICY
 
 VERSIONED = "max-age=31536000, public, immutable"
 ONE_MINUTE = "max-age=60, public"
-# What base.html links, htmx (installed by npm ci into static/vendor/) included.
-LINKED = {"favicon.svg", "chat.css", "vendor/htmx.min.js", "chat.js"}
+# What base.html links once built: htmx (installed by npm ci into static/vendor/) and chat.js
+# in one script; without a build, each on its own.
+LINKED = {"favicon.svg", "chat.css", "page.js"}
+UNBUILT = {"favicon.svg", "chat.css", "vendor/htmx.min.js", "chat.js"}
 HASHED = re.compile(r"/static/(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\.\w+)")
 DECODE = {"br": brotli.decompress, "gzip": gzip.decompress, "identity": lambda body: body}
 SUFFIX = {"br": ".br", "gzip": ".gz"}
@@ -57,8 +59,18 @@ def original(name: str) -> bytes:
 
 
 def source(name: str) -> bytes:
-    """What is served for ``static/<name>``: its content, minified for our scripts and styles."""
+    """What is served for ``static/<name>``: its content, minified for our scripts and styles;
+    a bundle's members so, one after the other."""
+    if name in assets.BUNDLES:
+        return assets.bundled(assets.BUNDLES[name])
     return assets.minified(name, original(name))
+
+
+def digest(name: str) -> str:
+    """The hash a file's or a bundle's URL carries."""
+    if name in assets.BUNDLES:
+        return assets.bundle_digest(assets.BUNDLES[name], assets.digests(assets.SOURCE))
+    return hashlib.sha256(original(name)).hexdigest()[:12]
 
 
 def get(client, url, encoding="br, gzip", **headers):
@@ -71,7 +83,19 @@ def test_pages_link_each_file_under_the_hash_of_its_content(client):
     urls = linked(client)
     assert set(urls) == LINKED, "static/vendor/htmx.min.js comes with `make install`"
     for name, url in urls.items():
-        assert HASHED.fullmatch(url)["digest"] == hashlib.sha256(original(name)).hexdigest()[:12]
+        assert HASHED.fullmatch(url)["digest"] == digest(name)
+
+
+def test_the_page_scripts_are_one_bundle_in_order_and_each_still_served_alone(client):
+    bundle = get(client, linked(client)["page.js"], "identity").data
+    htmx, chat = source("vendor/htmx.min.js"), source("chat.js")
+    assert bundle == htmx.rstrip() + b";\n" + chat.rstrip() + b"\n"
+    assert bundle.index(b"var htmx=") < bundle.index(chat.rstrip()[:40])  # htmx first
+    for name in ("vendor/htmx.min.js", "chat.js"):
+        assert get(client, f"/static/{name}", "identity").data == source(name)
+    # A member changed since the build makes another bundle, not built: see below.
+    assert digest("page.js") != assets.bundle_digest(
+        ("vendor/htmx.min.js", "chat.js"), {**assets.digests(assets.SOURCE), "chat.js": "0" * 12})
 
 
 def test_versioned_urls_are_kept_a_year_and_a_files_own_url_a_minute(client):
@@ -119,7 +143,7 @@ def test_the_build_is_done_once_and_keeps_only_variants_worth_sending(tmp_path):
     (static / "noise.bin").write_bytes(os.urandom(4096))  # brotli cannot make it smaller
     (static / ".editor-swap").write_text("not a static file")
     target = tmp_path / "build"
-    assert assets.build(static, target) == len(assets.digests(static))
+    assert assets.build(static, target) == len(assets.digests(static)) + len(assets.BUNDLES)
     files = {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()}
     assert assets.build(static, target) == 0
     assert {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()} == \
@@ -277,7 +301,7 @@ def test_without_a_build_files_are_served_uncompressed_and_still_versioned(
     monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
     client = app_factory().test_client()
     urls = linked(client)
-    assert set(urls) == LINKED
+    assert set(urls) == UNBUILT
     for name, url in urls.items():
         response = get(client, url)
         assert response.status_code == 200 and response.data == original(name), name
@@ -305,7 +329,12 @@ def test_a_file_changed_since_the_build_is_served_as_it_is_now(app_factory, monk
     css = get(client, urls["chat.css"])
     assert css.data == edited and "Content-Encoding" not in css.headers  # not the old build
     assert get(client, "/static/chat.css").data == edited
-    assert get(client, urls["chat.js"]).headers["Content-Encoding"] == "br"  # still built
+    assert get(client, urls["page.js"]).headers["Content-Encoding"] == "br"  # still built
+    # Its script changed, a page links htmx and chat.js each on its own, until the next build.
+    (static / "chat.js").write_bytes(original("chat.js") + b"\n// edited\n")
+    client = app_factory().test_client()
+    assert set(linked(client)) == UNBUILT
+    assert get(client, linked(client)["chat.js"]).data.endswith(b"// edited\n")
 
 
 # --- over real HTTP ---------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_a_page_cannot_run_our_scripts_as_workers(live_server, page):
     page.add_init_script(CSP_RECORDER)
     page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
     expect(page.locator(MESSAGE)).to_have_count(6)
-    script = page.locator("script[src*='/static/chat.']").get_attribute("src")
+    script = page.locator("script[src*='/static/']").last.get_attribute("src")
     outcomes = page.evaluate("""src => Promise.all([
         () => new Worker(src),
         () => new Worker(src, {type: "module"}),
