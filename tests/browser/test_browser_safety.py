@@ -148,6 +148,26 @@ def test_a_static_file_opened_as_a_page_runs_nothing(live_server, page, monkeypa
         assert loaded == [f"/static/{name}"], loaded  # nothing else, not even our own
 
 
+def test_the_icon_still_draws_under_its_policy(live_server, page):
+    # A policy governs a document, not an image, even an SVG one: the favicon keeps its look.
+    server = live_server()
+    page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    pixel = page.evaluate("""href => new Promise((resolve, reject) => {
+        const image = new Image();
+        image.onload = () => {
+            const canvas = document.createElement("canvas");
+            canvas.width = canvas.height = 32;
+            const context = canvas.getContext("2d");
+            context.drawImage(image, 0, 0, 32, 32);
+            resolve(Array.from(context.getImageData(5, 10, 1, 1).data));
+        };
+        image.onerror = () => reject(new Error("the icon did not load"));
+        image.src = href;
+    })""", icon)
+    assert pixel == [0x24, 0x56, 0xD6, 255]  # the back bubble's blue (static/favicon.svg)
+
+
 def test_a_page_cannot_run_our_scripts_as_workers(live_server, page):
     """Scripts are sent without a policy of their own (viewer/security.py): harmless while
     nothing runs one as a worker, where it would govern. Even a script that got onto a page
