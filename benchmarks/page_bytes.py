@@ -17,6 +17,8 @@ from benchmarks.measure import page_url
 from benchmarks.report import kib, met, Report
 from benchmarks.servers import Gunicorn
 
+FIRST_LOAD_BUDGET = 30 * 1000  # bytes, headers included: the README's 30 KB, decimal
+
 
 def section_bytes(report: Report, session: requests.Session, app: Gunicorn) -> None:
     report.section("Bytes", f"A first page load as a browser makes it (`Accept-Encoding: "
@@ -31,7 +33,7 @@ def section_bytes(report: Report, session: requests.Session, app: Gunicorn) -> N
     rows = [(urlsplit(t.url).path, t.status, t.encoding, f"{len(t.decoded):,}",
              f"{t.body_bytes:,}", f"{t.wire_bytes:,}") for t in transfers]
     first_load = sum(t.wire_bytes for t in transfers)
-    first_ok = first_load <= 30 * 1024 and all(t.status == 200 for t in transfers)
+    first_ok = first_load <= FIRST_LOAD_BUDGET and all(t.status == 200 for t in transfers)
     if not links.load_more:
         raise RuntimeError("the first page has no load-more control (data-hx-get)")
     older = fetch(session, urljoin(page.url, links.load_more), {"HX-Request": "true"})
@@ -44,13 +46,14 @@ def section_bytes(report: Report, session: requests.Session, app: Gunicorn) -> N
     only_new = older.status == 200 and new_messages == PAGE_SIZE and on_page == PAGE_SIZE
     report.table(("measure", "value", "target", "met"), [
         ("first page load, all requests", f"{first_load:,} B ({kib(first_load)})",
-         "≤ 30 KiB (README)", met(first_ok)),
+         "≤ 30 KB (30,000 B, README)", met(first_ok)),
         ("one load-more response", f"{older.wire_bytes:,} B ({kib(older.wire_bytes)})", "—",
          "—"),
         ("messages (`data-role=`) on the first page / in the load-more", f"{on_page} / "
          f"{new_messages}", f"{PAGE_SIZE} / {PAGE_SIZE} (only the new ones)", met(only_new)),
     ])
-    report.target("first page load transferred", "≤ 30 KiB", kib(first_load), first_ok)
+    report.target("first page load transferred", "≤ 30 KB (30,000 B)", f"{first_load:,} B",
+                  first_ok)
     report.target("load-more carries only the new messages", f"{PAGE_SIZE} `data-role=`",
                   str(new_messages), only_new)
 

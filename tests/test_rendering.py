@@ -16,6 +16,7 @@ from memos_api import ContentPart, Message
 from viewer.accent import contrast
 from viewer.renderer.formatting import message_body, PageBudget, plain_html
 from viewer.renderer.highlight import (
+    DARK_STYLE,
     GENERATED_MARK,
     LIGHT_STYLE,
     pygments_css,
@@ -286,17 +287,39 @@ def test_committed_code_colours_are_up_to_date():
     )
 
 
-def test_pygments_css_has_light_and_both_kinds_of_dark_rules():
+def code_rules(css: str) -> dict[str, str]:
+    """Each ``.highlight`` token class outside the media blocks, with its declarations."""
+    found = {}
+    for selectors, declarations in re.findall(r"^(\.highlight [^{]+) \{ (.*) \}$", css,
+                                              re.MULTILINE):
+        for selector in selectors.split(", "):
+            assert selector.startswith(".highlight ."), selector
+            assert selector.removeprefix(".highlight ") not in found, selector
+            found[selector.removeprefix(".highlight ")] = declarations
+    return found
+
+
+def test_pygments_css_follows_the_colour_scheme_and_the_dark_theme_on_screen():
     css = pygments_css()
-    assert re.search(r"^\.highlight \.k \{", css, re.MULTILINE)
-    # The dark palettes are for the screen only: paper gets the light one whatever the theme.
-    forced = css[css.index("@media screen {") :]
-    assert forced.index(':root[data-theme="dark"] .highlight .k {') < forced.index("\n}")
-    media = css[css.index("@media screen and (prefers-color-scheme: dark) {") :]
-    assert ':root:not([data-theme="light"]) .highlight .k {' in media
+    assert "color: light-dark(#A90D91, #FFAD66)" in code_rules(css)[".k"]  # Keyword
+    # What color-scheme cannot pick (the dark palette's italics and bold) is for the screen
+    # only, a theme set or the system's: paper gets the light look whatever the theme.
+    forced = css[css.index("@media screen {"):]
+    assert forced.index(':root[data-theme="dark"] .highlight .cs') < forced.index("\n}")
+    media = css[css.index("@media screen and (prefers-color-scheme: dark) {"):]
+    assert ':root:not([data-theme="light"]) .highlight .cs' in media
     assert css.count(':root[data-theme="dark"]') == css[css.index("@media screen {"):].count(
         ':root[data-theme="dark"]')
+    for media_block in re.findall(r"^@media[^{]*\{\n(.*?)^\}", css, re.MULTILINE | re.DOTALL):
+        assert "color" not in media_block  # colours follow color-scheme alone
     assert "style=" not in css and "\npre " not in css  # nothing outside .highlight
+
+
+COLOUR = re.compile(r"(?<![-\w])color: (?:light-dark\((\S+), (\S+)\)|(#\w+))")
+
+
+def full_hex(colour: str) -> str:
+    return "#" + "".join(c * 2 for c in colour[1:]) if len(colour) == 4 else colour
 
 
 def test_code_colours_read_on_the_code_background():
@@ -307,18 +330,27 @@ def test_code_colours_read_on_the_code_background():
                                   stylesheet).groups()
     css = pygments_css()
     assert "background:" not in css  # only tokens' own (a diff's inserted and deleted lines)
-    screen = css.index("@media screen {")
-    for palette, background in ((css[:screen], light_bg), (css[screen:], dark_bg)):
-        colours = re.findall(r"(?<![-\w])color: (#\w+)", palette)
-        assert len(colours) > 40
-        for colour in colours:
-            colour = "#" + "".join(c * 2 for c in colour[1:]) if len(colour) == 4 else colour
-            assert contrast(colour, background) >= 4.5, (colour, background)
+    pairs = [(same, same) if same else (light, dark) for light, dark, same in COLOUR.findall(css)]
+    assert len(pairs) > 20
+    checked = 0
+    for pair in pairs:
+        for colour, background in zip(pair, (light_bg, dark_bg), strict=True):
+            if colour != "currentcolor":  # the code's own, checked with the page's colours
+                assert contrast(full_hex(colour), background) >= 4.5, (colour, background)
+                checked += 1
+    assert checked > 40
 
 
-def test_dark_palette_overrides_every_light_token_color():
-    light_rules = HtmlFormatter(style=LIGHT_STYLE).get_token_style_defs(".h")
-    light_classes = {rule.split()[1] for rule in light_rules}
-    css = pygments_css()
-    for token_class in light_classes:
-        assert f':root[data-theme="dark"] .highlight {token_class} {{' in css, token_class
+@pytest.mark.parametrize("style", [LIGHT_STYLE, DARK_STYLE])
+def test_every_token_colour_of_both_palettes_is_drawn(style):
+    """Each palette's colour for each of its tokens, on its side of ``light-dark()`` (the
+    other palette's tokens are the code's own colour there): none is dropped or mixed up,
+    and no light token keeps its light colour on a dark background."""
+    side = 0 if style == LIGHT_STYLE else 1
+    rules = code_rules(pygments_css())
+    for rule in HtmlFormatter(style=style).get_token_style_defs(".h"):
+        token_class = rule.split()[1]
+        wanted = re.search(r"(?<![-\w])color: (#\w+)", rule)
+        if wanted:
+            light, dark, same = COLOUR.search(rules[token_class]).groups()
+            assert (same or (light, dark)[side]) == wanted[1], (token_class, rule)

@@ -1,7 +1,8 @@
 """Static files through WhiteNoise (viewer/assets.py): pages link content-hashed URLs, cached a
 year and immutable; a file's own URL is kept a minute. The brotli and gzip variants are the
-ones built at install; a revalidation gets 304 in every encoding; every file carries the
-security headers; without a build everything is still served, uncompressed. Through Flask's test
+ones built at install; a revalidation of the ETag (the one validator) gets 304 in every
+encoding; every file carries the security headers, the policy kept on whatever could be opened
+as a page; without a build everything is still served, uncompressed. Through Flask's test
 client (the whole WSGI stack) and over real HTTP."""
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ import http.client
 import os
 import re
 import shutil
-from email.utils import formatdate
 
 import brotli
 import pytest
 
 from viewer import assets
-from viewer.security import content_security_policy
+from viewer.security import content_security_policy, STATIC_FILE_POLICY
 
 VERSIONED = "max-age=31536000, public, immutable"
 ONE_MINUTE = "max-age=60, public"
-# What base.html links, htmx (installed by npm ci into static/vendor/) included.
-LINKED = {"favicon.svg", "chat.css", "vendor/htmx.min.js", "chat.js"}
+# What base.html links once built: htmx (installed by npm ci into static/vendor/) and chat.js
+# in one script; without a build, each on its own.
+LINKED = {"favicon.svg", "chat.css", "page.js"}
+UNBUILT = {"favicon.svg", "chat.css", "vendor/htmx.min.js", "chat.js"}
 HASHED = re.compile(r"/static/(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\.\w+)")
 DECODE = {"br": brotli.decompress, "gzip": gzip.decompress, "identity": lambda body: body}
 SUFFIX = {"br": ".br", "gzip": ".gz"}
@@ -57,8 +59,18 @@ def original(name: str) -> bytes:
 
 
 def source(name: str) -> bytes:
-    """What is served for ``static/<name>``: its content, minified for our scripts and styles."""
+    """What is served for ``static/<name>``: its content, minified for our scripts and styles;
+    a bundle's members so, one after the other."""
+    if name in assets.BUNDLES:
+        return assets.bundled(assets.BUNDLES[name])
     return assets.minified(name, original(name))
+
+
+def digest(name: str) -> str:
+    """The hash a file's or a bundle's URL carries."""
+    if name in assets.BUNDLES:
+        return assets.bundle_digest(assets.BUNDLES[name], assets.digests(assets.SOURCE))
+    return hashlib.sha256(original(name)).hexdigest()[:12]
 
 
 def get(client, url, encoding="br, gzip", **headers):
@@ -71,7 +83,19 @@ def test_pages_link_each_file_under_the_hash_of_its_content(client):
     urls = linked(client)
     assert set(urls) == LINKED, "static/vendor/htmx.min.js comes with `make install`"
     for name, url in urls.items():
-        assert HASHED.fullmatch(url)["digest"] == hashlib.sha256(original(name)).hexdigest()[:12]
+        assert HASHED.fullmatch(url)["digest"] == digest(name)
+
+
+def test_the_page_scripts_are_one_bundle_in_order_and_each_still_served_alone(client):
+    bundle = get(client, linked(client)["page.js"], "identity").data
+    htmx, chat = source("vendor/htmx.min.js"), source("chat.js")
+    assert bundle == htmx.rstrip() + b";\n" + chat.rstrip() + b"\n"
+    assert bundle.index(b"var htmx=") < bundle.index(chat.rstrip()[:40])  # htmx first
+    for name in ("vendor/htmx.min.js", "chat.js"):
+        assert get(client, f"/static/{name}", "identity").data == source(name)
+    # A member changed since the build makes another bundle, not built: see below.
+    assert digest("page.js") != assets.bundle_digest(
+        ("vendor/htmx.min.js", "chat.js"), {**assets.digests(assets.SOURCE), "chat.js": "0" * 12})
 
 
 def test_versioned_urls_are_kept_a_year_and_a_files_own_url_a_minute(client):
@@ -119,7 +143,7 @@ def test_the_build_is_done_once_and_keeps_only_variants_worth_sending(tmp_path):
     (static / "noise.bin").write_bytes(os.urandom(4096))  # brotli cannot make it smaller
     (static / ".editor-swap").write_text("not a static file")
     target = tmp_path / "build"
-    assert assets.build(static, target) == len(assets.digests(static))
+    assert assets.build(static, target) == len(assets.digests(static)) + len(assets.BUNDLES)
     files = {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()}
     assert assets.build(static, target) == 0
     assert {path: path.stat().st_mtime_ns for path in target.rglob("*") if path.is_file()} == \
@@ -141,16 +165,23 @@ def test_a_revalidation_gets_304_in_every_encoding(client, encoding, versioned):
     for name, url in linked(client).items():
         url = url if versioned else f"/static/{name}"
         first = get(client, url, encoding)
-        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
-        for check in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
-            again = get(client, url, encoding, **check)
-            assert again.status_code == 304 and again.data == b"", (url, check)
-            assert again.headers["ETag"] == etag
-            assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
-            assert again.headers["Vary"] == "Accept-Encoding"
-        for changed in ({"If-None-Match": '"000000000000"'},
-                        {"If-Modified-Since": formatdate(0, usegmt=True)}):
-            assert get(client, url, encoding, **changed).status_code == 200, (url, changed)
+        etag = first.headers["ETag"]
+        again = get(client, url, encoding, **{"If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b"", url
+        assert again.headers["ETag"] == etag
+        assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
+        assert again.headers["Vary"] == "Accept-Encoding"
+        assert get(client, url, encoding, **{"If-None-Match": '"000000000000"'}).status_code \
+            == 200, url
+
+
+def test_the_content_hash_is_the_one_validator(client):
+    # An mtime differs between instances and deploys, and a browser revalidates with the ETag
+    # when it has one: a Last-Modified would only add bytes to every file.
+    for name, url in linked(client).items():
+        for path in (url, f"/static/{name}", "/static/embed.js"):
+            headers = get(client, path).headers
+            assert "Last-Modified" not in headers and headers["ETag"], path
 
 
 def test_etags_are_the_content_hash_the_same_on_every_instance(client):
@@ -170,9 +201,97 @@ def test_static_files_carry_the_security_headers(client, encoding):
         assert headers["X-Content-Type-Options"] == "nosniff", url
         # nosniff trusts the type: each must be the right one.
         assert headers["Content-Type"].split(";")[0] == TYPES[os.path.splitext(url)[1]], url
-        assert headers["Content-Security-Policy"] == content_security_policy("'self'"), url
         assert headers["Referrer-Policy"] == "same-origin", url
         assert "Access-Control-Allow-Origin" not in headers, url  # as before: none needed
+        # A policy governs documents (and workers, which no page of ours may start): an SVG
+        # opened on its own is one and keeps it; a stylesheet or a script never is.
+        document = url.endswith(".svg")
+        assert headers.get("Content-Security-Policy") == (
+            STATIC_FILE_POLICY if document else None), url
+
+
+def test_a_static_file_opened_as_a_page_is_more_confined_than_a_page():
+    # Nothing of ours is a page under static/: whatever is opened there as one may load
+    # nothing, run nothing (not even this site's scripts), and is a site of its own.
+    directives = dict((directive + " ").split(" ", 1) for directive in
+                      STATIC_FILE_POLICY.split("; "))
+    assert directives["default-src"].strip() == "'none'"
+    assert directives["sandbox"].strip() == ""  # no allow-scripts, no allow-same-origin
+    assert directives["frame-ancestors"].strip() == "'self'"  # framed here only, as a page
+
+
+# Files a browser may open as a page (scripted SVG, HTML, XML), or show as one (text, JSON,
+# an image, a font, a type it does not know): every one keeps the policy, whatever its name.
+MAY_BE_DOCUMENTS = {
+    "icon.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "page.html": b"<!doctype html><script>alert(1)</script>",
+    "page.htm": b"<script>alert(1)</script>",
+    "feed.xml": b'<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">'
+                b"alert(1)</x:script>",
+    "page.xhtml": b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>',
+    "data.json": b'{"a": "<script>alert(1)</script>"}',
+    "notes.txt": b"<script>alert(1)</script>",
+    "picture.png": b"\x89PNG\r\n\x1a\n<script>alert(1)</script>",
+    "font.woff2": b"wOF2<script>alert(1)</script>",
+    "unknown.qqq": b"<script>alert(1)</script>",
+    "no-suffix": b"<script>alert(1)</script>",
+    "style.css.html": b"<script>alert(1)</script>",
+    "script.js.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+}
+NEVER_DOCUMENTS = {"style.css": b"a{color:red}\n", "script.js": b"void 0;\n",
+                   "module.mjs": b"void 0;\n"}
+
+
+@pytest.fixture
+def hostile_static(app_factory, monkeypatch, tmp_path):
+    """The app serving a static/ of files that could be opened as pages, built."""
+    static, target = tmp_path / "static", tmp_path / "build"
+    static.mkdir()
+    for name, content in {**MAY_BE_DOCUMENTS, **NEVER_DOCUMENTS}.items():
+        (static / name).write_bytes(content * 40)  # long enough to be compressed
+    assets.build(static, target)
+    monkeypatch.setattr(assets, "SOURCE", static)
+    monkeypatch.setattr(assets, "BUILT", target)
+    return app_factory().test_client()
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "identity"])
+def test_whatever_could_render_as_a_document_keeps_the_policy(hostile_static, encoding):
+    policy = STATIC_FILE_POLICY
+    digests = assets.digests(assets.SOURCE)
+    for name in MAY_BE_DOCUMENTS:
+        for url in (f"/static/{name}", "/static/" + assets.hashed_name(name, digests[name])):
+            response = get(hostile_static, url, encoding)
+            assert response.status_code == 200, url
+            assert response.headers["Content-Security-Policy"] == policy, url
+            assert response.headers["X-Content-Type-Options"] == "nosniff", url
+            # Revalidated, it is still under the policy.
+            again = get(hostile_static, url, encoding,
+                        **{"If-None-Match": response.headers["ETag"]})
+            assert again.status_code == 304, url
+            assert again.headers["Content-Security-Policy"] == policy, url
+    for name in NEVER_DOCUMENTS:
+        response = get(hostile_static, f"/static/{name}", encoding)
+        assert response.status_code == 200, name
+        assert "Content-Security-Policy" not in response.headers, name
+        assert response.headers["X-Content-Type-Options"] == "nosniff", name
+        assert response.headers["Content-Type"].split(";")[0] in ("text/css",
+                                                                  "text/javascript"), name
+    # Errors keep a policy whatever the name: a 404 (Flask's page) for a stylesheet, a 405
+    # (WhiteNoise's) for a script.
+    for url, method, status, wanted in (
+            ("/static/missing.css", "GET", 404, content_security_policy("'self'")),
+            ("/static/script.js", "POST", 405, policy)):
+        response = hostile_static.open(url, method=method)
+        assert response.status_code == status
+        assert response.headers["Content-Security-Policy"] == wanted, url
+
+
+def test_pages_start_no_workers_so_scripts_never_run_under_their_own_policy():
+    # A worker runs under the policy its script is sent with, and the scripts are sent with
+    # none (above): every page of ours forbids workers, the widget's too.
+    for ancestors in ("'self'", "https://host.example"):
+        assert "worker-src 'none'" in content_security_policy(ancestors).split("; ")
 
 
 # --- without make install ---------------------------------------------------------------------
@@ -182,7 +301,7 @@ def test_without_a_build_files_are_served_uncompressed_and_still_versioned(
     monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
     client = app_factory().test_client()
     urls = linked(client)
-    assert set(urls) == LINKED
+    assert set(urls) == UNBUILT
     for name, url in urls.items():
         response = get(client, url)
         assert response.status_code == 200 and response.data == original(name), name
@@ -210,7 +329,12 @@ def test_a_file_changed_since_the_build_is_served_as_it_is_now(app_factory, monk
     css = get(client, urls["chat.css"])
     assert css.data == edited and "Content-Encoding" not in css.headers  # not the old build
     assert get(client, "/static/chat.css").data == edited
-    assert get(client, urls["chat.js"]).headers["Content-Encoding"] == "br"  # still built
+    assert get(client, urls["page.js"]).headers["Content-Encoding"] == "br"  # still built
+    # Its script changed, a page links htmx and chat.js each on its own, until the next build.
+    (static / "chat.js").write_bytes(original("chat.js") + b"\n// edited\n")
+    client = app_factory().test_client()
+    assert set(linked(client)) == UNBUILT
+    assert get(client, linked(client)["chat.js"]).data.endswith(b"// edited\n")
 
 
 # --- over real HTTP ---------------------------------------------------------------------------
@@ -239,12 +363,12 @@ def test_over_http_each_encoding_is_sent_and_revalidated(live_server, monkeypatc
         assert DECODE[encoding](body) == source(name)
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Vary"] == "Accept-Encoding" and headers["Date"]
-        for check in ({"If-None-Match": headers["ETag"]},
-                      {"If-Modified-Since": headers["Last-Modified"]}):
-            status, again, body = fetch(server, path, **{"Accept-Encoding": encoding}, **check)
-            assert status == 304 and body == b"", (path, check)
-            assert again["ETag"] == headers["ETag"]
-            assert again["Cache-Control"] == headers["Cache-Control"]
+        assert "Last-Modified" not in headers  # the ETag is the validator
+        status, again, body = fetch(server, path, **{"Accept-Encoding": encoding,
+                                                     "If-None-Match": headers["ETag"]})
+        assert status == 304 and body == b"", path
+        assert again["ETag"] == headers["ETag"]
+        assert again["Cache-Control"] == headers["Cache-Control"]
 
 
 def test_behind_a_trusted_proxy_static_files_are_linked_and_served_under_its_prefix(

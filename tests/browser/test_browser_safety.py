@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -117,6 +118,88 @@ def test_no_csp_violations_and_a_strict_policy(live_server, page):
     }""")
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.__inlineRan") is None
+
+
+def test_a_static_file_opened_as_a_page_runs_nothing(live_server, page, monkeypatch, tmp_path):
+    """Whatever ends up under static/ and is opened on its own (a scripted SVG, an HTML file
+    loading this site's own script) runs no script and loads nothing."""
+    from viewer import assets
+
+    static = tmp_path / "static"
+    shutil.copytree(assets.SOURCE, static)
+    ran = "document.documentElement.setAttribute('data-ran', '1')"
+    (static / "evil.svg").write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg"><script>{ran}</script>'
+        '<image href="/static/favicon.svg" width="9" height="9"/></svg>')
+    (static / "evil.html").write_text(
+        f'<!doctype html><title>x</title><script>{ran}</script>'
+        '<script src="/static/chat.js"></script><img src="/static/favicon.svg" alt="">')
+    monkeypatch.setattr(assets, "SOURCE", static)
+    monkeypatch.setattr(assets, "BUILT", tmp_path / "never-built")
+    server = live_server()
+    loaded: list[str] = []
+    page.on("requestfinished", lambda request: loaded.append(urlsplit(request.url).path))
+    for name in ("evil.svg", "evil.html"):
+        loaded.clear()
+        response = page.goto(f"{server.url}/static/{name}")
+        assert response.status == 200 and response.headers["content-security-policy"]
+        page.wait_for_load_state("load")
+        assert page.locator(":root").get_attribute("data-ran") is None, name
+        assert loaded == [f"/static/{name}"], loaded  # nothing else, not even our own
+
+
+def test_the_icon_still_draws_under_its_policy(live_server, page):
+    # A policy governs a document, not an image, even an SVG one: the favicon keeps its look.
+    server = live_server()
+    page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    pixel = page.evaluate("""href => new Promise((resolve, reject) => {
+        const image = new Image();
+        image.onload = () => {
+            const canvas = document.createElement("canvas");
+            canvas.width = canvas.height = 32;
+            const context = canvas.getContext("2d");
+            context.drawImage(image, 0, 0, 32, 32);
+            resolve(Array.from(context.getImageData(5, 10, 1, 1).data));
+        };
+        image.onerror = () => reject(new Error("the icon did not load"));
+        image.src = href;
+    })""", icon)
+    assert pixel == [0x24, 0x56, 0xD6, 255]  # the back bubble's blue (static/favicon.svg)
+
+
+def test_a_page_cannot_run_our_scripts_as_workers(live_server, page):
+    """Scripts are sent without a policy of their own (viewer/security.py): harmless while
+    nothing runs one as a worker, where it would govern. Even a script that got onto a page
+    could not: the page's policy forbids workers."""
+    server = live_server()
+    page.add_init_script(CSP_RECORDER)
+    page.goto(chat_url(server.url, "demo-user", "demo-conversation"))
+    expect(page.locator(MESSAGE)).to_have_count(6)
+    script = page.locator("script[src*='/static/']").last.get_attribute("src")
+    outcomes = page.evaluate("""src => Promise.all([
+        () => new Worker(src),
+        () => new Worker(src, {type: "module"}),
+        () => new SharedWorker(src),
+        () => navigator.serviceWorker.register(src),
+    ].map(start => new Promise(resolve => {
+        try {
+            const started = start();
+            if (started instanceof Promise) {
+                started.then(() => resolve("registered"), error => resolve(error.name));
+                return;
+            }
+            started.onerror = () => resolve("error");
+            (started.port || started).onmessage = () => resolve("ran");
+            setTimeout(() => resolve("nothing"), 1000);
+        } catch (error) {
+            resolve(error.name);
+        }
+    })))""", script)
+    assert "ran" not in outcomes and "registered" not in outcomes, outcomes
+    violations = page.evaluate("window.__cspViolations")
+    assert {v["directive"] for v in violations} == {"worker-src"}, violations
+    assert len(violations) >= 3, violations  # Worker, module Worker and SharedWorker refused
 
 
 def test_content_over_the_formatting_limits_still_shows_with_a_quiet_note(live_server, page):
