@@ -5,9 +5,11 @@ check with nothing new; a cold page of 50 rich answers; a 1000-message page) is 
 through Flask's test client of an app built here, alternating with the floor app
 (benchmarks/floor_app.py) making the same call, in rounds: the best round's CPU time per request
 (``time.process_time``: other processes on a busy machine don't count), and the kind's own CPU
-over the floor's. Then a small page cut into its steps, each timed on its own in a fresh request
-context. Warm CPU: under gunicorn, after an idle upstream wait, the same work takes longer
-(compare the Overhead section's wall times).
+over the floor's. Pages are kept as sent (viewer/page_cache.py), so each page kind after the
+first is sent again; the same pages made every time (``RENDERED_PAGE_CACHE_BYTES=0``) are beside
+them. Then a small page cut into its steps, each timed on its own in a fresh request context.
+Warm CPU: under gunicorn, after an idle upstream wait, the same work takes longer (compare the
+Overhead section's wall times).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def measure_kinds(upstream: str, rich_upstream: str, rounds: int) -> list[tuple]
 
     opened = _app(upstream).test_client()
     signed = _app(upstream, VIEWER_ACCESS="signed", EMBED_SECRET=SECRET).test_client()
+    made = _app(upstream, RENDERED_PAGE_CACHE_BYTES=0).test_client()
     cold = _app(rich_upstream, RENDERED_MESSAGE_CACHE=0, RENDERED_PAGE_CACHE_BYTES=0).test_client()
     os.environ["MEMOS_BASE_URL"] = upstream
     from benchmarks.floor_app import create_app as floor_app
@@ -82,11 +85,15 @@ def measure_kinds(upstream: str, rich_upstream: str, rounds: int) -> list[tuple]
          floor_page, 40),
         ("6-message page, Chinese, signed",
          lambda: signed.get(token + "&lang=zh-Hans", headers=HEADERS), floor_page, 40),
+        ("6-message page, English, open, page cache off: made every time",
+         lambda: made.get(page, headers=HEADERS), floor_page, 40),
         ("live check, nothing new (204)", check, floor_check, 40),
-        ("cold page, 50 rich answers, message cache off",
+        ("cold page, 50 rich answers, message and page caches off",
          lambda: cold.get(page + "&limit=50", headers=HEADERS), floor_page, 3),
         ("1000-message page", lambda: opened.get(page + "&limit=1000", headers=HEADERS),
          floor_page, 3),
+        ("1000-message page, page cache off: made every time",
+         lambda: made.get(page + "&limit=1000", headers=HEADERS), floor_page, 3),
     ]
     best: dict[str, list[float]] = {}
     for _label, call, floor_call, _ in kinds:
@@ -104,19 +111,21 @@ def measure_kinds(upstream: str, rich_upstream: str, rounds: int) -> list[tuple]
 
 def small_page_steps(upstream: str, repeats: int = 200) -> list[tuple[str, float]]:
     """A small page's steps, each cumulative over the ones before, in a fresh request context
-    per request (as a page has it), best of 5."""
-    from flask import render_template
-
+    per request (as a page has it), best of 5: as sent again (the page kept,
+    viewer/page_cache.py) and as made (the page cache off)."""
     from viewer.links import read_reader
 
     app = _app(upstream)
-    client = app.test_client()
+    unkept = _app(upstream, RENDERED_PAGE_CACHE_BYTES=0)
+    client, unkept_client = app.test_client(), unkept.test_client()
     path = "/chat?" + urlencode({"user_id": USER, "conversation_id": CONVERSATION})
-    client.get(path)
-    history = app.extensions["history"]
+    client.get(path, headers=HEADERS)
+    unkept_client.get(path, headers=HEADERS)
     source = app.extensions["memos_source"]
 
-    def upto(step: int):
+    def upto(app, step: int):
+        history, pages = app.extensions["history"], app.extensions["pages"]
+
         def run():
             with app.test_request_context(path, headers=HEADERS):
                 app.preprocess_request()
@@ -124,26 +133,30 @@ def small_page_steps(upstream: str, repeats: int = 200) -> list[tuple[str, float
                 if step >= 1:
                     page = history.latest(reader, None)
                     if step >= 2:
-                        render_template("chat.html", page=page, reader=reader, panel=None)
+                        pages.render("chat.html", page, reader)
         return run
 
     def best(call) -> float:
         return min(_best(call, repeats) for _ in range(5))
 
-    context = best(upto(0))
-    read = best(upto(1))
-    rendered = best(upto(2))
+    context = best(upto(app, 0))
+    read = best(upto(app, 1))
+    kept = best(upto(app, 2))
+    made = best(upto(unkept, 2))
     whole = best(lambda: client.get(path, headers=HEADERS))
+    whole_made = best(lambda: unkept_client.get(path, headers=HEADERS))
     upstream_call = best(lambda: source.get_messages(USER, CONVERSATION, PAGE_SIZE + 1))
     return [
         ("request context, before-request hooks, the reader (ids or token)", context),
         ("upstream call through the app's client (breaker, bulkhead, HTTP, JSON, parsing)",
          upstream_call),
         ("history: slices, anchor tokens, element ids", read - context - upstream_call),
-        ("templates (chat.html and what it includes)", rendered - read),
-        ("response: Flask, after-request hooks (headers, compression, log), test client",
-         whole - rendered),
-        ("whole page, in-process (test client)", whole),
+        ("the page kept: its key and the compressed bytes (viewer/page_cache.py)", kept - read),
+        ("response: Flask, after-request hooks (headers, log), test client", whole - kept),
+        ("whole page, in-process (test client), as sent again", whole),
+        ("the page made: templates (chat.html and what it includes) and compression, "
+         "page cache off", made - read),
+        ("whole page, in-process (test client), page cache off", whole_made),
     ]
 
 
@@ -155,6 +168,6 @@ def section_page_kinds(report: Report, upstream: str, rich_upstream: str, rounds
                  [(label, ms(cpu), ms(floor), ms(own)) for label, cpu, floor, own in rows])
     report.text("A small page's steps (English, open), in-process CPU, best of 5:")
     steps = small_page_steps(upstream)
-    whole = steps[-1][1] or 1.0
-    report.table(("step", "CPU per page", "share"),
+    whole = steps[5][1] or 1.0
+    report.table(("step", "CPU per page", "share of a page sent again"),
                  [(label, ms(seconds), f"{seconds / whole:.0%}") for label, seconds in steps])
