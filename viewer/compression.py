@@ -40,10 +40,11 @@ def register(app: Flask) -> Callable[[Response], Response]:
 
 def skipping_empty(after_request):
     """Flask-Compress's hook, which for a 204 (a live check with nothing new: most requests)
-    only adds ``Vary: Accept-Encoding``, after choosing an encoding it will not use: here it
-    only adds the header, as it does."""
+    and for a response already encoded (a page kept as sent, viewer/page_cache.py) only adds
+    ``Vary: Accept-Encoding``, after choosing an encoding it will not use: here it only adds
+    the header, as it does."""
     def compress(response: Response) -> Response:
-        if response.status_code != 204:
+        if response.status_code != 204 and "Content-Encoding" not in response.headers:
             return after_request(response)
         add_vary(response, "Accept-Encoding")
         return response

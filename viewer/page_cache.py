@@ -77,7 +77,7 @@ class PageCache:
         # a message's HTML shows (its tool calls), as the rendered-message cache's key does.
         return (template, request.query_string, request.script_root, locale_name(),
                 request.headers.get("Accept-Encoding", ""), presentation.local_today(self.zone),
-                tuple((message, render_key(message)) for message in page.messages),
+                tuple(zip(page.messages, map(render_key, page.messages), strict=True)),
                 page.after, page.boundary, page.depth, page.anchor, page.shown, page.next_limit,
                 page.max_limit, page.limit, page.newer, page.live_seconds, page.ids,
                 page.target, page.missing)
