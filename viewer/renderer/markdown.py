@@ -192,7 +192,7 @@ class _Renderer:
                         alt = None
                 elif alt is not None and kind in ("Text", "Code"):
                     alt.append(value)
-            elif kind == "Text":
+            elif kind == "Text":  # then Start and End: the commonest events first
                 opening = False
                 if code is not None:
                     code.append(value)
@@ -203,24 +203,6 @@ class _Renderer:
                     add(html)
                     if found:
                         self.check(clock=False)  # each link is some 80 characters more
-            elif kind == "TaskListMarker":
-                if items and items[-1] >= 0:
-                    start = items[-1]
-                    out[start] = out[start].replace("<li", '<li class="task-list-item"', 1)
-                    checked = " checked" if value else ""
-                    add(f'<label><input type="checkbox" disabled{checked}>')
-                    label = len(out)
-                else:  # a flattened list's item
-                    add("[x] " if value else "[ ] ")
-                opening = False
-            elif kind == "Code":
-                add(f'<code dir="ltr">{escape(value)}</code>')
-                opening = False
-            elif kind == "Html":  # a line of an HTML block: shown as text
-                add(escape(value).replace("\n", "<br>\n"))
-            elif kind == "InlineHtml":
-                add(escape(value))
-                opening = False
             elif kind == "Start":
                 if type(value) is str:
                     if value == "Paragraph" or value == "HtmlBlock":  # the latter shown as text
@@ -317,6 +299,24 @@ class _Renderer:
                     add("</blockquote>\n" if tag == "BlockQuote"
                         else "</ol>\n" if detail else "</ul>\n")
                     opening = False
+            elif kind == "TaskListMarker":
+                if items and items[-1] >= 0:
+                    start = items[-1]
+                    out[start] = out[start].replace("<li", '<li class="task-list-item"', 1)
+                    checked = " checked" if value else ""
+                    add(f'<label><input type="checkbox" disabled{checked}>')
+                    label = len(out)
+                else:  # a flattened list's item
+                    add("[x] " if value else "[ ] ")
+                opening = False
+            elif kind == "Code":
+                add(f'<code dir="ltr">{escape(value)}</code>')
+                opening = False
+            elif kind == "Html":  # a line of an HTML block: shown as text
+                add(escape(value).replace("\n", "<br>\n"))
+            elif kind == "InlineHtml":
+                add(escape(value))
+                opening = False
             else:  # footnote references, math and the like are not enabled: shown as typed
                 add(self.typed(count))
                 opening = False
