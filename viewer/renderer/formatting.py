@@ -212,9 +212,13 @@ class _Formatter:
                 text = []
                 continue
             left = self.left()
+            fences = len(self.fences)
             text.append(render_markdown(part.text, Limits(left.deadline, left.max_html - used),
-                                        self.fences, self.marker))
-            used += len(text[-1])
+                                        self.fences, self.marker, preview))
+            new = self.fences[fences:]
+            used += len(text[-1]) + sum(fence.unsanitized for fence in new)
+            # The figures' HTML, sanitized; the caller counts the rest.
+            self.size += sum(len(fence.before) + len(fence.after) for fence in new)
         if text:
             html.append(sanitize_html("".join(text), preview))
         return "".join(html) if parts else str(plain_html(parts))
@@ -245,8 +249,9 @@ class _Formatter:
         message's limits last."""
         if not self.fences:
             return fields
+        figures = sum(len(fence.before) + len(fence.after) for fence in self.fences)
         filler = _CodeFiller(self.nonce, self.fences, self.limits,
-                             self.limits.max_html - sum(map(len, fields)))
+                             self.limits.max_html - sum(map(len, fields)) - figures)
         filled = [CODE_MARKER.sub(filler, field) for field in fields]
         self.plain_code = filler.plain
         return filled
@@ -265,6 +270,9 @@ class _CodeFiller:
         if match[1] != self.nonce:  # text that only looks like a marker
             return match[0]
         fence = self.fences[int(match[2])]
+        return fence.before + self.code(fence) + fence.after
+
+    def code(self, fence: Fence) -> str:
         lexer = lexer_for(fence.language)
         if lexer is None:
             return escape_code(fence.code)
