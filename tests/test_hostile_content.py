@@ -179,3 +179,14 @@ def test_highlighting_stops_at_its_html_limit_and_shows_the_rest_plain():
     assert not result.complete
     assert html.unescape(re.sub(r"<[^>]+>", "", result.html)) == code
     assert len(result.html) < 100 + 6 * len(code)
+
+
+def test_fence_languages_typed_are_not_kept():
+    """A cache keyed by what was typed would grow with every fence's language."""
+    from viewer.renderer.highlight import _lexer, LANGUAGES, lexer_for
+
+    text = "\n\n".join(f"```py{index} x{index}\nx\n```\n\n```PY\n" for index in range(300))
+    message_body(assistant(text), PageBudget())
+    assert lexer_for("PY") is lexer_for("python") is lexer_for("py")
+    assert lexer_for("py1") is None
+    assert _lexer.cache_info().currsize <= len(LANGUAGES)

@@ -50,12 +50,16 @@ def _aliases() -> dict[str, str]:
 ALIASES = _aliases()
 
 
-@cache  # one lexer per language, shared: lexers keep no state between calls
 def lexer_for(language: str) -> Lexer | None:
     """The lexer for a fence's language (any case), or None when it is not allowed."""
     main = ALIASES.get(language.lower())
+    return _lexer(main) if main else None
+
+
+@cache  # one lexer per allowed language, shared: lexers keep no state between calls. (Keyed by
+def _lexer(main: str) -> Lexer:  # what was typed, the cache grew with every fence's language.)
     # stripnl off: the block is shown with its blank lines, as typed.
-    return get_lexer_by_name(main, stripnl=False) if main else None
+    return get_lexer_by_name(main, stripnl=False)
 
 
 @cache  # once per process
