@@ -190,3 +190,37 @@ def test_fence_languages_typed_are_not_kept():
     assert lexer_for("PY") is lexer_for("python") is lexer_for("py")
     assert lexer_for("py1") is None
     assert _lexer.cache_info().currsize <= len(LANGUAGES)
+
+
+def test_a_pages_bodies_are_each_messages_own_made_in_two_passes():
+    from benchmarks.fake_upstream import rich_messages
+    from tests.reading import READING_MESSAGES
+    from viewer.renderer.formatting import message_bodies
+
+    messages = [message_from_api(item) for item in rich_messages(20) + READING_MESSAGES]
+    assert message_bodies(messages, PageBudget()) == [message_body(message, PageBudget())
+                                                      for message in messages]
+
+
+def test_code_left_for_the_second_pass_gets_what_its_message_had_left():
+    from viewer.renderer.formatting import message_bodies
+
+    slow = "```c\n{" + "\n" * 19_000 + "int x;\n```"
+    started = time.thread_time()
+    bodies = message_bodies([assistant(slow), assistant("**hi**"), assistant(slow)],
+                            PageBudget())
+    assert time.thread_time() - started < 2 * MESSAGE_GUARD
+    for body in bodies[::2]:  # each stopped at its own limit, not the page's: kept
+        assert body.note == formatting.CODE_PLAIN and body.cacheable
+        assert body.html.endswith("int x;\n</code></pre></figure>\n")
+    assert bodies[1].note == "" and "<strong>hi</strong>" in bodies[1].html
+
+
+def test_code_left_for_the_second_pass_when_the_page_is_spent_is_plain_and_not_kept():
+    budget = PageBudget()
+    draft = formatting._draft(assistant("text\n\n```python\nx = '<b>'\n```"), budget)
+    budget.deadline = time.thread_time()  # other messages' text took the rest of the page's
+    body = draft.body(budget)
+    assert body.note == formatting.CODE_PLAIN and not body.cacheable
+    assert "<code class=\"language-python\" dir=\"ltr\">x = '&lt;b&gt;'\n</code>" in body.html
+    assert "<span" not in body.html and "<p dir=\"auto\">text</p>" in body.html
