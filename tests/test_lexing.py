@@ -131,6 +131,7 @@ AWKWARD = ["say 'it''s' \"a\" <b>x</b> SeLeCt select_ w12 w299x w300 1.5 12 3 x"
 @pytest.mark.parametrize("text", AWKWARD)
 def test_rules_that_cannot_be_joined_give_pygments_own_tokens(text):
     lexer = Awkward()
+    lexing.join_all(lexer)
     ours = list(lexer.get_tokens_unprocessed(text))
     with pygments_own_loop():
         theirs = list(lexer.get_tokens_unprocessed(text))
@@ -139,6 +140,7 @@ def test_rules_that_cannot_be_joined_give_pygments_own_tokens(text):
     lone = [rule[0].__self__.pattern[:9] for rule in root.rules
             if not lexing._joinable(rule, root.segments.flags)]
     assert lone == [r"(['\"])(.", "(?P<tag><", "(%)?(?(1)", r"(?x) \d+ ", "(w0|w1|w2"]
+    assert any(joined for *_, joined in root.segments["s"])  # "select", names...
 
 
 @pytest.mark.parametrize("language", sorted(SLOWEST_CODE))
@@ -158,3 +160,18 @@ def test_every_highlighted_language_stops_at_its_budget(language):
     assert time.thread_time() - started < 10 * MESSAGE_SECONDS
     shown = html.unescape(re.sub(r"<[^>]+>", "", result.html))
     assert shown == code  # nothing lost, highlighted or not
+
+
+def test_a_lexer_no_one_prepared_compiles_nothing_on_a_page():
+    """Markdown's code blocks call lexers by name, beyond the allowlist: their rules are
+    tried one by one, as Pygments would, rather than joined (compiled) on somebody's page."""
+
+    class Nested(Awkward):
+        pass
+
+    lexer = Nested()
+    ours = list(lexer.get_tokens_unprocessed(AWKWARD[1]))
+    with pygments_own_loop():
+        assert ours == list(lexer.get_tokens_unprocessed(AWKWARD[1]))
+    segments = lexing.states(lexer)["root"].segments
+    assert segments and not any(joined for found in segments.values() for *_, joined in found)

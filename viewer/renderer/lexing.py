@@ -215,17 +215,23 @@ def _lone(rule: tuple) -> tuple:
 
 class _Segments(dict):
     """A state's segments (see ``_segments``) for each first character (or NON_ASCII), and
-    for the end of the text (``""``)."""
+    for the end of the text (``""``). Rules are joined only with ``join`` (see join_all): a
+    lexer no one prepared (one Markdown's code blocks call by name) tries them on its own,
+    rather than compiling patterns on somebody's page."""
 
     def __init__(self, state: _State, cache: dict, flags: int) -> None:
         super().__init__()
         self.state, self.cache, self.flags = state, cache, flags
+        self.join = False
 
     def __missing__(self, char: str) -> tuple:
         rules = self.state[char] if char else tuple(self.state.rules)
-        found = self.cache.get(rules)
-        if found is None:
-            found = self.cache[rules] = _segments(rules, self.flags)
+        if not self.join:
+            found = tuple(_lone(rule) for rule in rules)
+        else:
+            found = self.cache.get(rules)
+            if found is None:
+                found = self.cache[rules] = _segments(rules, self.flags)
         self[char] = found
         return found
 
@@ -285,6 +291,7 @@ def states(lexer: RegexLexer) -> dict[str, _State]:
 def join_all(lexer: RegexLexer) -> None:
     """Make the segments of every state and character now, not on somebody's page."""
     for state in states(lexer).values():
+        state.segments.join = True
         for char in ASCII:
             state.segments[char]
         state.segments[NON_ASCII]
