@@ -239,9 +239,11 @@ class _Segments(dict):
 class _State(dict):
     """One lexer state: for each first character (or NON_ASCII), the rules worth trying."""
 
-    def __init__(self, rules: list, cache: dict, starts: dict, flags: int) -> None:
+    def __init__(self, rules: list, cache: dict, starts: dict, interned: dict,
+                 flags: int) -> None:
         super().__init__()
         self.rules = rules
+        self.interned = interned
         self.segments = _Segments(self, cache, flags)
         self.starts = []  # for each rule, the keys it may start with (or ANY)
         for rule in rules:
@@ -251,10 +253,12 @@ class _State(dict):
             self.starts.append(found)
 
     def __missing__(self, char: str) -> tuple:
-        """Found once per character (at most 129 of them)."""
+        """Found once per character (at most 129 of them); most characters of a state, and
+        many of the states that include others, share their rules: one tuple each, not tens
+        of thousands for the garbage collector to go through."""
         rules = tuple(rule for rule, keys in zip(self.rules, self.starts, strict=True)
                       if keys is ANY or char in keys)
-        self[char] = rules
+        rules = self[char] = self.interned.setdefault(rules, rules)
         return rules
 
 
@@ -280,9 +284,10 @@ def states(lexer: RegexLexer) -> dict[str, _State]:
     if found is None:
         cache: dict = {}  # segments by rules: states that include others share many
         starts: dict = {}
+        interned: dict = {}
         # Python adds re.UNICODE to every pattern compiled from text.
         flags = re.compile("", lexer.flags).flags
-        found = {name: _State(rules, cache, starts, flags)
+        found = {name: _State(rules, cache, starts, interned, flags)
                  for name, rules in lexer._tokens.items()}
         cls._dispatch_states = found  # per class, like Pygments' own _tokens
     return found
