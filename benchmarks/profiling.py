@@ -137,7 +137,7 @@ HOTSPOTS = {
     "Jinja templates in all": [("jinja2/environment.py", "render")],
     "  message list (cached HTML, day separators)": [("viewer/templating.py",
                                                       "message_list")],
-    "  message bodies (first view only)": [("viewer/renderer/formatting.py", "message_body")],
+    "  message bodies (first view only)": [("viewer/renderer/formatting.py", "message_bodies")],
     "    Markdown: pulldown-cmark events to HTML": [("viewer/renderer/markdown.py",
                                                     "render_markdown")],
     "    nh3 sanitizer": [("viewer/renderer/markdown.py", "sanitize_html")],

@@ -101,12 +101,23 @@ class Gunicorn:
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200 \
                         and len(children(self.process.pid)) >= workers:
-                    time.sleep(0.5)  # let the last worker finish loading the app
+                    self._wait_idle(deadline)  # the last worker may still be loading the app
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn ({self.label}) did not answer /healthz within 30 s")
+
+    def _wait_idle(self, deadline: float) -> None:
+        """Wait until the workers' CPU time stops growing: one that still loads the app (the
+        lexers' patterns take a second or more) would share the CPU with what is measured."""
+        quiet = 0
+        used = cpu_seconds(self.workers())
+        while quiet < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = cpu_seconds(self.workers())
+            quiet = quiet + 1 if now - used < 0.02 else 0
+            used = now
 
     def workers(self) -> list[int]:
         return children(self.process.pid)

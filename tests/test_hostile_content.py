@@ -7,11 +7,13 @@ plus a small constant; a limit hit shows the message plainly with a quiet note.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
 
 import pytest
+from pygments.token import Token
 
 from benchmarks.corpus import HOSTILE, hostile_message
 from memos_api import ContentPart, Message, message_from_api
@@ -131,3 +133,94 @@ def test_plain_fallback_keeps_every_character(message_list):
     assert str(formatting.TOO_LONG) in html
     content = html[html.index('<div class="message__content">'):]
     assert content.count("汉字 &amp; &#34;quotes&#34; &#39;single&#39;") == 2000
+
+
+class OddTokens:
+    """A lexer whose tokens are what no real one yields: markup, entities, quotes, a closing
+    ``</pre>``, empty values, and token types no stylesheet knows."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def get_tokens_unprocessed(self, code):
+        position = 0
+        for token_type, value in self.tokens:
+            yield position, token_type, value
+            position += len(value)
+
+
+ODD = [(Token.Keyword, "</pre><script>"), (Token.Keyword, "&amp;"), (Token.Made.Up.Type, '"q"'),
+       (Token.Made.Up.Type, "'s'"), (Token.Text.Whitespace, " \n"), (Token.Name, ""),
+       (Token, "</code>"), (Token.Error, "<"), (Token.Literal.String.Weird, ">&")]
+
+
+def test_odd_token_values_and_types_are_escaped_and_kept_whole():
+    from viewer.renderer.highlight import highlight
+
+    code = "".join(value for _, value in ODD)
+    result = highlight(code, OddTokens(ODD), time.thread_time() + 1, 10_000)
+    assert result.complete
+    # One span a run of one class; no span where there is no class (whitespace, the root
+    # type); unknown types take their nearest standard ancestor's (Literal.String: "s").
+    assert result.html == ('<span class="k">&lt;/pre&gt;&lt;script&gt;&amp;amp;</span>'
+                           '"q"\'s\' \n&lt;/code&gt;<span class="err">&lt;</span>'
+                           '<span class="s">&gt;&amp;</span>')
+    assert "<script" not in result.html and "</pre>" not in result.html
+    assert "</code>" not in result.html and re.search(r"<(?!/?span)", result.html) is None
+    assert html.unescape(re.sub(r"<[^>]+>", "", result.html)) == code
+
+
+def test_highlighting_stops_at_its_html_limit_and_shows_the_rest_plain():
+    from viewer.renderer.highlight import highlight
+
+    tokens = [(Token.Keyword, "<k>"), (Token.Name, "n"), (Token.Keyword, "&")] * 50
+    code = "".join(value for _, value in tokens)
+    result = highlight(code, OddTokens(tokens), time.thread_time() + 1, 100)
+    assert not result.complete
+    assert html.unescape(re.sub(r"<[^>]+>", "", result.html)) == code
+    assert len(result.html) < 100 + 6 * len(code)
+
+
+def test_fence_languages_typed_are_not_kept():
+    """A cache keyed by what was typed would grow with every fence's language."""
+    from viewer.renderer.highlight import _lexer, LANGUAGES, lexer_for
+
+    text = "\n\n".join(f"```py{index} x{index}\nx\n```\n\n```PY\n" for index in range(300))
+    message_body(assistant(text), PageBudget())
+    assert lexer_for("PY") is lexer_for("python") is lexer_for("py")
+    assert lexer_for("py1") is None
+    assert _lexer.cache_info().currsize <= len(LANGUAGES)
+
+
+def test_a_pages_bodies_are_each_messages_own_made_in_two_passes():
+    from benchmarks.fake_upstream import rich_messages
+    from tests.reading import READING_MESSAGES
+    from viewer.renderer.formatting import message_bodies
+
+    messages = [message_from_api(item) for item in rich_messages(20) + READING_MESSAGES]
+    assert message_bodies(messages, PageBudget()) == [message_body(message, PageBudget())
+                                                      for message in messages]
+
+
+def test_code_left_for_the_second_pass_gets_what_its_message_had_left():
+    from viewer.renderer.formatting import message_bodies
+
+    slow = "```c\n{" + "\n" * 19_000 + "int x;\n```"
+    started = time.thread_time()
+    bodies = message_bodies([assistant(slow), assistant("**hi**"), assistant(slow)],
+                            PageBudget())
+    assert time.thread_time() - started < 2 * MESSAGE_GUARD
+    for body in bodies[::2]:  # each stopped at its own limit, not the page's: kept
+        assert body.note == formatting.CODE_PLAIN and body.cacheable
+        assert body.html.endswith("int x;\n</code></pre></figure>\n")
+    assert bodies[1].note == "" and "<strong>hi</strong>" in bodies[1].html
+
+
+def test_code_left_for_the_second_pass_when_the_page_is_spent_is_plain_and_not_kept():
+    budget = PageBudget()
+    draft = formatting._draft(assistant("text\n\n```python\nx = '<b>'\n```"), budget)
+    budget.deadline = time.thread_time()  # other messages' text took the rest of the page's
+    body = draft.body(budget)
+    assert body.note == formatting.CODE_PLAIN and not body.cacheable
+    assert "<code class=\"language-python\" dir=\"ltr\">x = '&lt;b&gt;'\n</code>" in body.html
+    assert "<span" not in body.html and "<p dir=\"auto\">text</p>" in body.html

@@ -10,7 +10,20 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pygments.lexer import RegexLexer
+from pygments.lexer import bygroups, default, RegexLexer, using
+from pygments.lexers import PythonLexer
+from pygments.token import (
+    Comment,
+    Error,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    Punctuation,
+    String,
+    Text,
+    Whitespace,
+)
 
 from benchmarks.corpus import SLOWEST_CODE
 from benchmarks.lexer_scan import adversarial
@@ -71,6 +84,63 @@ def test_the_loop_is_installed_and_skips_rules_that_cannot_match():
     root = lexing.states(lexer_for("python"))["root"]
     assert len(root["#"]) < len(root.rules) / 4  # a comment does not try 50 patterns
     assert root[lexing.NON_ASCII]  # names may start with any letter
+    # "def", "del" and the like: keywords, soft keywords, "def " itself in one call to the
+    # regular-expression engine; names (a long Unicode class) in another.
+    segments = root.segments["d"]
+    assert [joined for _, _, joined in segments] == [True, False]
+    assert len(root["d"]) == 5
+
+
+class Awkward(RegexLexer):
+    """Rules that cannot share a pattern, or only with care: back references, named groups,
+    inline and scoped flags, bygroups with a nested callback, a verbose pattern, an empty
+    default rule, and a pattern longer than MAX_JOINED."""
+
+    flags = re.MULTILINE
+    tokens = {
+        "root": [
+            (r"(['\"])(.*?)\1", bygroups(String.Delimiter, String)),
+            (r"(?P<tag><)(?P<name>\w+)>", bygroups(Punctuation, Name.Tag)),
+            (r"(?i)select\b", Keyword),
+            (r"(?s)/\*.*?\*/", Comment),
+            (r"(%)?(?(1)a|b)c", Error),
+            (r"(#)(\w+)(:)(.*)", bygroups(Punctuation, Name.Label, Punctuation,
+                                          using(PythonLexer))),
+            (r"(?x) \d+ \.\d*  # a decimal", Number.Float),
+            (r"(\d+)(\s*)", bygroups(Number, None)),
+            (r"(" + "|".join(f"w{index}" for index in range(300)) + r")\b", Name.Builtin),
+            (r"^\w+(?=:)", Name.Label),
+            (r"\w+$", Name.Variable),
+            (r"\w+", Name, "after"),
+            (r"\s+", Whitespace),
+            (r"[^\w\s]", Operator),
+        ],
+        "after": [
+            (r"[ \t]*\(", Punctuation, "#pop"),
+            (r"(?-m:$)", Text, "#pop"),
+            default("#pop"),
+        ],
+    }
+
+
+AWKWARD = ["say 'it''s' \"a\" <b>x</b> SeLeCt select_ w12 w299x w300 1.5 12 3 x",
+           "/* a\nb */ #tag: print('</pre>') fn(x) y\nlabel: 7\n", "", "\n\n", "é中 ſelect",
+           "'unclosed\n\"also\nc bc %ac %bc", "w1 " * 50 + "end\n"]
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_rules_that_cannot_be_joined_give_pygments_own_tokens(text):
+    lexer = Awkward()
+    lexing.join_all(lexer)
+    ours = list(lexer.get_tokens_unprocessed(text))
+    with pygments_own_loop():
+        theirs = list(lexer.get_tokens_unprocessed(text))
+    assert ours == theirs
+    root = lexing.states(lexer)["root"]
+    lone = [rule[0].__self__.pattern[:9] for rule in root.rules
+            if not lexing._joinable(rule, root.segments.flags)]
+    assert lone == [r"(['\"])(.", "(?P<tag><", "(%)?(?(1)", r"(?x) \d+ ", "(w0|w1|w2"]
+    assert any(joined for *_, joined in root.segments["s"])  # "select", names...
 
 
 @pytest.mark.parametrize("language", sorted(SLOWEST_CODE))
@@ -90,3 +160,18 @@ def test_every_highlighted_language_stops_at_its_budget(language):
     assert time.thread_time() - started < 10 * MESSAGE_SECONDS
     shown = html.unescape(re.sub(r"<[^>]+>", "", result.html))
     assert shown == code  # nothing lost, highlighted or not
+
+
+def test_a_lexer_no_one_prepared_compiles_nothing_on_a_page():
+    """Markdown's code blocks call lexers by name, beyond the allowlist: their rules are
+    tried one by one, as Pygments would, rather than joined (compiled) on somebody's page."""
+
+    class Nested(Awkward):
+        pass
+
+    lexer = Nested()
+    ours = list(lexer.get_tokens_unprocessed(AWKWARD[1]))
+    with pygments_own_loop():
+        assert ours == list(lexer.get_tokens_unprocessed(AWKWARD[1]))
+    segments = lexing.states(lexer)["root"].segments
+    assert segments and not any(joined for found in segments.values() for *_, joined in found)

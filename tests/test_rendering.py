@@ -150,6 +150,60 @@ def test_fence_info_string_never_reaches_attributes_raw(info, language_class):
     assert_inert(html)
 
 
+FENCE_LANGUAGES = ["python", "PY", "c++", "C#", "", "nosuchlanguage", '"><script>', "</pre>",
+                   "a&b", "code-0123456789abcdef-0.", "ſ", "中文", "x" * 300, "json", "jsx"]
+
+
+@pytest.mark.parametrize("language", FENCE_LANGUAGES)
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_code_figure_is_made_as_the_sanitizer_would_write_it(language, preview):
+    """The figure around a Markdown code block skips the sanitizer: it must be what the
+    sanitizer makes of the figure it used to be given, whatever the fence's language."""
+    from viewer.renderer.markdown import code_figure, sanitize_html, sanitized_figure
+
+    marker = "code-0123456789abcdef-"
+    given = sanitize_html(code_figure(language, "x", [], marker), preview)
+    before, after = sanitized_figure(language, preview)
+    assert given == f"{before}{marker}0.{after}\n"
+
+
+# Where a code block can be: each context's {} is a fence, its lines indented by the context's.
+FIGURE_CONTEXTS = ["{}", "> {}", "- {}", "- [x] task\n\n  {}", "1. a\n\n   {}", "> - > {}",
+                   "| a |\n|---|\n| b |\n\n{}", "text\n\n{}", "<div>\n\n{}\n\n</div>",
+                   "[link](https://e.com)\n\n{}", "- " * 12 + "{}"]
+HOSTILE_FENCES = ['```"><b>\n</code></pre><script>x</script>\n```', "    indented </figure>",
+                  "~~~python\nx = '</pre>'\n~~~"]
+
+
+@pytest.mark.parametrize("context", FIGURE_CONTEXTS)
+@pytest.mark.parametrize("fence", HOSTILE_FENCES)
+def test_code_figures_in_any_context_are_where_the_sanitizer_would_put_them(context, fence):
+    from viewer.renderer.highlight import escape_code
+    from viewer.renderer.markdown import code_figure, Limits, sanitize_html
+    from viewer.renderer.markdown import render_markdown as markdown_html
+
+    prefix = context.split("{}")[0].rsplit("\n", 1)[-1]
+    indent = "> " if prefix.startswith(">") else " " * len(prefix)
+    text = context.format(fence.replace("\n", "\n" + indent))
+    html = render_markdown(text)
+    assert_inert(html)
+    assert "<script" not in html and "<b>" not in html
+    # The figures as they were made before: in the Markdown, through the sanitizer.
+    fences: list = []
+    marker = "code-0123456789abcdef-"
+    unsanitized = markdown_html(text, Limits(float("inf"), 10**6), fences, marker)
+    assert fences
+    for index, fence_found in enumerate(fences):
+        figure = code_figure(fence_found.language, "", [], marker)
+        unsanitized = unsanitized.replace(f"{marker}{index}.\n",
+                                          figure.replace(f"{marker}0.", ""))
+    codes = iter(fences)
+    expected = re.sub(r"(<code[^>]*>)(</code></pre></figure>)",
+                      lambda m: m[1] + escape_code(next(codes).code) + m[2],
+                      sanitize_html(unsanitized))
+    assert re.sub(r"<span[^>]*>|</span>", "", html) == expected
+
+
 def test_links_get_rel_and_target():
     text = '[docs](https://example.com/a?b=1&c=2 "The \\"docs\\"") <me@example.org>'
     html = render_markdown(text)

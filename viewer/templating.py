@@ -24,7 +24,7 @@ from .i18n import lazy_gettext as _l
 from .links import start_page
 from .page_cache import CUT_SHORT
 from .renderer import presentation, tools
-from .renderer.formatting import message_body, PageBudget
+from .renderer.formatting import message_bodies, PageBudget
 from .renderer.highlight import prepare
 from .renderer.message_cache import MessageCache
 
@@ -220,8 +220,9 @@ def register(app: Flask) -> None:
         budget = PageBudget()  # formatting time for the messages of this page
         language = page_language()  # a message's HTML holds its labels in this language
         kept = [cache.get(message, language) for message in messages]
-        bodies = [None if html is not None else message_body(message, budget)
-                  for message, html in zip(messages, kept, strict=True)]
+        uncached = [message for message, html in zip(messages, kept, strict=True) if html is None]
+        formatted = iter(message_bodies(uncached, budget))
+        bodies = [None if html is not None else next(formatted) for html in kept]
         if not all(body is None or body.cacheable for body in bodies):
             setattr(g, CUT_SHORT, True)  # the next view may have the time: not kept whole
         template = app.jinja_env.get_template("partials/message.html")

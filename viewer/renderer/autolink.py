@@ -85,6 +85,8 @@ def _trimmed(url: str) -> str:
 
 def autolinked(text: str) -> tuple[str, int]:
     """``text`` escaped for HTML, its bare addresses made links; and how many links."""
+    if "://" not in text and "@" not in text:  # most text: no address to look for
+        return escape_text(text), 0
     out: list[str] = []
     shown = count = 0  # text before ``shown`` is in out
     for start, end, target in _addresses(text):

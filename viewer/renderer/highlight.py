@@ -50,12 +50,16 @@ def _aliases() -> dict[str, str]:
 ALIASES = _aliases()
 
 
-@cache  # one lexer per language, shared: lexers keep no state between calls
 def lexer_for(language: str) -> Lexer | None:
     """The lexer for a fence's language (any case), or None when it is not allowed."""
     main = ALIASES.get(language.lower())
+    return _lexer(main) if main else None
+
+
+@cache  # one lexer per allowed language, shared: lexers keep no state between calls. (Keyed by
+def _lexer(main: str) -> Lexer:  # what was typed, the cache grew with every fence's language.)
     # stripnl off: the block is shown with its blank lines, as typed.
-    return get_lexer_by_name(main, stripnl=False) if main else None
+    return get_lexer_by_name(main, stripnl=False)
 
 
 @cache  # once per process
@@ -63,17 +67,14 @@ def prepare() -> None:
     """Load every allowed lexer now, and lex with viewer/renderer/lexing.py's loop.
 
     Pygments compiles a lexer's patterns when it is first used, and viewer/renderer/lexing.py reads
-    them (Python: ~45 ms; all languages ~0.4 s): that must not fall on a page, inside its
-    formatting budget.
+    and joins them (Python: ~0.1 s; all languages ~1.3 s): that must not fall on a page, inside
+    its formatting budget.
     """
     lexing.install()
     for language in LANGUAGES:
         lexer = lexer_for(language)
         if isinstance(lexer, RegexLexer):
-            lexing.states(lexer)
-
-
-_CLASSES: dict[_TokenType, str] = {}  # filled by highlight() as token types come up
+            lexing.join_all(lexer)
 
 
 def _css_class(token_type: _TokenType) -> str:
@@ -84,6 +85,18 @@ def _css_class(token_type: _TokenType) -> str:
     while token_type not in STANDARD_TYPES:
         token_type = token_type.parent or Token
     return STANDARD_TYPES[token_type]
+
+
+class _Classes(dict):
+    """Each token type's class, found as token types come up (a lookup per token: a miss
+    costs a method call, a hit nothing more than a dict's)."""
+
+    def __missing__(self, token_type: _TokenType) -> str:
+        found = self[token_type] = _css_class(token_type)
+        return found
+
+
+_CLASSES = _Classes()
 
 
 @dataclass(frozen=True)
@@ -101,20 +114,19 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
     html: list[str] = []
     size, stop = 0, len(code)  # stop: where highlighting stopped, if it did
     last_class, run = "", ""  # consecutive tokens of one class share a span, as Pygments does
-    classes = _CLASSES
+    classes, add, clock = _CLASSES, html.append, time.perf_counter
     # Some lexers take time quadratic in crafted input, up to a millisecond per token, so the
     # clock is read every few tokens: the wall clock (~50 ns), and this thread's CPU time
     # (~500 ns) only once the wall clock says the budget may be spent.
     wall_deadline = time.perf_counter() + deadline - time.thread_time()
     count = 0
     for position, token_type, value in lexer.get_tokens_unprocessed(code):
-        css_class = classes.get(token_type)
-        if css_class is None:
-            css_class = classes[token_type] = _css_class(token_type)
+        css_class = classes[token_type]
         if css_class != last_class:
             if run:
-                html.append(_span(last_class, run))
-                size += len(html[-1])
+                span = _span(last_class, run)
+                add(span)
+                size += len(span)
                 if size > max_html:
                     run, stop = "", position
                     break
@@ -122,17 +134,17 @@ def highlight(code: str, lexer: Lexer, deadline: float, max_html: int) -> Highli
         else:
             run += value
         count += 1
-        if count & 3 == 0 and time.perf_counter() > wall_deadline:
+        if count & 3 == 0 and clock() > wall_deadline:
             left = deadline - time.thread_time()
             if left <= 0:
                 run = run[:-len(value)] if value else run  # this token and the rest: plain
                 stop = position
                 break
-            wall_deadline = time.perf_counter() + left
+            wall_deadline = clock() + left
     if run:
-        html.append(_span(last_class, run))
+        add(_span(last_class, run))
     if stop < len(code):
-        html.append(escape_code(code[stop:]))
+        add(escape_code(code[stop:]))
     return Highlighted("".join(html), complete=stop >= len(code))
 
 

@@ -6,7 +6,10 @@ reference links into 16 MB of HTML. Its events become HTML here, so that raw HTM
 text, only http, https and mailto links survive, images are never loaded, and quotes and lists
 nested past ``MAX_DEPTH`` are flattened. The HTML may grow to ``Limits.max_html`` characters
 and take until ``Limits.deadline`` (thread CPU time); past either, ``LimitReached`` is raised.
-Fenced code is left as a marker for the caller to fill in (viewer/renderer/highlight.py).
+Fenced code is left as a marker for the caller to fill in (viewer/renderer/highlight.py), with
+the figure around it: both are made by our own code, from the allowlisted lexer's name and a
+class of ``[a-z0-9_+-]``, exactly as the sanitizer would write them (a quarter of its time
+went to parsing and writing them again).
 Bare addresses in text become links (viewer/renderer/autolink.py), never inside code or a link;
 task list items (``- [x]``) become disabled checkboxes, each inside a label with its item's
 first line, which names it.
@@ -29,7 +32,7 @@ import pyromark
 
 from ..i18n import gettext
 from .autolink import autolinked, escape, is_safe_url, LINK_REL
-from .highlight import lexer_for
+from .highlight import escape_code, lexer_for
 
 # Single tildes are read as subscript only so that they can be printed as typed: "~5 min".
 PARSER = pyromark.Markdown(options=pyromark.Options.ENABLE_TABLES
@@ -90,10 +93,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class Fence:
-    """A fenced or indented code block, left for the caller to highlight."""
+    """A fenced or indented code block, left for the caller to highlight; ``before`` and
+    ``after`` are the figure's HTML around the code when the marker stands for all of it."""
 
     language: str  # the first word of the fence's info string, as typed ("" for none)
     code: str
+    before: str = ""
+    after: str = ""
+    unsanitized: int = 0  # characters of HTML the figure counted for, unsanitized, but code
 
 
 # Built once: nh3.clean() would build the same sanitizer again for every message (a third of
@@ -118,19 +125,23 @@ def sanitize_html(html: str, preview: bool = False) -> str:
     return (PREVIEW_SANITIZER if preview else SANITIZER).clean(html)
 
 
-def render_markdown(text: str, limits: Limits, fences: list[Fence], marker: str) -> str:
-    """``text`` as (unsanitized) HTML; each code block becomes ``marker`` + its index in
-    ``fences``, where it is appended."""
+def render_markdown(text: str, limits: Limits, fences: list[Fence], marker: str,
+                    preview: bool = False) -> str:
+    """``text`` as (unsanitized) HTML; each code block, its figure included, becomes
+    ``marker`` + its index in ``fences``, where it is appended (as it is to be sanitized for a
+    ``preview`` or not). The limit on HTML counts the figures."""
     if not text.isascii():  # lone surrogates (JSON can carry them) become "?"
         text = text.encode("utf-8", "replace").decode("utf-8")
-    return _Renderer(text.replace("\x00", "\ufffd"), limits, fences, marker).run()
+    return _Renderer(text.replace("\x00", "\ufffd"), limits, fences, marker, preview).run()
 
 
 class _Renderer:
     """One pass over one text's events."""
 
-    def __init__(self, text: str, limits: Limits, fences: list[Fence], marker: str) -> None:
+    def __init__(self, text: str, limits: Limits, fences: list[Fence], marker: str,
+                 preview: bool) -> None:
         self.text, self.limits, self.fences, self.marker = text, limits, fences, marker
+        self.preview = preview
         self.out: list[str] = []
         self.size = self.counted = 0
         self.spans: list[dict] | None = None  # where each event was typed, found when needed
@@ -192,7 +203,7 @@ class _Renderer:
                         alt = None
                 elif alt is not None and kind in ("Text", "Code"):
                     alt.append(value)
-            elif kind == "Text":
+            elif kind == "Text":  # then Start and End: the commonest events first
                 opening = False
                 if code is not None:
                     code.append(value)
@@ -203,24 +214,6 @@ class _Renderer:
                     add(html)
                     if found:
                         self.check(clock=False)  # each link is some 80 characters more
-            elif kind == "TaskListMarker":
-                if items and items[-1] >= 0:
-                    start = items[-1]
-                    out[start] = out[start].replace("<li", '<li class="task-list-item"', 1)
-                    checked = " checked" if value else ""
-                    add(f'<label><input type="checkbox" disabled{checked}>')
-                    label = len(out)
-                else:  # a flattened list's item
-                    add("[x] " if value else "[ ] ")
-                opening = False
-            elif kind == "Code":
-                add(f'<code dir="ltr">{escape(value)}</code>')
-                opening = False
-            elif kind == "Html":  # a line of an HTML block: shown as text
-                add(escape(value).replace("\n", "<br>\n"))
-            elif kind == "InlineHtml":
-                add(escape(value))
-                opening = False
             elif kind == "Start":
                 if type(value) is str:
                     if value == "Paragraph" or value == "HtmlBlock":  # the latter shown as text
@@ -317,6 +310,24 @@ class _Renderer:
                     add("</blockquote>\n" if tag == "BlockQuote"
                         else "</ol>\n" if detail else "</ul>\n")
                     opening = False
+            elif kind == "TaskListMarker":
+                if items and items[-1] >= 0:
+                    start = items[-1]
+                    out[start] = out[start].replace("<li", '<li class="task-list-item"', 1)
+                    checked = " checked" if value else ""
+                    add(f'<label><input type="checkbox" disabled{checked}>')
+                    label = len(out)
+                else:  # a flattened list's item
+                    add("[x] " if value else "[ ] ")
+                opening = False
+            elif kind == "Code":
+                add(f'<code dir="ltr">{escape(value)}</code>')
+                opening = False
+            elif kind == "Html":  # a line of an HTML block: shown as text
+                add(escape(value).replace("\n", "<br>\n"))
+            elif kind == "InlineHtml":
+                add(escape(value))
+                opening = False
             else:  # footnote references, math and the like are not enabled: shown as typed
                 add(self.typed(count))
                 opening = False
@@ -346,8 +357,28 @@ class _Renderer:
         return f"[{label}]"
 
     def _fence(self, language: str, code: str) -> str:
-        """A code block's figure, its contents left as a marker (see the module docstring)."""
-        return code_figure(language, code, self.fences, self.marker)
+        """A code block, figure and all, left as a marker (see the module docstring)."""
+        before, after = sanitized_figure(language, self.preview)
+        marker = f"{self.marker}{len(self.fences)}.\n"
+        # Limits count the figure as the sanitizer would have been given it: as they did.
+        unsanitized = len(figure_html(language, "", True))
+        self.fences.append(Fence(language, code, before, after, unsanitized))
+        self.size += unsanitized
+        return marker
+
+
+def sanitized_figure(language: str, preview: bool) -> tuple[str, str]:
+    """A code block's figure before and after its code, as the sanitizer writes
+    ``code_figure`` (in a ``preview``, not focusable)."""
+    lexer = lexer_for(language)
+    caption = (f'<figcaption class="code-block__lang">{escape_code(lexer.name)}</figcaption>'
+               if lexer else "")
+    language_class = NOT_CLASS_CHARACTER.sub("", language.lower())
+    attributes = f' class="language-{language_class}"' if language_class else ""
+    tabindex = "" if preview else ' tabindex="0"'
+    return (f'<figure class="code-block" dir="ltr">{caption}'
+            f'<pre class="highlight"{tabindex}><code{attributes} dir="ltr">',
+            "</code></pre></figure>")
 
 
 def code_figure(language: str, code: str, fences: list[Fence], marker: str,
@@ -355,14 +386,18 @@ def code_figure(language: str, code: str, fences: list[Fence], marker: str,
     """A code block's figure, ``code`` left in ``fences`` and shown as ``marker`` and its index
     there. It scrolls sideways: unless it is in a preview, Tab can reach it to scroll it."""
     fences.append(Fence(language, code))
+    return figure_html(language, f"{marker}{len(fences) - 1}.", focusable) + "\n"
+
+
+def figure_html(language: str, inside: str, focusable: bool) -> str:
+    """A code block's figure around ``inside``, unsanitized."""
     lexer = lexer_for(language)
     caption = f'<figcaption class="code-block__lang">{lexer.name}</figcaption>' if lexer else ""
     language_class = NOT_CLASS_CHARACTER.sub("", language.lower())
     attributes = f' class="language-{language_class}"' if language_class else ""
     tabindex = ' tabindex="0"' if focusable else ""
     return (f'<figure class="code-block" dir="ltr">{caption}'
-            f'<pre class="highlight"{tabindex}><code{attributes}>'
-            f"{marker}{len(fences) - 1}.</code></pre></figure>\n")
+            f'<pre class="highlight"{tabindex}><code{attributes}>{inside}</code></pre></figure>')
 
 
 # Where a block ends, the words before it and after it are apart: a line break in the text.
