@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -175,3 +176,14 @@ def test_a_lexer_no_one_prepared_compiles_nothing_on_a_page():
         assert ours == list(lexer.get_tokens_unprocessed(AWKWARD[1]))
     segments = lexing.states(lexer)["root"].segments
     assert segments and not any(joined for found in segments.values() for *_, joined in found)
+
+
+def test_a_fence_inside_markdown_code_is_not_highlighted_past_the_allowed_languages():
+    """Pygments' Markdown lexer highlights a fence inside it with any lexer it names, autoit's
+    quadratic one included: inside ```markdown the fence is plain text."""
+    inner = "# notes\n\n```autoit\n" + " " * 3000 + "x\n```\n\n```python\ndef f(): pass\n```\n"
+    started = time.thread_time()
+    result = highlight(inner, lexer_for("markdown"), started + 1.0, 1_000_000)
+    assert time.thread_time() - started < 0.5  # autoit's lexer: seconds
+    assert "def f(): pass" in result.html.replace('<span class="w"> </span>', " ")
+    assert '<span class="k">def</span>' not in result.html  # not lexed as Python

@@ -58,8 +58,11 @@ def lexer_for(language: str) -> Lexer | None:
 
 @cache  # one lexer per allowed language, shared: lexers keep no state between calls. (Keyed by
 def _lexer(main: str) -> Lexer:  # what was typed, the cache grew with every fence's language.)
-    # stripnl off: the block is shown with its blank lines, as typed.
-    return get_lexer_by_name(main, stripnl=False)
+    # stripnl off: the block is shown with its blank lines, as typed. Markdown's lexer would
+    # highlight a fence inside it with any of Pygments' 500 lexers, past LANGUAGES (some are
+    # quadratic: autoit took 4.9 s on 6,000 spaces): the inner fence is shown as plain code.
+    options = {"handlecodeblocks": False} if main == "markdown" else {}
+    return get_lexer_by_name(main, stripnl=False, **options)
 
 
 @cache  # once per process
