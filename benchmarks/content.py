@@ -38,7 +38,8 @@ def section_cold_page(report: Report, session: requests.Session, app: Gunicorn, 
                    "`RENDERED_PAGE_CACHE_BYTES=0`), so every message is "
                    "formatted (Markdown, highlighting, sanitizing) on every request: the median "
                    "page (`limit=50`, gunicorn with gunicorn.conf.py) over the median direct "
-                   "call for the same 51 messages, upstream latency 0, sampled in turn.")
+                   "call for the same 51 messages, upstream latency 0, sampled in rounds "
+                   "(each round in a shuffled order).")
     url = page_url(app.url, limit=COLD_MESSAGES)
     for _ in range(3):  # templates compiled, connections made
         page_load(session, url)

@@ -54,7 +54,8 @@ def check(session: requests.Session, url: str) -> tuple[int, int]:
 def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
                  shipped_app: Gunicorn, fake: Fake, profile: Profile, floor: Gunicorn) -> None:
     report.section("Live checks", "A check with nothing new, over the direct upstream call it "
-                   f"makes (the newest {PAGE_SIZE} + 3 messages), sampled in turn, each check "
+                   f"makes (the newest {PAGE_SIZE} + 3 messages), sampled in shuffled rounds, "
+                   "each check "
                    "for another user (an app with `LIVE_POLL_SECONDS=2`; answers are shared "
                    "for a second per user and conversation, so each sampled check makes its "
                    "own call), and beside it the floor's 204 (benchmarks/floor_app.py "
