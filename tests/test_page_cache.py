@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import brotli
 import pytest
+from flask import template_rendered
 
 try:
     from compression import zstd  # Python 3.14+
@@ -68,6 +69,32 @@ def test_a_page_sent_again_is_what_was_sent_and_what_a_fresh_render_makes(cached
         uncached = app_factory(RENDERED_PAGE_CACHE_BYTES=0).test_client()  # the same store
         assert decoded(uncached.get(CHAT, headers=headers)) == decoded(again)
     assert len(cached.extensions["pages"]) == 4  # one per encoding asked
+    rendered = []
+    with template_rendered.connected_to(lambda sender, template, **_: rendered.append(
+            template.name), cached):
+        assert sent(client.get(CHAT, headers=BROWSER)) == sent(client.get(CHAT,
+                                                                           headers=BROWSER))
+    assert rendered == []  # sent as kept: no template ran
+
+
+def test_a_kept_page_holds_no_file_data_or_extra_fields_it_does_not_count(app_factory):
+    """Parts as they came (an image's data) and MemOS's extra fields are not shown, nor
+    counted in a kept page's size: the key keeps its messages without them."""
+    app = app_factory()
+    data = "data:image/png;base64," + "A" * 200_000
+    app.extensions["memos_source"].add_messages("u1", "c1", [
+        {"role": "user", "content": [{"type": "text", "text": "look"},
+                                     {"type": "image_url", "image_url": {"url": data}}]}])
+    client = app.test_client()
+    page = decoded(client.get(CHAT, headers=BROWSER))
+    assert b"look" in page and data.encode() not in page
+    (key,) = app.extensions["pages"]._items
+    for message, _shown in key[6]:
+        assert message.content is None and message.extra == {}
+    # A browser's huge Accept-Encoding is part of the key: counted.
+    before = app.extensions["pages"]._bytes
+    client.get(CHAT, headers={"Accept-Encoding": "gzip, " + "x" * 6000})
+    assert app.extensions["pages"]._bytes - before > 6000
 
 
 def test_a_new_message_upstream_shows_at_once(cached):

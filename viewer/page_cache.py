@@ -32,6 +32,7 @@ from .history import Slice
 from .i18n import locale_name
 from .links import Reader
 from .renderer import presentation
+from .renderer.message_cache import bare
 from .renderer.tools import render_key
 
 KEEP_SECONDS = 10.0  # the printed header's time is at most this old (static/chat.js: exact)
@@ -55,8 +56,7 @@ class PageCache:
     def render(self, template: str, page: Slice, reader: Reader) -> Response:
         """``template`` with ``page`` for ``reader``, as sent the last time it was the same."""
         if self.max_bytes <= 0:
-            return self.compress(Response(render_template(template, page=page, reader=reader,
-                                                          panel=None), mimetype="text/html"))
+            return self._made(template, page, reader)
         key = self._key(template, page)
         now = self.clock()
         with self._lock:
@@ -66,25 +66,33 @@ class PageCache:
                     self._items.move_to_end(key)
                     return _response(kept[1], kept[2])
                 self._drop(key)
-        response = self.compress(Response(render_template(template, page=page, reader=reader,
-                                                          panel=None), mimetype="text/html"))
+        response = self._made(template, page, reader)
         if not g.get(CUT_SHORT):
-            self._keep(key, now, response, page)
+            self._keep(self._key(template, page, bare), now, response, page)
         return response
 
-    def _key(self, template: str, page: Slice) -> tuple:
+    def _made(self, template: str, page: Slice, reader: Reader) -> Response:
+        return self.compress(Response(render_template(template, page=page, reader=reader,
+                                                      panel=None), mimetype="text/html"))
+
+    def _key(self, template: str, page: Slice, shown=lambda message: message) -> tuple:
+        """Everything ``template`` makes of ``page`` depends on, each message as ``shown``
+        gives it (equal to it, as messages compare)."""
         # Messages compare without ``extra`` and ``content``: render_key holds what of extra
         # a message's HTML shows (its tool calls), as the rendered-message cache's key does.
         return (template, request.query_string, request.script_root, locale_name(),
                 request.headers.get("Accept-Encoding", ""), presentation.local_today(self.zone),
-                tuple(zip(page.messages, map(render_key, page.messages), strict=True)),
-                page.after, page.boundary, page.depth, page.anchor, page.shown, page.next_limit,
-                page.max_limit, page.limit, page.newer, page.live_seconds, page.ids,
-                page.target, page.missing)
+                tuple(zip(map(shown, page.messages), map(render_key, page.messages),
+                          strict=True)),
+                page.after and shown(page.after), page.boundary, page.depth, page.anchor,
+                page.shown, page.next_limit, page.max_limit, page.limit, page.newer,
+                page.live_seconds, page.ids, page.target, page.missing)
 
     def _keep(self, key: tuple, now: float, response: Response, page: Slice) -> None:
         body = response.get_data()
-        size = len(body) + len(request.query_string) + sum(
+        # What the entry holds: the page, the request's text in the key, the messages' text.
+        size = len(body) + len(request.query_string) + len(
+            request.headers.get("Accept-Encoding", "")) + sum(
             len(part.text) for message in page.messages for part in message.parts)
         if size > self.max_bytes // 8:  # no one page may crowd out the rest
             return

@@ -69,11 +69,7 @@ class MessageCache:
                 sys.getsizeof(call.arguments) + sys.getsizeof(call.name) for call in calls)
         if size > self.max_bytes // 8:  # no one entry may crowd out the rest
             return
-        if message.content is not None and not isinstance(message.content, str):
-            # Parts as they came (a file's data, say) are for exports: not worth keeping here,
-            # and not counted in ``size``. Keys compare without them.
-            message = replace(message, content=None)
-        key = (message, language, shown)
+        key = (bare(message), language, shown)
         with self._lock:
             if key in self._items:
                 return
@@ -85,3 +81,12 @@ class MessageCache:
     def info(self) -> CacheInfo:
         """Hits, misses, entries and bytes held."""
         return CacheInfo(self._hits, self._misses, len(self._items), self._bytes)
+
+
+def bare(message: Message) -> Message:
+    """``message`` without what it compares without and its HTML does not show (to be kept in a
+    key, not counted in its size): its parts as they came (a file's data) and ``extra`` (render_key
+    holds the tool calls the HTML shows)."""
+    if message.content is None and not message.extra:
+        return message
+    return replace(message, content=None, extra={})
