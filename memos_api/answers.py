@@ -50,12 +50,17 @@ class KeptAnswers:
         with self._lock:
             old = self._items.pop(place, None)
             if old is not None:
-                self._bytes -= len(old[0])
+                self._bytes -= _size(old[0])
             self._items[place] = (raw, tuple(messages))
-            self._bytes += len(raw)
+            self._bytes += _size(raw)
             while self._bytes > self.max_bytes:
-                self._bytes -= len(self._items.popitem(last=False)[1][0])
+                self._bytes -= _size(self._items.popitem(last=False)[1][0])
 
 
 def _place(raw: bytes) -> tuple:
     return len(raw), raw[:SAMPLE], raw[-SAMPLE:]
+
+
+def _size(raw: bytes) -> int:
+    """The bytes an answer holds: itself and the sample of it in its place."""
+    return len(raw) + min(len(raw), 2 * SAMPLE)

@@ -799,5 +799,10 @@ def test_kept_answers_stay_within_their_bytes():
     assert kept.get(bytes([49]) * 90_000) == []
     assert kept.get(bytes([0]) * 90_000) is None  # dropped long ago
     assert kept.get(bytes([48]) * 89_999 + b"x") is None  # other bytes
+    small = KeptAnswers(max_bytes=30_000)
+    for n in range(100):  # small answers: their place (both ends) counts as much as they do
+        small.put(b"%05d" % n * 200, [])
+        assert small._bytes <= 30_000
+    assert len(small._items) <= 15
     kept.put(b"x" * 200_000, [])  # over a quarter of the bound: not kept
     assert kept.get(b"x" * 200_000) is None

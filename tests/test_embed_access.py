@@ -275,6 +275,7 @@ def test_tokens_found_good_are_kept_as_claims_no_caller_can_change():
     good = token(claims(accent="#aa0000"))
     first = access.read_token(good, SECRET, 3600)
     first["user_id"] = "mallory"
+    assert (good, SECRET, 3600) in access._verified  # kept: checked once
     assert access.read_token(good, SECRET, 3600)["user_id"] == "alice"
     # The same token under another secret or a shorter longest lifetime is checked afresh.
     with pytest.raises(Forbidden, match="not signed by this viewer"):
