@@ -34,11 +34,11 @@ def register(app: Flask) -> Callable[[Response], Response]:
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress = Compress(app)
     hooks = app.after_request_funcs[None]
-    hooks[hooks.index(compress.after_request)] = skipping_empty(compress.after_request)
+    hooks[hooks.index(compress.after_request)] = vary_only_when_done(compress.after_request)
     return compress.after_request
 
 
-def skipping_empty(after_request):
+def vary_only_when_done(after_request):
     """Flask-Compress's hook, which for a 204 (a live check with nothing new: most requests)
     and for a response already encoded (a page kept as sent, viewer/page_cache.py) only adds
     ``Vary: Accept-Encoding``, after choosing an encoding it will not use: here it only adds
