@@ -231,3 +231,22 @@ def test_code_left_for_the_second_pass_when_the_page_is_spent_is_plain_and_not_k
     assert "<code class=\"language-python\" dir=\"ltr\">x = '&lt;b&gt;'\n</code>" in body.html
     assert "<span" not in body.html and "<p dir=\"auto\">text</p>" in body.html
 
+
+def test_slow_code_on_a_page_takes_the_pages_time_at_most_and_never_its_texts():
+    """Code is highlighted after every message's text: however slow the code, the text of
+    each message is formatted, and the page's code stops at the page's budget."""
+    from viewer.renderer.formatting import message_bodies
+
+    slow = SLOW_C
+    text = "**bold** and [a link](https://example.com/)\n\n- one\n- two\n"
+    messages = [assistant(slow if index % 2 == 0 else text) for index in range(30)]
+    budget = PageBudget()  # lexers prepared first: once per process, on nobody's page
+    started = time.thread_time()
+    bodies = message_bodies(messages, budget)
+    assert time.thread_time() - started < formatting.PAGE_SECONDS + MESSAGE_GUARD
+    for body in bodies[1::2]:  # 15 messages' code alone would spend the page's 0.25 s
+        assert body.note == "" and body.cacheable and "<strong>bold</strong>" in body.html
+    for body in bodies[::2]:
+        assert body.note == formatting.CODE_PLAIN
+        assert body.html.endswith("int x;\n</code></pre></figure>\n")
+    assert not bodies[-2].cacheable  # the page's budget stopped it, not its own
