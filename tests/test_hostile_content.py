@@ -202,16 +202,22 @@ def test_a_pages_bodies_are_each_messages_own_made_in_two_passes():
                                                       for message in messages]
 
 
+SLOW_C = "```c\n{" + "\n" * 5_000 + "int x;\n```"
+
+
 def test_code_left_for_the_second_pass_gets_what_its_message_had_left():
     from viewer.renderer.formatting import message_bodies
 
-    slow = "```c\n{" + "\n" * 19_000 + "int x;\n```"
+    # Under HIGHLIGHT_CHARACTERS (code past it is plain at once, given time or not): C's
+    # lexer takes ~1 s over these 5,000 lines, 40 times a message's time.
+    slow = SLOW_C
+    budget = PageBudget()  # lexers prepared first: once per process, on nobody's page
     started = time.thread_time()
-    bodies = message_bodies([assistant(slow), assistant("**hi**"), assistant(slow)],
-                            PageBudget())
+    bodies = message_bodies([assistant(slow), assistant("**hi**"), assistant(slow)], budget)
     assert time.thread_time() - started < 2 * MESSAGE_GUARD
     for body in bodies[::2]:  # each stopped at its own limit, not the page's: kept
         assert body.note == formatting.CODE_PLAIN and body.cacheable
+        assert body.html.count('<span class="p">{</span>') == 1  # highlighted while time lasted
         assert body.html.endswith("int x;\n</code></pre></figure>\n")
     assert bodies[1].note == "" and "<strong>hi</strong>" in bodies[1].html
 
@@ -224,3 +230,23 @@ def test_code_left_for_the_second_pass_when_the_page_is_spent_is_plain_and_not_k
     assert body.note == formatting.CODE_PLAIN and not body.cacheable
     assert "<code class=\"language-python\" dir=\"ltr\">x = '&lt;b&gt;'\n</code>" in body.html
     assert "<span" not in body.html and "<p dir=\"auto\">text</p>" in body.html
+
+
+def test_slow_code_on_a_page_takes_the_pages_time_at_most_and_never_its_texts():
+    """Code is highlighted after every message's text: however slow the code, the text of
+    each message is formatted, and the page's code stops at the page's budget."""
+    from viewer.renderer.formatting import message_bodies
+
+    slow = SLOW_C
+    text = "**bold** and [a link](https://example.com/)\n\n- one\n- two\n"
+    messages = [assistant(slow if index % 2 == 0 else text) for index in range(30)]
+    budget = PageBudget()  # lexers prepared first: once per process, on nobody's page
+    started = time.thread_time()
+    bodies = message_bodies(messages, budget)
+    assert time.thread_time() - started < formatting.PAGE_SECONDS + MESSAGE_GUARD
+    for body in bodies[1::2]:  # 15 messages' code alone would spend the page's 0.25 s
+        assert body.note == "" and body.cacheable and "<strong>bold</strong>" in body.html
+    for body in bodies[::2]:
+        assert body.note == formatting.CODE_PLAIN
+        assert body.html.endswith("int x;\n</code></pre></figure>\n")
+    assert not bodies[-2].cacheable  # the page's budget stopped it, not its own
