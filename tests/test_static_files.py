@@ -398,3 +398,21 @@ def test_over_http_without_a_build_files_are_served_uncompressed(live_server, mo
         assert "Content-Encoding" not in headers and headers["Cache-Control"] == VERSIONED
         status, _, _ = fetch(server, url, **{"If-None-Match": headers["ETag"]})
         assert status == 304, name
+
+
+@pytest.mark.parametrize(("accepted", "sent"), [
+    ("br;q=0, gzip;q=0", "identity"),
+    ("br;q=0, gzip", "gzip"),
+    ("BR;Q=0, GZIP;Q=0.5", "gzip"),
+    ("br; q=0, gzip; q=0", "identity"),
+    ("br;q=0, *", "gzip"),
+    ("*;q=0, identity", "identity"),
+    ("Br", "br"),
+])
+def test_a_static_file_is_never_sent_in_an_encoding_the_client_refused(client, accepted, sent):
+    # WhiteNoise takes any mention of an encoding, ";q=0" (refused) included, for a yes.
+    for name, url in linked(client).items():
+        for path in (url, f"/static/{name}"):
+            response = get(client, path, accepted)
+            assert response.headers.get("Content-Encoding", "identity") == sent, (path, accepted)
+            assert DECODE[sent](response.data) == source(name), path

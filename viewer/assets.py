@@ -36,6 +36,7 @@ from flask import Flask, request
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
+from .compression import accepted_encodings
 from .security import static_file_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,7 @@ class StaticFiles(WhiteNoise):
     ``Last-Modified``."""
 
     FOREVER = 365 * 24 * 60 * 60
+    ENCODINGS = frozenset({"br", "gzip"})  # the variants Compressor makes
 
     def serve(self, static_file, environ, start_response):
         def start(status: str, headers: list, exc_info=None):
@@ -77,6 +79,10 @@ class StaticFiles(WhiteNoise):
             if not status.startswith(("2", "304")) and "cache-control" not in present:
                 headers.append(("Cache-Control", "no-store"))  # as every error page
             return start_response(status, headers, exc_info)
+        # WhiteNoise takes any mention of an encoding for a yes, a refusal (";q=0") included.
+        if "HTTP_ACCEPT_ENCODING" in environ:
+            environ = {**environ, "HTTP_ACCEPT_ENCODING": accepted_encodings(
+                environ["HTTP_ACCEPT_ENCODING"], self.ENCODINGS)}
         return super().serve(static_file, environ, start)
 
 

@@ -40,12 +40,13 @@ def register(app: Flask) -> Callable[[Response], Response]:
     return hook
 
 
-def accepted_encodings(header: str, known: set[str]) -> str:
-    """``header`` (an Accept-Encoding) as Flask-Compress reads it right: each of ``known`` the
-    client takes, with its quality, and ``identity`` when named.
+def accepted_encodings(header: str, known: set[str] | frozenset[str]) -> str:
+    """Return ``header`` (an Accept-Encoding) so that Flask-Compress and WhiteNoise read it
+    right: each of ``known`` the client takes, with its quality, and ``identity`` when named.
 
     Flask-Compress sends an encoding refused with ``q=0`` when nothing else is named
-    (``zstd;q=0``: zstd), and any for ``*`` even one refused by name (``zstd;q=0, *``: zstd).
+    (``zstd;q=0``: zstd), and any for ``*`` even one refused by name (``zstd;q=0, *``: zstd);
+    WhiteNoise any encoding the header names (``br;q=0``: br).
     """
     qualities: dict[str, float] = {}
     for item in header.split(","):
