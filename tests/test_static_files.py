@@ -416,3 +416,14 @@ def test_a_static_file_is_never_sent_in_an_encoding_the_client_refused(client, a
             response = get(client, path, accepted)
             assert response.headers.get("Content-Encoding", "identity") == sent, (path, accepted)
             assert DECODE[sent](response.data) == source(name), path
+
+
+def test_vary_names_each_header_once_and_never_takes_one_for_another():
+    from flask import Response
+
+    from viewer.vary import add_vary
+
+    response = Response()
+    for header in ("Accept-Encoding", "accept-encoding", "Accept", "Accept-Language", "Accept"):
+        add_vary(response, header)
+    assert response.headers["Vary"] == "Accept-Encoding, Accept, Accept-Language"
