@@ -427,3 +427,20 @@ def test_vary_names_each_header_once_and_never_takes_one_for_another():
     for header in ("Accept-Encoding", "accept-encoding", "Accept", "Accept-Language", "Accept"):
         add_vary(response, header)
     assert response.headers["Vary"] == "Accept-Encoding, Accept, Accept-Language"
+
+
+def test_heads_ranges_and_refusals_of_a_possible_document_keep_the_policy(hostile_static):
+    # A HEAD, a range, an unsatisfiable range and a method refused: each an answer WhiteNoise
+    # makes on its own, each under the policy (and no Last-Modified beside the ETag).
+    for name in ("icon.svg", "page.html", "unknown.qqq"):
+        url = f"/static/{name}"
+        for method, headers, status in (("HEAD", {}, 200), ("GET", {"Range": "bytes=0-3"}, 206),
+                                        ("GET", {"Range": "bytes=999999-"}, 416),
+                                        ("OPTIONS", {}, 405), ("DELETE", {}, 405)):
+            response = hostile_static.open(url, method=method, headers=headers)
+            assert response.status_code == status, (url, method)
+            assert response.headers["Content-Security-Policy"] == STATIC_FILE_POLICY, url
+            assert response.headers["X-Content-Type-Options"] == "nosniff", url
+            assert response.headers["Referrer-Policy"] == "same-origin", url
+            assert "Last-Modified" not in response.headers, (url, method)
+            assert method != "HEAD" or response.data == b"", url
