@@ -116,6 +116,14 @@ def test_pages_are_compressed_per_response(client):
     ("br;q=1, zstd;q=0.5", "br"),         # the browser's preference first
     ("gzip, deflate", "gzip"),
     ("identity", None),
+    # Refused (q=0) is refused, whatever the spelling: never sent one the client declined.
+    ("zstd;q=0", None),
+    ("ZSTD;Q=0, BR;Q=0", None),
+    ("zstd;q=0, br;q=0, gzip;q=0", None),
+    ("zstd; q=0, gzip", "gzip"),
+    ("zstd;q=0.000, gzip;q=0.5", "gzip"),
+    ("*;q=0, identity", None),
+    ("zstd;q=0, *", "br"),
 ])
 def test_pages_are_sent_in_the_smallest_encoding_the_browser_takes(client, accepted, chosen):
     # zstd at its default level makes a small page ~9% smaller than brotli at the level a page

@@ -398,3 +398,49 @@ def test_over_http_without_a_build_files_are_served_uncompressed(live_server, mo
         assert "Content-Encoding" not in headers and headers["Cache-Control"] == VERSIONED
         status, _, _ = fetch(server, url, **{"If-None-Match": headers["ETag"]})
         assert status == 304, name
+
+
+@pytest.mark.parametrize(("accepted", "sent"), [
+    ("br;q=0, gzip;q=0", "identity"),
+    ("br;q=0, gzip", "gzip"),
+    ("BR;Q=0, GZIP;Q=0.5", "gzip"),
+    ("br; q=0, gzip; q=0", "identity"),
+    ("br;q=0, *", "gzip"),
+    ("*;q=0, identity", "identity"),
+    ("Br", "br"),
+])
+def test_a_static_file_is_never_sent_in_an_encoding_the_client_refused(client, accepted, sent):
+    # WhiteNoise takes any mention of an encoding, ";q=0" (refused) included, for a yes.
+    for name, url in linked(client).items():
+        for path in (url, f"/static/{name}"):
+            response = get(client, path, accepted)
+            assert response.headers.get("Content-Encoding", "identity") == sent, (path, accepted)
+            assert DECODE[sent](response.data) == source(name), path
+
+
+def test_vary_names_each_header_once_and_never_takes_one_for_another():
+    from flask import Response
+
+    from viewer.vary import add_vary
+
+    response = Response()
+    for header in ("Accept-Encoding", "accept-encoding", "Accept", "Accept-Language", "Accept"):
+        add_vary(response, header)
+    assert response.headers["Vary"] == "Accept-Encoding, Accept, Accept-Language"
+
+
+def test_heads_ranges_and_refusals_of_a_possible_document_keep_the_policy(hostile_static):
+    # A HEAD, a range, an unsatisfiable range and a method refused: each an answer WhiteNoise
+    # makes on its own, each under the policy (and no Last-Modified beside the ETag).
+    for name in ("icon.svg", "page.html", "unknown.qqq"):
+        url = f"/static/{name}"
+        for method, headers, status in (("HEAD", {}, 200), ("GET", {"Range": "bytes=0-3"}, 206),
+                                        ("GET", {"Range": "bytes=999999-"}, 416),
+                                        ("OPTIONS", {}, 405), ("DELETE", {}, 405)):
+            response = hostile_static.open(url, method=method, headers=headers)
+            assert response.status_code == status, (url, method)
+            assert response.headers["Content-Security-Policy"] == STATIC_FILE_POLICY, url
+            assert response.headers["X-Content-Type-Options"] == "nosniff", url
+            assert response.headers["Referrer-Policy"] == "same-origin", url
+            assert "Last-Modified" not in response.headers, (url, method)
+            assert method != "HEAD" or response.data == b"", url

@@ -36,6 +36,7 @@ from flask import Flask, request
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
+from .compression import accepted_encodings
 from .security import static_file_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,7 @@ class StaticFiles(WhiteNoise):
     ``Last-Modified``."""
 
     FOREVER = 365 * 24 * 60 * 60
+    ENCODINGS = frozenset({"br", "gzip"})  # the variants Compressor makes
 
     def serve(self, static_file, environ, start_response):
         def start(status: str, headers: list, exc_info=None):
@@ -77,6 +79,10 @@ class StaticFiles(WhiteNoise):
             if not status.startswith(("2", "304")) and "cache-control" not in present:
                 headers.append(("Cache-Control", "no-store"))  # as every error page
             return start_response(status, headers, exc_info)
+        # WhiteNoise takes any mention of an encoding for a yes, a refusal (";q=0") included.
+        if "HTTP_ACCEPT_ENCODING" in environ:
+            environ = {**environ, "HTTP_ACCEPT_ENCODING": accepted_encodings(
+                environ["HTTP_ACCEPT_ENCODING"], self.ENCODINGS)}
         return super().serve(static_file, environ, start)
 
 
@@ -166,16 +172,18 @@ def register(app: Flask) -> None:
     """Put WhiteNoise in front of the app and add the ``static_url`` and ``page_scripts``
     template globals."""
     files = digests(SOURCE)
-    # A bundle is served once built: without a build the page links its members one by one.
-    bundles = {}
+    # Each file served, by name: its hash and where it is read from. A bundle is served once
+    # built: without a build (or after a member changed) the page links its members one by one.
+    served = {}
+    for name, digest in files.items():
+        built = BUILT / hashed_name(name, digest)
+        served[name] = digest, built if built.is_file() else SOURCE / name
     for bundle, members in BUNDLES.items():
         digest = bundle_digest(members, files)
-        if digest and (BUILT / hashed_name(bundle, digest)).is_file():
-            bundles[bundle] = digest
-    versioned = {PREFIX + hashed_name(name, digest): digest
-                 for name, digest in {**files, **bundles}.items()}
-    etags = {**versioned, **{PREFIX + name: digest
-                             for name, digest in {**files, **bundles}.items()}}
+        if digest and (built := BUILT / hashed_name(bundle, digest)).is_file():
+            served[bundle] = digest, built
+    versioned = {PREFIX + hashed_name(name, digest): digest for name, (digest, _) in served.items()}
+    etags = {**versioned, **{PREFIX + name: digest for name, (digest, _) in served.items()}}
 
     def add_headers(headers, path: str, url: str) -> None:
         # Flask's hooks never see these answers.
@@ -188,25 +196,19 @@ def register(app: Flask) -> None:
     static = StaticFiles(app.wsgi_app, max_age=UNVERSIONED_MAX_AGE, allow_all_origins=False,
                          add_headers_function=add_headers,
                          immutable_file_test=lambda path, url: url in versioned)
-    for name, digest in files.items():
-        built = BUILT / hashed_name(name, digest)
-        path = str(built if built.is_file() else SOURCE / name)
+    for name, (digest, path) in served.items():
         # WhiteNoise's own Django middleware adds files one by one like this; add_files() can
         # only serve a folder's files under their own names.
-        static.add_file_to_dictionary(PREFIX + hashed_name(name, digest), path)
-        static.add_file_to_dictionary(PREFIX + name, path)
-    for bundle, digest in bundles.items():
-        path = str(BUILT / hashed_name(bundle, digest))
-        static.add_file_to_dictionary(PREFIX + hashed_name(bundle, digest), path)
-        static.add_file_to_dictionary(PREFIX + bundle, path)
+        static.add_file_to_dictionary(PREFIX + hashed_name(name, digest), str(path))
+        static.add_file_to_dictionary(PREFIX + name, str(path))
     app.wsgi_app = static
 
     # A page links five static files, and building their URLs through the router cost a tenth
     # of a small page's CPU: each is a string made once, behind the mount point.
     urls = {name: quote(PREFIX + hashed_name(name, digest))
-            for name, digest in {**files, **bundles}.items()}
+            for name, (digest, _) in served.items()}
     scripts = tuple(urls.get(name) or quote(PREFIX + name) for name in
-                    ((PAGE_SCRIPTS,) if PAGE_SCRIPTS in bundles else BUNDLES[PAGE_SCRIPTS]))
+                    ((PAGE_SCRIPTS,) if PAGE_SCRIPTS in served else BUNDLES[PAGE_SCRIPTS]))
 
     @app.template_global()
     def static_url(filename: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Response
+from flask import Flask, request, Response
 from flask_compress import Compress
 
 from .vary import add_vary
@@ -33,9 +33,52 @@ def register(app: Flask) -> Callable[[Response], Response]:
     # Pages are no-store and carry no ETag: a conditional check per response would find none.
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress = Compress(app)
+    known = {*app.config["COMPRESS_ALGORITHM"], *app.config["COMPRESS_ALGORITHM_STREAMING"]}
+    hook = vary_only_when_done(honouring_refusals(compress.after_request, known))
     hooks = app.after_request_funcs[None]
-    hooks[hooks.index(compress.after_request)] = vary_only_when_done(compress.after_request)
-    return compress.after_request
+    hooks[hooks.index(compress.after_request)] = hook
+    return hook
+
+
+def accepted_encodings(header: str, known: set[str] | frozenset[str]) -> str:
+    """Return ``header`` (an Accept-Encoding) so that Flask-Compress and WhiteNoise read it
+    right: each of ``known`` the client takes, with its quality, and ``identity`` when named.
+
+    Flask-Compress sends an encoding refused with ``q=0`` when nothing else is named
+    (``zstd;q=0``: zstd), and any for ``*`` even one refused by name (``zstd;q=0, *``: zstd);
+    WhiteNoise any encoding the header names (``br;q=0``: br).
+    """
+    qualities: dict[str, float] = {}
+    for item in header.split(","):
+        name, _, parameters = item.partition(";")
+        quality = 1.0
+        key, _, value = parameters.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                quality = min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                quality = 0.0  # unreadable: not taken
+        qualities.setdefault(name.strip().lower(), quality)
+    anything = qualities.get("*", 0.0)
+    taken = {name: qualities.get(name, anything) for name in sorted(known)}
+    if "identity" in qualities:
+        taken["identity"] = qualities["identity"]
+    return ", ".join(f"{name};q={quality:g}" for name, quality in taken.items() if quality > 0)
+
+
+def honouring_refusals(after_request, known: set[str]):
+    """Flask-Compress's hook, choosing among the encodings the client takes, no other."""
+    def compress(response: Response) -> Response:
+        environ = request.environ
+        sent = environ.get("HTTP_ACCEPT_ENCODING")
+        if sent is None:
+            return after_request(response)
+        environ["HTTP_ACCEPT_ENCODING"] = accepted_encodings(sent, known)
+        try:
+            return after_request(response)
+        finally:
+            environ["HTTP_ACCEPT_ENCODING"] = sent
+    return compress
 
 
 def vary_only_when_done(after_request):

@@ -11,5 +11,5 @@ def add_vary(response: Response, header: str) -> None:
     vary = response.headers.get("Vary")
     if not vary:
         response.headers["Vary"] = header
-    elif header.lower() not in vary.lower():
+    elif header.lower() not in (name.strip().lower() for name in vary.split(",")):
         response.headers["Vary"] = f"{vary}, {header}"
