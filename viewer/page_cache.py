@@ -75,18 +75,20 @@ class PageCache:
         return self.compress(Response(render_template(template, page=page, reader=reader,
                                                       panel=None), mimetype="text/html"))
 
-    def _key(self, template: str, page: Slice, shown=lambda message: message) -> tuple:
+    def _key(self, template: str, page: Slice, shown=None) -> tuple:
         """Everything ``template`` makes of ``page`` depends on, each message as ``shown``
-        gives it (equal to it, as messages compare)."""
+        gives it if given (equal to it, as messages compare)."""
+        messages, after = page.messages, page.after
+        if shown is not None:
+            messages, after = list(map(shown, messages)), after and shown(after)
         # Messages compare without ``extra`` and ``content``: render_key holds what of extra
         # a message's HTML shows (its tool calls), as the rendered-message cache's key does.
         return (template, request.query_string, request.script_root, locale_name(),
                 request.headers.get("Accept-Encoding", ""), presentation.local_today(self.zone),
-                tuple(zip(map(shown, page.messages), map(render_key, page.messages),
-                          strict=True)),
-                page.after and shown(page.after), page.boundary, page.depth, page.anchor,
-                page.shown, page.next_limit, page.max_limit, page.limit, page.newer,
-                page.live_seconds, page.ids, page.target, page.missing)
+                tuple(zip(messages, map(render_key, page.messages), strict=True)),
+                after, page.boundary, page.depth, page.anchor, page.shown, page.next_limit,
+                page.max_limit, page.limit, page.newer, page.live_seconds, page.ids,
+                page.target, page.missing)
 
     def _keep(self, key: tuple, now: float, response: Response, page: Slice) -> None:
         body = response.get_data()
