@@ -12,7 +12,7 @@ import jwt
 import pytest
 import redis
 
-from viewer.access import sign
+from viewer.access import new_link_id, sign
 
 SECRET = "a-revocation-secret-that-is-long-enough"
 HX = {"HX-Request": "true"}
@@ -118,6 +118,27 @@ def test_a_revoked_widget_stops_its_live_checks_and_load_earlier(signed):
     assert response.status_code == 403 and "This link has been revoked" in response.text
     assert status(app, older, HX) == 403
     assert status(app, path.replace("/embed", "/chat/export") + "&format=md") == 403
+
+
+def test_a_new_link_id_never_reads_as_an_option():
+    # One token_urlsafe id in 64 starts with "-", which the printed "revoke-link ID" command
+    # took for an option: 5,000 draws would hold ~78 such ids.
+    ids = [new_link_id() for _ in range(5000)]
+    assert not [link_id for link_id in ids if link_id.startswith("-")]
+    assert len(set(ids)) == 5000 and {len(link_id) for link_id in ids} == {16}
+
+
+def test_an_id_from_another_backend_that_starts_with_a_dash_is_revoked_after_double_dash(
+        signed):
+    app = signed()
+    path = "/embed?token=" + sign("alice", "a", SECRET, 600, link_id="-Fx0")
+    assert status(app, path) == 200
+    assert revoke(app, "-Fx0").exit_code == 2  # an option to click, as to any command line
+    result = revoke(app, "--", "-Fx0")
+    assert result.exit_code == 0, result.output
+    assert status(app, path) == 403
+    assert "revoke-link -- -abc" in app.test_cli_runner().invoke(
+        args=["revoke-link", "--help"]).output
 
 
 def test_a_token_without_an_id_stays_valid_and_cannot_be_revoked_alone(signed):

@@ -199,8 +199,14 @@ def _checked_claims(token: str, secret: str, max_ttl: float) -> dict:
 
 
 def new_link_id() -> str:
-    """A fresh id for a signed link (its ``jti``): 96 random bits, URL-safe."""
-    return secrets.token_urlsafe(12)
+    """A fresh id for a signed link (its ``jti``): 96 random bits, URL-safe.
+
+    Draw again when the id would start with "-": the printed ``revoke-link ID`` command
+    would read it as an option (one id in 64).
+    """
+    while (link_id := secrets.token_urlsafe(12)).startswith("-"):
+        pass
+    return link_id
 
 
 def sign(user_id: str, conversation_id: str, secret: str, ttl: int,

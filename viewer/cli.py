@@ -286,7 +286,8 @@ def revoke_link(link: str | None, show: bool) -> None:
 
     LINK is the link's id (which embed-url printed), its token, or the whole link. A token
     carrying no id (signed by a backend that adds none) cannot be revoked by itself: change
-    EMBED_SECRET to revoke every link at once.
+    EMBED_SECRET to revoke every link at once. An id another backend made that starts with
+    "-" goes after "--": revoke-link -- -abc.
     """
     secret = current_app.config["EMBED_SECRET"]
     if not secret:
