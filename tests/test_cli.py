@@ -133,7 +133,7 @@ def test_the_file_name_is_shown_escaped(app, store, tmp_path):
                                            "enclosed in double quotes: line 1 column 2 (char 1).")
 
 
-def test_deep_nesting_is_one_line(app, store, tmp_path):
+def test_deep_nesting_is_one_line(app, store, tmp_path, collector_off):
     path = write(tmp_path, "[" * 100_000)
     assert_one_line(run_import(app, path), f"{path} is nested too deeply to read.")
 

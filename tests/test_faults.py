@@ -198,7 +198,7 @@ HTTP_FAULTS = [
 @pytest.mark.parametrize("name, response, status, phrase, retry_after", HTTP_FAULTS,
                          ids=[fault[0] for fault in HTTP_FAULTS])
 def test_http_fault_is_shown_in_place(httpserver, fault_app, name, response, status, phrase,
-                                      retry_after):
+                                      retry_after, collector_off):
     httpserver.expect_request(PATH, method="POST").respond_with_response(response)
     app = fault_app(httpserver.url_for(PREFIX))
     assert_fails_cleanly(app, status, phrase, retry_after)

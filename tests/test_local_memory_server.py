@@ -134,7 +134,7 @@ def test_bad_parameters_have_memos_codes_and_say_why(server, path, body, code, s
 
 @pytest.mark.parametrize("path", ["/get/memory", "/search/memory"])
 @pytest.mark.parametrize("data", [b"", b"{not json", b"[1]", b"[" * 100_000])
-def test_bodies_that_are_not_json_objects_are_refused(server, path, data):
+def test_bodies_that_are_not_json_objects_are_refused(server, path, data, collector_off):
     payload = post(server, path, data=data).json()
     assert payload["code"] == 40000
 

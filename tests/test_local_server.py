@@ -116,7 +116,7 @@ def test_limits_above_the_maximum_are_clamped(memos_server):
 
 @pytest.mark.parametrize("data", [b"", b"{not json", b"[1, 2]", b"null", b"\xff\xfe{",
                                   b"[" * 100_000])
-def test_bodies_that_are_not_json_objects_are_refused(memos_server, data):
+def test_bodies_that_are_not_json_objects_are_refused(memos_server, data, collector_off):
     payload = envelope(post(memos_server, "/get/message", data=data))
     assert payload["code"] == 40000
 

@@ -171,7 +171,8 @@ HOSTILE = {
 # --- hostile values under our keys ---------------------------------------------------------
 
 @pytest.mark.parametrize("planted", list(HOSTILE.values()), ids=list(HOSTILE))
-def test_anything_not_exactly_ours_in_redis_is_ignored(memos, instances, redis_server, planted):
+def test_anything_not_exactly_ours_in_redis_is_ignored(memos, instances, redis_server, planted,
+                                                       collector_off):
     memos.facts = [fact("mine")]
     [server] = instances(1)
     key = answer_key(server)
@@ -224,7 +225,7 @@ def test_hostile_search_answers_are_ignored(memos, instances, redis_server):
     assert len(memos.calls(SEARCH)) == 3
 
 
-def test_memory_and_message_answers_never_read_as_each_other(memos, instances):
+def test_memory_and_message_answers_never_read_as_each_other(memos, instances, collector_off):
     [server] = instances(1)
     app = server.app
     live = app.extensions["live_reads"].shared

@@ -325,7 +325,7 @@ def test_legacy_function_call_is_a_chip():
     '{"a": ' * 5000 + "1" + "}" * 5000,
     "not json at all {",
 ])
-def test_costly_arguments_are_shown_as_typed_within_bounds(arguments):
+def test_costly_arguments_are_shown_as_typed_within_bounds(arguments, collector_off):
     calls = [{"id": "c", "function": {"name": "f", "arguments": arguments}}]
     message = message_from_api({"role": "assistant", "content": "", "tool_calls": calls})
     body, elapsed = cpu(message_body, message, PageBudget())

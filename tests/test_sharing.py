@@ -288,7 +288,8 @@ def test_an_error_is_shared_across_instances_with_its_retry_after(local_store, s
     b'{"format": 2, "read": ["u", "c", 9], "generation": 1, "messages": []}',
     b"[" * 100_000,
 ])
-def test_garbage_in_the_answer_key_is_ignored_and_replaced(local_store, shared_store, garbage):
+def test_garbage_in_the_answer_key_is_ignored_and_replaced(local_store, shared_store, garbage,
+                                                           collector_off):
     say(local_store, "mine")
     counting = Counting(local_store)
     reads = instance(counting, shared_store)
