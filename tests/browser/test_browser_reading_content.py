@@ -40,6 +40,9 @@ RICH = [  # a long answer with every kind of block in its first lines, a heading
      "| 5月14日 | 里斯本 | 飞机 | 85 | 预订酒店 |\n| 5月15日 | 辛特拉 | 火车 | 60 | 早出发 |"},
     {"role": "user", "chat_time": "2026-03-01 09:01:00", "content":
      "This fails:\n```\nprint('hi' +)\n```\nWhy?  (spaces kept)"},
+    {"role": "assistant", "chat_time": "2026-03-01 09:02:00", "content":
+     "Read it as `cp1252`:\n\n```python\nwith open(path, newline=\"\", encoding=\"cp1252\")"
+     " as handle:\n    rows = list(csv.DictReader(handle))\n```"},
 ]
 
 
@@ -309,20 +312,55 @@ def test_a_wide_table_scrolls_in_its_own_box_with_a_shadow_where_there_is_more(
         return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size; })""")
     assert lines == [1] * 5, lines
 
+    assert_shadows_where_there_is_more(page, table, table.locator("td").first)
+
+
+def assert_shadows_where_there_is_more(page: Page, box, row) -> None:
+    """``box`` scrolls sideways, with a shadow on the side there is more to see (at ``row``'s
+    height): on the right at first, on the left once scrolled to the end."""
+
     def edges() -> tuple[int, int]:
-        """How dark the table's left and right edges are, on a body row."""
-        box = table.bounding_box()
-        row = table.locator("td").first.bounding_box()
+        """How dark the box's left and right edges are, at ``row``'s height."""
+        outline, line = box.bounding_box(), row.bounding_box()
         shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
-        y = round(row["y"] + row["height"] / 2)
-        left = shot.getpixel((round(box["x"] + 3), y))
-        right = shot.getpixel((round(box["x"] + box["width"] - 3), y))
+        y = round(line["y"] + line["height"] / 2)
+        left = shot.getpixel((round(outline["x"] + 3), y))
+        right = shot.getpixel((round(outline["x"] + outline["width"] - 3), y))
         return left, right
 
     left, right = edges()
     assert abs(right - left) >= 12, (left, right)  # a shadow on the right: more to see
-    table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+    box.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
     page.wait_for_timeout(50)
     left_end, right_end = edges()
     assert abs(left_end - right_end) >= 12, (left_end, right_end)  # now on the left
     assert abs(right_end - left) <= 6  # and the right edge is plain
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_long_code_line_scrolls_in_its_box_with_a_shadow_where_there_is_more(
+        server, new_context, scheme):
+    page = open_page(server, new_context, scheme, conversation=("u", "rich"), width=375,
+                     height=700)
+    code = message_with(page, "Read it as").locator(".code-block pre")
+    code.scroll_into_view_if_needed()
+    overflow = code.evaluate("pre => [pre.scrollWidth, pre.clientWidth]")
+    assert overflow[0] > overflow[1], overflow  # the line goes on past the box...
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")  # ...not the page
+    # A line with no code under its ends (the blank one), so that only the shadow tells.
+    assert_shadows_where_there_is_more(page, code, code.locator("code"))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_inline_code_stands_out_from_the_page(server, new_context, scheme):
+    page = open_page(server, new_context, scheme, conversation=("u", "rich"))
+    code = message_with(page, "Read it as").locator("p code")
+    colour = code.evaluate("c => getComputedStyle(c).backgroundColor")
+    behind = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert colour != behind and colour != "rgba(0, 0, 0, 0)", (colour, behind)
+    shot = Image.open(io.BytesIO(code.screenshot())).convert("L")
+    page_shot = Image.open(io.BytesIO(page.screenshot())).convert("L")
+    inside = shot.getpixel((1, shot.height // 2))  # in its padding, clear of corner and text
+    box = code.bounding_box()
+    outside = page_shot.getpixel((round(box["x"]) - 4, round(box["y"] + box["height"] / 2)))
+    assert abs(inside - outside) >= 8, (inside, outside)  # a chip, not stray spaces
