@@ -18,6 +18,7 @@ from viewer import (
     compression,
     devserver,
     errors,
+    export,
     i18n,
     observability,
     page_cache,
@@ -76,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     proxies.register(app)
     i18n.init_app(app)
     observability.register(app)
+    export.init_app(app)
     page_cache.register(app, compression.register(app))
     assets.register(app)
     templating.register(app)

@@ -34,9 +34,14 @@ control_socket_disable = True
 # more may wait for a slot), so that a MemOS that hangs leaves a sixth (16) for health checks,
 # static files and shared answers. 64 in flight: all 64 pages that a worker may be handed at
 # once go through a healthy MemOS, however slow (a third, 16 of 48, refused most of them).
+# A download holds its thread while its client reads it, however slowly: a twelfth of the
+# threads (8) may send downloads at once, and the last twelfth (8) is never held by MemOS or
+# downloads (viewer/export.py).
 raw_env = [f"MEMOS_POOL_SIZE={os.environ.get('MEMOS_POOL_SIZE', threads)}",
            "MEMOS_MAX_IN_FLIGHT="
-           f"{os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads * 2 // 3))}"]
+           f"{os.environ.get('MEMOS_MAX_IN_FLIGHT', max(1, threads * 2 // 3))}",
+           "MAX_DOWNLOADS_IN_FLIGHT="
+           f"{os.environ.get('MAX_DOWNLOADS_IN_FLIGHT', max(1, threads // 12))}"]
 
 # glibc hands a freed buffer of more than ~1 MB back to the OS, and the next request's buffer of
 # the same size page-faults back in: a 1000-message page (800 KB of HTML, copied a few times)

@@ -67,7 +67,10 @@ def client(app):
 
 
 def download(client, query, kind, status=200):
+    """The answer, read whole and closed, as a server closes it once sent."""
     response = client.get(f"{query}&format={kind}")
+    response.get_data()
+    response.close()
     assert response.status_code == status, response.text[:300]
     return response
 
@@ -593,3 +596,67 @@ def test_a_download_costs_a_small_multiple_of_its_size_in_memory(app_factory, ki
     assert size > 11_000_000
     # The message's text, as an indented code block, and that in UTF-8 (3.5x for md here).
     assert peak < 4 * size, f"{peak / 2**20:.0f} MiB to write {size / 2**20:.0f} MiB"
+
+
+# --- downloads at once --------------------------------------------------------------------------
+# A download holds a thread while its client reads it, however slowly; MAX_DOWNLOADS_IN_FLIGHT
+# bounds how many are sent at once (tests/test_slow_clients.py: under gunicorn).
+
+def slots_left(app) -> int:
+    downloads = app.extensions["downloads"]
+    held = [release for release in iter(downloads.take, None)]
+    for release in held:
+        release()
+    return len(held)
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("", "Too many downloads are being sent right now. Try again in a minute."),
+    ("zh-Hans", "正在发送的下载太多了，请一分钟后再试。")])
+def test_past_the_limit_a_download_is_a_503_saying_when_to_try_again(app_factory, lang,
+                                                                      words):
+    app = app_factory(MAX_DOWNLOADS_IN_FLIGHT=2, RATE_LIMIT="0")
+    client = app.test_client()
+    held = [app.extensions["downloads"].take() for _ in range(2)]  # two being sent
+    query = f"{OPEN}&lang={lang}" if lang else OPEN
+    response = download(client, query, "json", status=503)
+    assert response.headers["Retry-After"] == "30"
+    assert words in unescape(response.text) and "Content-Disposition" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/healthz").status_code == 200  # pages are not downloads
+    held[0]()
+    held[0]()  # a slot is given back once, however often it is released
+    assert download(client, OPEN, "json").status_code == 200
+    assert slots_left(app) == 1
+
+
+def test_a_download_gives_its_slot_back_when_sent_or_not(app_factory, httpserver):
+    app = app_factory(MAX_DOWNLOADS_IN_FLIGHT=1, RATE_LIMIT="0")
+    app.extensions["memos_source"].add_messages("u1", "c1", TRICKY)
+    client = app.test_client()
+    for kind in ("json", "md", "txt"):  # each read to its end
+        assert download(client, OPEN, kind).data
+    assert slots_left(app) == 1
+    streamed = client.get(OPEN + "&format=md", buffered=False)
+    assert slots_left(app) == 0  # held while it is being sent...
+    next(streamed.response)
+    streamed.close()  # ...and given back by a client gone before the end
+    assert slots_left(app) == 1
+    # Refused before it starts (bad format, no access): no slot taken.
+    download(client, OPEN, "pdf", status=400)
+    assert client.get("/chat/export?user_id=u1&format=md").status_code == 400
+    assert slots_left(app) == 1
+    # MemOS failing: the error page, and the slot back.
+    httpserver.expect_request("/api/openmem/v1/get/message").respond_with_data("nope", 500)
+    failing = upstream_app(app_factory, httpserver.url_for("/api/openmem/v1"), MEMOS_API_KEY="k",
+                           MAX_DOWNLOADS_IN_FLIGHT=1)
+    assert failing.test_client().get(OPEN + "&format=json").status_code == 502
+    assert slots_left(failing) == 1
+
+
+def test_the_limit_is_a_whole_number_of_at_least_one(app_factory):
+    from viewer.settings import ConfigError
+
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(ConfigError, match="MAX_DOWNLOADS_IN_FLIGHT"):
+            app_factory(MAX_DOWNLOADS_IN_FLIGHT=bad)

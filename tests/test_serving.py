@@ -18,7 +18,8 @@ CONFIG = ROOT / "gunicorn.conf.py"
 
 def load_config(monkeypatch, **environ) -> dict:
     for name in ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS",
-                 "GUNICORN_TIMEOUT", "MEMOS_POOL_SIZE", "MEMOS_MAX_IN_FLIGHT"):
+                 "GUNICORN_TIMEOUT", "MEMOS_POOL_SIZE", "MEMOS_MAX_IN_FLIGHT",
+                 "MAX_DOWNLOADS_IN_FLIGHT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
@@ -32,7 +33,8 @@ def test_threads_for_an_io_bound_proxy_and_a_timeout_above_the_upstream_deadline
     deadline = 2 * DEFAULTS["MEMOS_TIMEOUT"] + 3  # viewer/settings.py's default deadline
     assert config["timeout"] > 2 * deadline
     assert config["raw_env"] == ["MEMOS_POOL_SIZE=96",  # one pooled connection per thread
-                                 "MEMOS_MAX_IN_FLIGHT=64"]  # MemOS calls: two thirds of them
+                                 "MEMOS_MAX_IN_FLIGHT=64",  # MemOS calls: two thirds of them
+                                 "MAX_DOWNLOADS_IN_FLIGHT=8"]  # downloads sent: a twelfth
 
 
 def test_environment_overrides(monkeypatch):
@@ -40,7 +42,10 @@ def test_environment_overrides(monkeypatch):
                          WEB_CONCURRENCY="3")
     assert config["bind"] == "0.0.0.0:9000"
     assert (config["threads"], config["workers"]) == (8, 3)
-    assert config["raw_env"] == ["MEMOS_POOL_SIZE=8", "MEMOS_MAX_IN_FLIGHT=5"]
+    assert config["raw_env"] == ["MEMOS_POOL_SIZE=8", "MEMOS_MAX_IN_FLIGHT=5",
+                                 "MAX_DOWNLOADS_IN_FLIGHT=1"]
+    config = load_config(monkeypatch, MAX_DOWNLOADS_IN_FLIGHT="3")
+    assert config["raw_env"][2] == "MAX_DOWNLOADS_IN_FLIGHT=3"
 
 
 CHURN = """

@@ -237,8 +237,9 @@ def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(t
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # As many downloads at once as there are clients: every thread is held by one.
     with production_server(tmp_path, port, WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
-                           GUNICORN_SEND_TIMEOUT="2") as url:
+                           GUNICORN_SEND_TIMEOUT="2", MAX_DOWNLOADS_IN_FLIGHT="8") as url:
         readers = []
         for _ in range(8):
             sock = socket.socket()
@@ -266,3 +267,45 @@ def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(t
                 sock.close()
         log = (tmp_path / "gunicorn.log").read_text()
         assert "took nothing of its answer for 2 s" in log and "Traceback" not in log
+
+
+def test_downloads_past_the_limit_are_refused_so_slow_readers_never_hold_every_thread(
+        tmp_path):
+    """A client may read a download as slowly as it likes, within GUNICORN_SEND_TIMEOUT a
+    write (a minute here): before the limit, 6 such clients held all 4 threads of a worker,
+    and /healthz went unanswered. With 2 downloads at once, the other 4 get a 503 at once."""
+    from memos_api.local import LocalStore
+
+    store = LocalStore(tmp_path / "store.sqlite3")
+    store.add_messages("big", "c", [{"role": "user", "content": f"{n} " + "x" * 100_000,
+                                     "chat_time": f"2026-03-01 10:{n // 60:02d}:{n % 60:02d}"}
+                                    for n in range(150)])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with production_server(tmp_path, port, WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
+                           GUNICORN_SEND_TIMEOUT="60", MAX_DOWNLOADS_IN_FLIGHT="2") as url:
+        readers = []
+        try:
+            for _ in range(6):
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(b"GET /chat/export?user_id=big&conversation_id=c&format=json "
+                             b"HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n")
+                readers.append(sock)
+                time.sleep(0.2)  # in order: the first two are the ones sent
+            started = time.monotonic()
+            assert requests.get(url + "/healthz", timeout=10).status_code == 200
+            page = requests.get(url + "/chat?user_id=big&conversation_id=c", timeout=20)
+            assert page.status_code == 200 and time.monotonic() - started < 20
+            statuses = []
+            for sock in readers:
+                sock.settimeout(10)
+                statuses.append(sock.recv(64).split(b" ")[1])
+            assert statuses == [b"200"] * 2 + [b"503"] * 4, statuses
+        finally:
+            for sock in readers:
+                sock.close()
+        log = (tmp_path / "gunicorn.log").read_text()
+        assert "Traceback" not in log

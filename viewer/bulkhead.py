@@ -85,3 +85,17 @@ class Bulkhead:
             yield
         finally:
             self._slots.release()
+
+    def take(self) -> Callable[[], None] | None:
+        """A slot held until the function returned is called (once: later calls do nothing),
+        or None at once when every slot is taken: for work that outlives the call starting
+        it, such as an answer streamed after its view has returned."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        once = threading.Lock()
+
+        def release() -> None:
+            if once.acquire(blocking=False):
+                self._slots.release()
+
+        return release

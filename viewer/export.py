@@ -39,7 +39,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import reduce
@@ -47,10 +47,12 @@ from operator import or_
 
 import pyromark
 from babel.dates import format_datetime, format_time
-from flask import Response, stream_with_context
+from flask import current_app, Flask, Response, stream_with_context
+from werkzeug.exceptions import ServiceUnavailable
 
 from memos_api import Message
 
+from .bulkhead import Bulkhead
 from .history import Transcript
 from .i18n import gettext, locale_name, ngettext
 from .renderer.formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
@@ -142,11 +144,37 @@ def _encoded(pieces: Iterator[str]) -> Iterator[bytes]:
         yield "".join(gathered).encode("utf-8")
 
 
-def response(export: ExportFile) -> Response:
-    """The file as a download, streamed (in the request's context: its language, its zone)."""
-    return Response(stream_with_context(export.chunks), headers={
+def response(export: ExportFile, release: Callable[[], None]) -> Response:
+    """The file as a download, streamed (in the request's context: its language, its zone),
+    its slot released (``release``) once the server is done with it, sent or not."""
+    streamed = Response(stream_with_context(export.chunks), headers={
         "Content-Type": export.mimetype,
         "Content-Disposition": f'attachment; filename="{export.filename}"'})
+    streamed.call_on_close(release)
+    return streamed
+
+
+# A download holds a thread while it is sent, as long as its client takes to read it: at
+# GUNICORN_SEND_TIMEOUT a write, a 20 MB one could be read for hours. Downloads at once are
+# bounded (MAX_DOWNLOADS_IN_FLIGHT), so clients that read slowly, or not at all, can never hold
+# the threads pages need.
+DOWNLOAD_RETRY_SECONDS = 30
+
+
+def start_download() -> Callable[[], None]:
+    """A slot for one download, released by calling what is returned; 503 when
+    ``MAX_DOWNLOADS_IN_FLIGHT`` downloads are already being sent."""
+    release = current_app.extensions["downloads"].take()
+    if release is None:
+        raise ServiceUnavailable(gettext("Too many downloads are being sent right now. Try "
+                                         "again in a minute."),
+                                 retry_after=DOWNLOAD_RETRY_SECONDS)
+    return release
+
+
+def init_app(app: Flask) -> None:
+    """Bound the downloads sent at once to ``MAX_DOWNLOADS_IN_FLIGHT``."""
+    app.extensions["downloads"] = Bulkhead(app.config["MAX_DOWNLOADS_IN_FLIGHT"])
 
 
 def file_name(conversation_id: str, extension: str) -> str:

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMOS_DEADLINE": None,       # seconds one page may spend on MemOS; None: 2 x timeout + 3
     "MEMOS_POOL_SIZE": 16,        # kept-alive connections to MemOS; match the server's threads
     "MEMOS_MAX_IN_FLIGHT": 16,    # MemOS calls at once per process (gunicorn: threads / 3)
+    "MAX_DOWNLOADS_IN_FLIGHT": 8,  # downloads sent at once per process (gunicorn: threads / 12)
     "MEMOS_TIMEZONE": "+08:00",   # zone of MemOS timestamps that carry none (Beijing time)
     "MEMOS_MAX_LIMIT": None,      # largest limit ever sent; None: 50 upstream, 1000 embedded
     "MEMOS_LOCAL_DB": "",         # embedded store file; "" means <instance>/memos-local.sqlite3
@@ -94,6 +95,8 @@ def check_settings(config: dict[str, Any]) -> None:
     config["MEMOS_DEADLINE"] = _number(config, "MEMOS_DEADLINE", float, minimum=0.1)
     config["MEMOS_POOL_SIZE"] = _number(config, "MEMOS_POOL_SIZE", int, minimum=1)
     config["MEMOS_MAX_IN_FLIGHT"] = _number(config, "MEMOS_MAX_IN_FLIGHT", int, minimum=1)
+    config["MAX_DOWNLOADS_IN_FLIGHT"] = _number(config, "MAX_DOWNLOADS_IN_FLIGHT", int,
+                                                minimum=1)
     config["TRUSTED_PROXIES"] = _number(config, "TRUSTED_PROXIES", int, minimum=0)
     config["READYZ_CACHE_SECONDS"] = _number(config, "READYZ_CACHE_SECONDS", float, minimum=0)
     config["EMBED_MAX_TTL"] = _number(config, "EMBED_MAX_TTL", int, minimum=1)

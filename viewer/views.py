@@ -178,13 +178,19 @@ def export_conversation():
     """The conversation as a download: JSON, Markdown or text (viewer/export.py)."""
     reader = read_reader("chat")  # first: without access, every format is a 403
     kind = read_format(request.args)
+    release = export.start_download()  # 503 when too many are being sent
     try:
         transcript = history().export(reader)
+        config = current_app.config
+        made = export.make(transcript, kind, config["MEMOS_TIMEZONE"],
+                           config["DISPLAY_TIMEZONE"])
     except MemOSError as error:
+        release()
         return errors.page(TEMPLATES["chat"], error, reader, reader.downloads()[kind])
-    config = current_app.config
-    return export.response(export.make(transcript, kind, config["MEMOS_TIMEZONE"],
-                                       config["DISPLAY_TIMEZONE"]))
+    except BaseException:
+        release()
+        raise
+    return export.response(made, release)
 
 
 @bp.get("/accent/<colour>.css")
