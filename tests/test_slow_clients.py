@@ -224,10 +224,9 @@ def test_a_head_trickled_byte_by_byte_is_looked_at_once():
 
 # --- clients that do not read their answer -----------------------------------------------------
 
-def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(tmp_path):
-    """Measured before: 60 clients that asked for a 20 MB download and never read held every
-    thread of a worker for good, and /healthz timed out. Here: one worker of 4 threads, 8
-    such clients, a 2 s limit a write."""
+def big_download(tmp_path) -> int:
+    """Store a conversation of 150 messages of 100 KB (a 15 MB download) where
+    production_server reads; return a free port for it."""
     from memos_api.local import LocalStore
 
     store = LocalStore(tmp_path / "store.sqlite3")
@@ -236,19 +235,31 @@ def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(t
                                     for n in range(150)])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def non_reader(port: int) -> socket.socket:
+    """A client that asks for the big download and reads nothing (its small receive buffer
+    fills at once)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"GET /chat/export?user_id=big&conversation_id=c&format=json "
+                 b"HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n")
+    return sock
+
+
+def test_clients_that_never_read_a_download_are_dropped_and_free_their_threads(tmp_path):
+    """Measured before: 60 clients that asked for a 20 MB download and never read held every
+    thread of a worker for good, and /healthz timed out. Here: one worker of 4 threads, 8
+    such clients, a 2 s limit a write."""
+    port = big_download(tmp_path)
     # As many downloads at once as there are clients: every thread is held by one.
     with production_server(tmp_path, port, WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
                            GUNICORN_SEND_TIMEOUT="2", MAX_DOWNLOADS_IN_FLIGHT="8") as url:
         readers = []
-        for _ in range(8):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
-            sock.connect(("127.0.0.1", port))
-            sock.sendall(b"GET /chat/export?user_id=big&conversation_id=c&format=json "
-                         b"HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n")
-            readers.append(sock)
         try:
+            readers.extend(non_reader(port) for _ in range(8))
             time.sleep(1)  # every thread is writing to a client that does not read
             deadline, answered = time.monotonic() + 30, None
             while answered is None and time.monotonic() < deadline:
@@ -274,26 +285,13 @@ def test_downloads_past_the_limit_are_refused_so_slow_readers_never_hold_every_t
     """A client may read a download as slowly as it likes, within GUNICORN_SEND_TIMEOUT a
     write (a minute here): before the limit, 6 such clients held all 4 threads of a worker,
     and /healthz went unanswered. With 2 downloads at once, the other 4 get a 503 at once."""
-    from memos_api.local import LocalStore
-
-    store = LocalStore(tmp_path / "store.sqlite3")
-    store.add_messages("big", "c", [{"role": "user", "content": f"{n} " + "x" * 100_000,
-                                     "chat_time": f"2026-03-01 10:{n // 60:02d}:{n % 60:02d}"}
-                                    for n in range(150)])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = big_download(tmp_path)
     with production_server(tmp_path, port, WEB_CONCURRENCY="1", GUNICORN_THREADS="4",
                            GUNICORN_SEND_TIMEOUT="60", MAX_DOWNLOADS_IN_FLIGHT="2") as url:
         readers = []
         try:
             for _ in range(6):
-                sock = socket.socket()
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
-                sock.connect(("127.0.0.1", port))
-                sock.sendall(b"GET /chat/export?user_id=big&conversation_id=c&format=json "
-                             b"HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n")
-                readers.append(sock)
+                readers.append(non_reader(port))
                 time.sleep(0.2)  # in order: the first two are the ones sent
             started = time.monotonic()
             assert requests.get(url + "/healthz", timeout=10).status_code == 200
