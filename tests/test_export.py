@@ -1,6 +1,7 @@
 """``GET /chat/export``: each format, the truncation flag, access, bad input, hostile content,
 file names, and the JSON round trip back into a store (the CLI and the local server's HTTP)."""
 
+import gc
 import gzip
 import json
 import re
@@ -11,6 +12,7 @@ from html import unescape
 import pyromark
 import pytest
 import requests
+from flask import request
 from upstream_apps import upstream_app
 from werkzeug import Response
 
@@ -652,6 +654,23 @@ def test_a_download_gives_its_slot_back_when_sent_or_not(app_factory, httpserver
                            MAX_DOWNLOADS_IN_FLIGHT=1)
     assert failing.test_client().get(OPEN + "&format=json").status_code == 502
     assert slots_left(failing) == 1
+
+
+def test_a_download_dropped_unsent_gives_its_slot_back(app_factory):
+    app = app_factory(MAX_DOWNLOADS_IN_FLIGHT=1, RATE_LIMIT="0")
+    app.extensions["memos_source"].add_messages("u1", "c1", TRICKY)
+
+    @app.after_request
+    def replacing(response):  # a hook answering otherwise: the download is never closed
+        if request.endpoint == "chat.export":
+            return Response("replaced", 500)
+        return response
+
+    client = app.test_client()
+    for _ in range(3):
+        assert download(client, OPEN, "md", status=500).text == "replaced"
+    gc.collect()
+    assert slots_left(app) == 1
 
 
 def test_the_limit_is_a_whole_number_of_at_least_one(app_factory):

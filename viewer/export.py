@@ -39,6 +39,7 @@ import json
 import math
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -150,7 +151,10 @@ def response(export: ExportFile, release: Callable[[], None]) -> Response:
     streamed = Response(stream_with_context(export.chunks), headers={
         "Content-Type": export.mimetype,
         "Content-Disposition": f'attachment; filename="{export.filename}"'})
-    streamed.call_on_close(release)
+    streamed.call_on_close(release)  # as soon as the server closes the answer
+    # And when the answer is dropped unclosed (a hook failing after the view: Flask sends a
+    # 500 instead), once its chunks are: a slot lost so would be lost until a restart.
+    weakref.finalize(export.chunks, release)
     return streamed
 
 
