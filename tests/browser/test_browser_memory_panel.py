@@ -281,6 +281,12 @@ def test_nothing_of_the_panel_is_fetched_until_it_opens(server, new_context):
     assert len([url for url in asked if re.search(r"/static/memories\.[0-9a-f]+\.js", url)]) == 1
 
 
+def results_have_focus(page) -> None:
+    """Wait for a search's results to take the focus (memories.js, once htmx has settled
+    them): typing into the box before then loses the keys to the results' title."""
+    expect(page.locator(".memory-results__title")).to_be_focused()
+
+
 def test_a_chinese_search_finds_by_substring(server, new_context):
     server.store.source.add_memories(READING_USER_ID, [
         {"id": "zh-hotel", "memory_type": "UserMemory", "memory_key": "住宿",
@@ -294,6 +300,7 @@ def test_a_chinese_search_finds_by_substring(server, new_context):
         page.locator("#memories-query").press("Enter")
         expect(page.locator(".memory-results__title")).to_contain_text(query)
         expect(page.locator(".memory-results .memory").first).to_contain_text("阿尔法玛")
+        results_have_focus(page)
     page.locator("#memories-query").fill("Kyoto")
     page.locator("#memories-query").press("Enter")
     expect(page.locator(".memory-results .memory__elsewhere")).to_contain_text(
@@ -310,6 +317,7 @@ def test_hostile_queries_are_text_or_refused_in_place(server, new_context):
     expect(page.locator(".memory-results__title")).to_contain_text("<img src=x")
     expect(page.locator(".memory-results .memories__empty")).to_be_visible()
     assert page.evaluate("document.body.dataset.owned") is None
+    results_have_focus(page)
     # Over 200 characters: the box holds no more (maxlength); asked anyway, a 400 in place.
     page.locator("#memories-query").fill("x" * 250)
     assert len(page.locator("#memories-query").input_value()) == 200
