@@ -7,7 +7,9 @@ Without it a MemOS that hangs holds every page for its whole deadline. After
 Then one call, the probe, goes to MemOS while the others still fail at once (half-open): an
 answer closes the breaker; a failure opens it again for twice as long, up to
 ``MEMOS_BREAKER_MAX_COOLDOWN``. MemOS's refusals (not found, a bad key, bad parameters, rate
-limiting) show that it is up: they count as answers.
+limiting) show that it is up: they count as answers. A call that waited for a bulkhead slot
+(viewer/bulkhead.py) while the breaker opened is refused when it gets one: the calls holding
+the slots began before it opened, and the waiting one would have asked a MemOS known to fail.
 
 The state lives in the shared store (viewer/shared_store.py), so all instances open together
 and one probe speaks for the whole deployment; without a store, or while it does not answer,
@@ -21,8 +23,8 @@ import math
 import secrets
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from memos_api import (
@@ -33,7 +35,7 @@ from memos_api import (
     UpstreamTimeoutError,
 )
 
-from .bulkhead import Bulkhead, BusyError
+from .bulkhead import Bulkhead
 from .shared_store import SharedStore, StoreUnavailable
 
 CLOSED, OPEN, PROBE, PROBING = "closed", "open", "probe", "probing"
@@ -236,20 +238,37 @@ class CircuitBreaker:
 
     def call(self, function, *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)``, unless the breaker is open (CircuitOpenError)."""
+        return self.call_in(None, function, *args, **kwargs)
+
+    def call_in(self, bulkhead: Bulkhead | None, function, *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` holding a slot of ``bulkhead`` (when given), unless
+        the breaker is open, or opened while the call waited for its slot
+        (CircuitOpenError)."""
         ticket = self._admit()
+        settled = False
+        slot = nullcontext(False) if bulkhead is None else bulkhead.slot(
+            bulkhead.request_wait())
         try:
-            result = function(*args, **kwargs)
-        except BusyError:  # no slot for it (viewer/bulkhead.py): MemOS was not asked
-            self._release(ticket)
-            raise
-        except MemOSError as error:
-            self._record(ticket, failed=counts_as_failure(error))
-            raise
-        except BaseException:
-            self._release(ticket)
-            raise
-        self._record(ticket, failed=False)
-        return result
+            with slot as waited:
+                if waited:
+                    self._still_admitted(ticket)
+                # The verdict is recorded before the slot is given back, so that a call
+                # that waited for it sees the breaker this failure opened.
+                try:
+                    result = function(*args, **kwargs)
+                except MemOSError as error:
+                    settled = True
+                    self._record(ticket, failed=counts_as_failure(error))
+                    raise
+                settled = True
+                self._record(ticket, failed=False)
+                return result
+        finally:
+            # No slot for it (viewer/bulkhead.py), refused once it had one, or stopped by
+            # something other than MemOS: MemOS was not asked or did not answer, and that
+            # is no verdict on it.
+            if not settled:
+                self._release(ticket)
 
     def state(self) -> tuple[str, float]:
         """("closed" | "open" | "half-open", seconds until the next probe), for ``/readyz``."""
@@ -277,6 +296,19 @@ class CircuitBreaker:
             raise CircuitOpenError(retry_after=1)
         return Ticket(probe=state == PROBE, failures=int(value) if state == CLOSED else 0,
                       shared=shared, token=token)
+
+    def _still_admitted(self, ticket: Ticket) -> None:
+        """Refuse a call that waited for a slot if the breaker opened meanwhile. The slots
+        are held by calls begun before it opened, each for MemOS's whole timeout while it
+        hangs; the waiting calls, let through when it was closed, would each hold one as
+        long again."""
+        if ticket.probe:
+            return
+        state, left = self.state()
+        if state == "open":
+            raise CircuitOpenError(retry_after=left)
+        if state == "half-open":  # opened and cooled down: the probe, not this call, asks
+            raise CircuitOpenError(retry_after=1)
 
     def _record(self, ticket: Ticket, failed: bool) -> None:
         if not failed and not ticket.probe and not ticket.failures:
@@ -352,11 +384,9 @@ class GuardedSource:
     def _call(self, function, *args: Any, **kwargs: Any) -> Any:
         # The breaker first: while it is open a page fails at once, not after waiting for a
         # slot that calls begun before it opened may hold for MemOS's whole timeout.
-        if self.bulkhead is not None:
-            function = partial(self.bulkhead.call, function)
         if self.breaker is None:
-            return function(*args, **kwargs)
-        return self.breaker.call(function, *args, **kwargs)
+            return self._slot(function, *args, **kwargs)
+        return self.breaker.call_in(self.bulkhead, function, *args, **kwargs)
 
 
 def guard(source: Any, config: dict[str, Any],

@@ -57,18 +57,24 @@ class Bulkhead:
     def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` holding a slot, waited for no longer than this
         bulkhead's wait, nor past the request's deadline (``g.deadline``)."""
-        wait = self.wait
-        if has_request_context():
-            wait = min(wait, g.get("deadline", float("inf")) - time.monotonic())
-        with self.slot(wait):
+        with self.slot(self.request_wait()):
             return function(*args, **kwargs)
 
+    def request_wait(self) -> float:
+        """How long the current request may wait for a slot: this bulkhead's wait, and
+        never past the request's deadline (``g.deadline``)."""
+        if not has_request_context():
+            return self.wait
+        return min(self.wait, g.get("deadline", float("inf")) - time.monotonic())
+
     @contextmanager
-    def slot(self, wait: float | None = None) -> Iterator[None]:
-        """Hold a slot for the duration; BusyError when none frees within ``wait`` seconds
-        (this bulkhead's own wait by default), or at once when ``waiters`` calls already
-        wait."""
+    def slot(self, wait: float | None = None) -> Iterator[bool]:
+        """Hold a slot for the duration, giving whether it had to be waited for; BusyError
+        when none frees within ``wait`` seconds (this bulkhead's own wait by default), or at
+        once when ``waiters`` calls already wait."""
+        waited = False
         if not self._slots.acquire(blocking=False):
+            waited = True
             with self._lock:
                 if self._waiting >= self.waiters:
                     raise BusyError()
@@ -82,7 +88,7 @@ class Bulkhead:
             if not got:
                 raise BusyError()
         try:
-            yield
+            yield waited
         finally:
             self._slots.release()
 
