@@ -51,7 +51,8 @@ def test_failures_in_a_row_open_it_and_pages_then_fail_at_once(app_factory, upst
     assert upstream.requests == 3
     response, elapsed = page(client)
     html = response.get_data(as_text=True)
-    assert response.status_code == 503 and elapsed < 0.05 and upstream.requests == 3
+    # At once: not after MEMOS_TIMEOUT (0.3 s); the margin is for a busy machine.
+    assert response.status_code == 503 and elapsed < 0.2 and upstream.requests == 3
     assert response.headers["Retry-After"] == "1"  # 0.5 s left, rounded up
     assert re.search(r'class="alert__title">MemOS did not answer</h[12]>', html)
     assert "this one was not sent" in html and "Error 503" in html
@@ -209,7 +210,7 @@ def test_a_live_check_gets_the_retry_after_and_the_readyz_says_it_is_open(app_fa
              "&since=2026-03-01T10:00:00%2B08:00")
     response, elapsed = page(client, check, HX)
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-    assert 'class="live-notice"' in response.text and elapsed < 0.05
+    assert 'class="live-notice"' in response.text and elapsed < 0.2  # not MEMOS_TIMEOUT
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json["breaker"] == {"state": "open",
                                                                    "retry_after": 5}
@@ -257,7 +258,7 @@ def test_instances_open_and_close_together(app_factory, upstream, redis_server):
     for app in (first, second, first):  # three in a row, across two instances
         assert page(app.test_client())[0].status_code == 502
     response, elapsed = page(second.test_client())
-    assert response.status_code == 503 and elapsed < 0.05 and upstream.requests == 3
+    assert response.status_code == 503 and elapsed < 0.2 and upstream.requests == 3
     upstream.switch("ok")
     time.sleep(0.45)
     assert page(first.test_client())[0].status_code == 200  # the probe, on the first

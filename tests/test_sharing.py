@@ -395,7 +395,7 @@ def test_a_hung_redis_costs_one_read_half_a_second_not_every_read(local_store, r
     finally:
         redis_server.resume()
     assert durations[0] < 0.7  # the store's timeout, once
-    assert max(durations[1:]) < 0.05  # then this process's own state, at once
+    assert max(durations[1:]) < 0.25  # then this process's own state, not the timeout again
 
 
 def test_every_memos_error_can_be_copied_for_each_reader():
