@@ -18,6 +18,7 @@
   var SHEET = window.matchMedia("(max-width: 999.98px)");  // static/chat.css: over the page
   var TEXTS = readTexts();
   var opener = null;  // what opened the panel: focus goes back to it when the panel closes
+  var searched = null;  // what the search box held when its form was last sent
   var covered = [];   // what the sheet made inert
 
   function readTexts() {
@@ -249,6 +250,24 @@
     failed(event, TEXTS.timeout || "The server took too long to answer.");
   });
 
+  // The results take the focus, for a screen reader to read them out, unless the reader has
+  // gone on meanwhile: typed in the box (the keys would go to the results' title) or moved
+  // elsewhere.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.classList && form.classList.contains("memories__search")) {
+      searched = form.elements.q ? form.elements.q.value : null;
+    }
+  });
+
+  function untouched() {
+    var box = document.getElementById("memories-query");
+    var active = document.activeElement;
+    if (!box || !box.form) return true;
+    if (active && active !== document.body && !box.form.contains(active)) return false;
+    return box.value === searched;
+  }
+
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail.elt;
     if (!element || !element.closest) return;
@@ -257,7 +276,7 @@
       localize(element);
       link(element);
       var title = element.querySelector(".memory-results__title");
-      if (title && event.detail.elt === title.closest(".memory-results")) {
+      if (title && event.detail.elt === title.closest(".memory-results") && untouched()) {
         title.focus({ preventScroll: true });
       }
       return;

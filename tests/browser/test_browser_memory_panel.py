@@ -307,6 +307,33 @@ def test_a_chinese_search_finds_by_substring(server, new_context):
         "来自另一段对话")
 
 
+def test_results_leave_the_focus_to_a_reader_already_typing_the_next_query(server,
+                                                                           new_context):
+    """The results take the focus (for a screen reader to read them) only if the box still
+    holds what was searched: keys typed while the answer travelled stay in the box, where
+    they went to the results' title before."""
+    page = new_context(viewport=WIDE).new_page()
+    page.goto(reading_url(server.url))
+    open_panel(page)
+    held = []
+    searches = re.compile(r".*/memories/search\?.*")
+    page.route(searches, lambda route: held.append(route))
+    box = page.locator("#memories-query")
+    box.fill("Lisbon")
+    box.press("Enter")
+    while not held:
+        page.wait_for_timeout(20)  # the request goes out, and waits here in the test's hands
+    page.keyboard.type(" tram")
+    held[0].continue_()
+    page.unroute(searches)
+    expect(page.locator(".memory-results__title")).to_contain_text("Lisbon")
+    expect(box).to_be_focused()
+    assert box.input_value() == "Lisbon tram"
+    box.press("Enter")  # asked, and nothing typed since: the results take the focus
+    expect(page.locator(".memory-results__title")).to_contain_text("Lisbon tram")
+    results_have_focus(page)
+
+
 def test_hostile_queries_are_text_or_refused_in_place(server, new_context):
     page = new_context(viewport=WIDE).new_page()
     page.goto(reading_url(server.url))
