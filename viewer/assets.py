@@ -116,7 +116,10 @@ def minified(name: str, content: bytes) -> bytes:
 
 
 def _terser(content: bytes) -> bytes:
-    return subprocess.run(["node", str(TERSER), "--compress", "--mangle", "--comments", "false"],
+    # A second pass finds what the first one's changes made possible: 52 bytes of chat.js,
+    # compressed, of the first load's 30 KB budget.
+    return subprocess.run(["node", str(TERSER), "--compress", "passes=2", "--mangle",
+                           "--comments", "false"],
                           input=content, capture_output=True, check=True, timeout=120).stdout
 
 
