@@ -22,7 +22,9 @@
     }
   }
 
-  function phrase(name, fallback) { return TEXTS[name] || fallback; }
+  // Every text is on the page (viewer/templating.py script_texts, tested); the name stands in
+  // for one that is not, rather than a second copy of the English here.
+  function phrase(name) { return TEXTS[name] || name; }
 
   // Message times: the viewer's own zone and locale; recent ones also as "5 minutes ago".
   function localizeTime(time) {
@@ -40,7 +42,7 @@
   function localizeEdited(mark) {
     var moment = new Date(mark.getAttribute("data-edited"));
     if (isNaN(moment.getTime())) return;
-    mark.title = phrase("editedAt", "Edited %(time)s").replace("%(time)s", fullFormat.format(moment));
+    mark.title = phrase("editedAt").replace("%(time)s", fullFormat.format(moment));
   }
 
   // Find's results (partials/found.html): when each message was written, in the reader's zone.
@@ -116,11 +118,11 @@
     button.addEventListener("click", function () {
       clearTimeout(timer);
       copyText(getText()).then(function () {
-        show(phrase("copied", "Copied"), "done");
-        announce(phrase("copied", "Copied"));
+        show(phrase("copied"), "done");
+        announce(phrase("copied"));
       }, function () {
-        show(phrase("copyFailed", "Copy failed"), "failed");
-        announce(phrase("copyFailed", "Copy failed"));
+        show(phrase("copyFailed"), "failed");
+        announce(phrase("copyFailed"));
       }).then(function () {
         timer = setTimeout(function () { show(label, iconName); }, 2000);
       });
@@ -165,12 +167,12 @@
   function addCopyButtons(message) {
     var content = message.querySelector(".message__content");
     if (!content) return;
-    actionsOf(message).appendChild(copyButton(phrase("copy", "Copy"), "copy", "copy-button",
+    actionsOf(message).appendChild(copyButton(phrase("copy"), "copy", "copy-button",
       function () { return content.innerText.trim(); }));
     content.querySelectorAll(".code-block").forEach(function (block) {
       var code = block.querySelector("code");
       if (code) {
-        block.appendChild(copyButton(phrase("copyCode", "Copy code"), "copy", "copy-button",
+        block.appendChild(copyButton(phrase("copyCode"), "copy", "copy-button",
           function () { return code.innerText; }));
       }
     });
@@ -189,7 +191,7 @@
   function addLinkButton(message) {
     var id = message.id;
     if (!/^m-[0-9a-f]{12}$/.test(id)) return;
-    actionsOf(message).appendChild(copyButton(phrase("copyLink", "Copy link"), "link",
+    actionsOf(message).appendChild(copyButton(phrase("copyLink"), "link",
       "copy-link", function () { return messageLink(id); }));
   }
 
@@ -260,24 +262,19 @@
   function showLoadError(control, text) {
     var head = document.getElementById("history-head");
     if (!head || !control || control.id !== "load-more") return;  // the panel has its own
-    var alert = document.createElement("div");
-    alert.className = "alert";
-    alert.setAttribute("role", "alert");
-    var message = document.createElement("p");
-    message.className = "alert__message";
-    message.textContent = text;
-    alert.appendChild(message);
+    var alert = alertOf([text]);
+    alert.firstChild.className = "alert__message";
     control.removeAttribute("data-auto-load");  // a retry waits for the reader's click
-    control.textContent = phrase("tryAgain", "Try again");
+    control.textContent = phrase("tryAgain");
     alert.appendChild(control);
     head.replaceChildren(alert);
   }
 
   document.addEventListener("htmx:sendError", function (event) {
-    showLoadError(event.detail.elt, phrase("network", "Could not reach the server."));
+    showLoadError(event.detail.elt, phrase("network"));
   });
   document.addEventListener("htmx:timeout", function (event) {
-    showLoadError(event.detail.elt, phrase("timeout", "The server took too long to answer."));
+    showLoadError(event.detail.elt, phrase("timeout"));
   });
   document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
 
@@ -596,8 +593,71 @@
       addMenuAction(items, print);
     }
     items.addEventListener("click", function (event) {
-      if (event.target.closest && event.target.closest("a")) closeMenu(menu, false);
+      var link = event.target.closest ? event.target.closest("a") : null;
+      if (!link) return;
+      if (!link.classList.contains("menu__download") || !window.fetch) return closeMenu(menu, false);
+      event.preventDefault();
+      download(link, menu);
     });
+  }
+
+  // The downloads are fetched here rather than followed, so that a refusal (MemOS down, too
+  // many downloads at once) is said in the menu, in the server's words (its error page's
+  // heading and sentence), not as the browser's "Failed - server problem". DOMParser, not
+  // innerHTML: nothing in a page it parses runs or loads. The file is saved under the name
+  // viewer/export.py gave it (an ASCII filename="...").
+  function download(link, menu) {
+    if (link.getAttribute("aria-busy")) return;  // already on its way
+    link.setAttribute("aria-busy", "true");
+    clearMenuNote(menu);
+    fetch(link.href, { credentials: "same-origin" }).then(function (response) {
+      if (response.ok) {
+        return response.blob().then(function (blob) {
+          var named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition"));
+          var saved = document.createElement("a");
+          saved.href = URL.createObjectURL(blob);
+          saved.download = named ? named[1] : "conversation";
+          saved.click();
+          setTimeout(function () { URL.revokeObjectURL(saved.href); }, 60000);
+          closeMenu(menu, false);
+        });
+      }
+      return response.text().then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var said = page.querySelectorAll(".alert__title, .alert__message");
+        menuNote(menu, said.length ? said
+          : [phrase("downloadFailed").replace("{status}", response.status)]);
+      });
+    }, function () {
+      menuNote(menu, [phrase("network")]);
+    }).then(function () {
+      link.removeAttribute("aria-busy");
+    });
+  }
+
+  // Said in the menu, which stays open: a heading and a sentence, or one sentence.
+  function menuNote(menu, lines) {
+    var note = document.createElement("li");
+    note.className = "menu__note";
+    note.appendChild(alertOf(lines));
+    menu.querySelector(".menu__items").appendChild(note);
+  }
+
+  // An alert of a paragraph for each line (text, or an element whose text it takes).
+  function alertOf(lines) {
+    var alert = document.createElement("div");
+    alert.className = "alert";
+    alert.setAttribute("role", "alert");
+    lines.forEach(function (line) {
+      var paragraph = document.createElement("p");
+      paragraph.textContent = line.textContent || line;
+      alert.appendChild(paragraph);
+    });
+    return alert;
+  }
+
+  function clearMenuNote(menu) {
+    menu.querySelectorAll(".menu__note").forEach(function (note) { note.remove(); });
   }
 
   function menuButton(label, className) {
@@ -619,7 +679,7 @@
   // Given to the clipboard as a promise where browsers take one (Safari then keeps the
   // click's permission to copy).
   function copyConversationButton(url) {
-    var label = phrase("copyConversation", "Copy conversation as Markdown");
+    var label = phrase("copyConversation");
     var button = menuButton(label, "menu__copy");
     button.addEventListener("click", function () {
       var markdown = fetch(url, { cache: "no-store", credentials: "same-origin" })
@@ -633,9 +693,9 @@
           function (text) { return new Blob([text], { type: "text/plain" }); }) })])
         : markdown.then(copyText);
       copied.then(function () {
-        button.textContent = phrase("copied", "Copied");
+        button.textContent = phrase("copied");
       }, function () {
-        button.textContent = phrase("copyFailed", "Copy failed");
+        button.textContent = phrase("copyFailed");
       }).then(function () {
         setTimeout(function () { button.textContent = label; }, 2000);
       });
@@ -646,6 +706,7 @@
   function closeMenu(menu, refocus) {
     if (!menu.open) return;
     menu.open = false;
+    clearMenuNote(menu);
     if (refocus) menu.querySelector("summary").focus({ preventScroll: true });
   }
 

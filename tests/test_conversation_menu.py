@@ -39,7 +39,7 @@ def menu(page: str) -> str | None:
 def downloads(page: str) -> list[tuple[str, str]]:
     """The menu's download links: (format, words)."""
     return [(kind, words) for kind, words in re.findall(
-        r'<a class="menu__item" href="/chat/export\?[^"]*format=(\w+)" download>([^<]*)</a>',
+        r'<a class="menu__item menu__download" href="/chat/export\?[^"]*format=(\w+)">([^<]*)</a>',
         menu(page) or "")]
 
 

@@ -612,11 +612,12 @@ def slots_left(app) -> int:
     return len(held)
 
 
-@pytest.mark.parametrize("lang, words", [
-    ("", "Too many downloads are being sent right now. Try again in a minute."),
-    ("zh-Hans", "正在发送的下载太多了，请一分钟后再试。")])
+@pytest.mark.parametrize("lang, heading, words", [
+    ("", "Too many downloads at once",
+     "Too many downloads are being sent right now. Try again in a minute."),
+    ("zh-Hans", "同时进行的下载太多", "正在发送的下载太多了，请一分钟后再试。")])
 def test_past_the_limit_a_download_is_a_503_saying_when_to_try_again(app_factory, lang,
-                                                                      words):
+                                                                      heading, words):
     app = app_factory(MAX_DOWNLOADS_IN_FLIGHT=2, RATE_LIMIT="0")
     client = app.test_client()
     held = [app.extensions["downloads"].take() for _ in range(2)]  # two being sent
@@ -624,6 +625,7 @@ def test_past_the_limit_a_download_is_a_503_saying_when_to_try_again(app_factory
     response = download(client, query, "json", status=503)
     assert response.headers["Retry-After"] == "30"
     assert words in unescape(response.text) and "Content-Disposition" not in response.headers
+    assert f'<h1 class="alert__title">{heading}</h1>' in response.text
     assert response.headers["Cache-Control"] == "no-store"
     assert client.get("/healthz").status_code == 200  # pages are not downloads
     held[0]()

@@ -244,6 +244,23 @@ def test_the_scripts_phrases_are_chinese(client, store):
     assert attribute(page, "data-text-new-many") == "{count} 条新消息"
 
 
+def test_every_phrase_chat_js_says_is_on_the_page_in_both_languages(client, store):
+    """chat.js keeps no English copy of its texts (the name would show instead): each name it
+    asks for must be in the page's chat-texts, and differ between the two languages."""
+    add(store, 2)
+    names = set(re.findall(r'phrase\("(\w+)"\)', (ROOT / "static" / "chat.js").read_text()))
+    assert {"copy", "network", "downloadFailed"} <= names
+    texts = {}
+    for lang in ("en", "zh-Hans"):
+        page = client.get(CHAT + f"&lang={lang}").text
+        meta = re.search(r"<meta name=\"chat-texts\" content='([^']*)'>", page).group(1)
+        texts[lang] = json.loads(unescape(meta))
+        assert names <= texts[lang].keys(), names - texts[lang].keys()
+        assert all(texts[lang][name].strip() for name in names)
+    assert all(texts["en"][name] != texts["zh-Hans"][name] for name in names)
+    assert "{status}" in texts["zh-Hans"]["downloadFailed"]
+
+
 def test_validation_errors_are_chinese(client):
     missing = client.get("/chat?conversation_id=c1&lang=zh-CN")
     assert missing.status_code == 400 and "缺少用户 ID" in missing.text

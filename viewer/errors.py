@@ -190,6 +190,8 @@ def http_heading(error: HTTPException) -> str:
         return str(MISSING_HEADING)
     if isinstance(error, MemoriesRefused):
         return str(MEMORIES_HEADING)
+    if getattr(error, "heading", None):  # an error that names itself (viewer/export.py)
+        return str(error.heading)
     status = error.code or 500
     fallback = SERVER_HEADING if status >= 500 else CLIENT_HEADING
     return str(HEADINGS.get(status, fallback))

@@ -56,6 +56,7 @@ from memos_api import Message
 from .bulkhead import Bulkhead
 from .history import Transcript
 from .i18n import gettext, locale_name, ngettext
+from .i18n import lazy_gettext as _l
 from .renderer.formatting import MARKDOWN_CHARACTERS, MARKDOWN_ROLES, PAGE_SECONDS
 from .renderer.markdown import is_safe_url
 from .renderer.plain import more_parts
@@ -165,14 +166,19 @@ def response(export: ExportFile, release: Callable[[], None]) -> Response:
 DOWNLOAD_RETRY_SECONDS = 30
 
 
+class DownloadsBusy(ServiceUnavailable):
+    """Every download slot is taken: ``MAX_DOWNLOADS_IN_FLIGHT`` are being sent."""
+
+    heading = _l("Too many downloads at once")  # its error page's (viewer/errors.py)
+
+
 def start_download() -> Callable[[], None]:
     """A slot for one download, released by calling what is returned; 503 when
     ``MAX_DOWNLOADS_IN_FLIGHT`` downloads are already being sent."""
     release = current_app.extensions["downloads"].take()
     if release is None:
-        raise ServiceUnavailable(gettext("Too many downloads are being sent right now. Try "
-                                         "again in a minute."),
-                                 retry_after=DOWNLOAD_RETRY_SECONDS)
+        raise DownloadsBusy(gettext("Too many downloads are being sent right now. Try again "
+                                    "in a minute."), retry_after=DOWNLOAD_RETRY_SECONDS)
     return release
 
 

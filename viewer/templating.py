@@ -114,8 +114,9 @@ def script_texts() -> dict[str, str]:
             "copyCode": gettext("Copy code"), "copied": gettext("Copied"),
             "copyFailed": gettext("Copy failed"), "editedAt": gettext("Edited %(time)s"),
             "copyLink": gettext("Copy link"),
-            # the page's downloads (partials/exports.html)
-            "copyConversation": gettext("Copy conversation as Markdown")}
+            # the conversation menu (partials/menu.html)
+            "copyConversation": gettext("Copy conversation as Markdown"),
+            "downloadFailed": gettext("The download failed (error {status}).")}
 
 
 class PrintTime(NamedTuple):

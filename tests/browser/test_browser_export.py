@@ -1,6 +1,6 @@
 """Downloads of a conversation in a real browser: the header menu's links download files with
-the conversation's name, and "Copy conversation as Markdown" copies what the Markdown download
-holds."""
+the conversation's name, a refused download says why in the menu (or, without JavaScript, on
+our error page), and "Copy conversation as Markdown" copies what the Markdown download holds."""
 
 from __future__ import annotations
 
@@ -104,3 +104,78 @@ def test_the_widget_offers_downloads_only_with_export_1(live_server, new_context
     with page.expect_download() as info:
         page.get_by_role("link", name="Download as text").click()
     assert info.value.suggested_filename == "conversation-c.txt"
+
+
+NOTE = f"{MENU} .menu__note [role=alert]"
+
+
+@pytest.mark.parametrize("lang, heading, words, name", [
+    ("en", "Too many downloads at once", "Try again in a minute.", "Download as JSON"),
+    ("zh-Hans", "同时进行的下载太多", "请一分钟后再试。", "下载为 JSON")])
+def test_a_refused_download_says_why_in_the_menu_and_the_next_one_comes(
+        live_server, new_context, lang, heading, words, name):
+    """The server's heading and sentence, in the menu, which stays open; not the browser's
+    "Failed - server problem" for a link with ``download``."""
+    server = live_server(MAX_DOWNLOADS_IN_FLIGHT=1)
+    seed(server.store, 3)
+    release = server.app.extensions["downloads"].take()  # the one download at a time
+    page = new_context(accept_downloads=True).new_page()
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    page.goto(chat_url(server.url, lang=lang))
+    open_menu(page)
+    link = page.locator(MENU).get_by_role("link", name=name)
+    link.click()
+    expect(page.locator(NOTE)).to_contain_text(heading)
+    expect(page.locator(NOTE)).to_contain_text(words)
+    expect(page.locator(MENU)).to_have_attribute("open", "")
+    expect(link).not_to_have_attribute("aria-busy", "true")
+    assert downloads == []  # no file named after an error page
+    release()
+    with page.expect_download() as info:
+        link.click()
+    assert info.value.suggested_filename == "conversation-c.json"
+    assert json.loads(open(info.value.path(), encoding="utf-8").read())["messages"]
+    expect(page.locator(f"{MENU} .menu__note")).to_have_count(0)
+    expect(page.locator(MENU)).not_to_have_attribute("open", "")
+
+
+def test_a_download_refused_by_another_server_or_the_network_says_so(live_server, new_context):
+    server = live_server()
+    seed(server.store, 2)
+    page = new_context(accept_downloads=True).new_page()
+    page.goto(chat_url(server.url))
+    # A proxy's page of its own: nothing of ours to quote but the status. Its markup is text.
+    page.route("**/chat/export?**", lambda route: route.fulfill(
+        status=502, content_type="text/html",
+        body='<h1>Bad gateway</h1><img src=x onerror="document.body.dataset.owned=1">'))
+    open_menu(page)
+    page.get_by_role("link", name="Download as text").click()
+    expect(page.locator(NOTE)).to_have_text("The download failed (error 502).")
+    page.unroute("**/chat/export?**")
+    page.route("**/chat/export?**", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("link", name="Download as Markdown").click()
+    expect(page.locator(NOTE)).to_contain_text("Could not reach the server.")
+    expect(page.locator(f"{MENU} .menu__note")).to_have_count(1)  # the last word only
+    page.keyboard.press("Escape")  # the menu closes, and its note goes with it
+    expect(page.locator(f"{MENU} .menu__note")).to_have_count(0)
+    assert page.evaluate("document.body.dataset.owned") is None
+
+
+def test_without_javascript_a_refused_download_is_our_error_page(live_server, new_context):
+    server = live_server(MAX_DOWNLOADS_IN_FLIGHT=1)
+    seed(server.store, 2)
+    release = server.app.extensions["downloads"].take()
+    page = new_context(java_script_enabled=False, accept_downloads=True).new_page()
+    page.goto(chat_url(server.url))
+    open_menu(page)
+    page.get_by_role("link", name="Download as JSON").click()
+    expect(page.locator(".alert__title")).to_have_text("Too many downloads at once")
+    expect(page.locator(".alert__status")).to_have_text("Error 503")
+    release()
+    page.go_back()
+    open_menu(page)
+    with page.expect_download() as info:  # an attachment: the page stays
+        page.get_by_role("link", name="Download as JSON").click()
+    assert info.value.suggested_filename == "conversation-c.json"
+    expect(page.locator("#messages [data-role]")).to_have_count(2)
