@@ -390,10 +390,13 @@ def test_a_hung_memos_then_pages_fail_fast_and_come_back_after_one_probe(app_fac
         time.sleep(0.02)
 
     assert len(results) == 150 and {status for _, _, status, _ in results} <= {503, 504}
-    assert max(elapsed for _, elapsed, _, _ in results) < 1.0 + 0.3  # MEMOS_DEADLINE, at most
+    # No page past its deadline (MEMOS_DEADLINE, 1 s), by the server's clock; the client's
+    # adds its own threads' waits for the GIL on a busy machine (1.47 s seen): a blow-up guard.
+    assert max(elapsed for _, elapsed, _, _ in results) < 1.0 + 2.0
     refused = [(elapsed, retry) for _, elapsed, status, retry in results if status == 503]
     assert len(refused) >= 120 and all(re.fullmatch(r"[1-4]", retry) for _, retry in refused)
     pages = pages_logged()
+    assert max(record["duration_ms"] for record in pages) < 1000 + 300
     busy = [record["duration_ms"] for record in pages if record["status"] == 503]
     assert len(busy) >= len(refused) and all(
         record["upstream_calls"] == 0 for record in pages if record["status"] == 503)

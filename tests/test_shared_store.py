@@ -141,18 +141,24 @@ def test_a_hung_redis_holds_one_page_briefly_then_none(app_factory, redis_server
     redis_server.pause()
     try:
         durations = []
+        began = time.monotonic()
         for _ in range(8):
             started = time.monotonic()
             assert client.get(f"/chat?token={token}").status_code == 200
             durations.append(time.monotonic() - started)
+        took = time.monotonic() - began
     finally:
         redis_server.resume()
     # "No wait" is judged below one timeout (0.25 s), not by a page's usual few milliseconds:
-    # a busy machine can stretch a page past 0.1 s.
+    # a busy machine can stretch a page past 0.1 s. The store tries again 1 s after it failed,
+    # then 3 s, 7 s: a machine slow enough to reach one within the 8 pages waits again there,
+    # as it should (CI once saw a page of 0.29 s after 1 s).
+    retries = sum(at < took for at in (1, 3, 7))
     if limited:  # the store and Flask-Limiter each wait 0.25 s; the limiter looks again later
-        assert max(durations) < 0.75 and sorted(durations)[4] < 0.2, durations
+        assert max(durations) < 1.0 and sorted(durations)[4] < 0.2, durations
     else:
-        assert durations[0] < 0.7 and max(durations[1:]) < 0.2, durations
+        waited = [duration for duration in durations[1:] if duration >= 0.2]
+        assert durations[0] < 0.7 and len(waited) <= retries, (durations, took)
 
 
 def test_a_unix_socket_serves_both_the_store_and_the_rate_limit(app_factory, redis_server):

@@ -387,15 +387,20 @@ def test_a_hung_redis_costs_one_read_half_a_second_not_every_read(local_store, r
     redis_server.pause()
     try:
         durations = []
+        began = time.monotonic()
         for _ in range(10):
             started = time.monotonic()
             assert texts(reads.get_messages("u", "c", 9)) == ["hi"]
             durations.append(time.monotonic() - started)
             time.sleep(0.02)
+        took = time.monotonic() - began
     finally:
         redis_server.resume()
     assert durations[0] < 0.7  # the store's timeout, once
-    assert max(durations[1:]) < 0.25  # then this process's own state, not the timeout again
+    # Then this process's own state, not the timeout again; but for the store's own retry,
+    # 1 s after it failed, which a slow machine reaches within the ten reads.
+    waited = [duration for duration in durations[1:] if duration >= 0.25]
+    assert len(waited) <= (took > 1), (durations, took)
 
 
 def test_every_memos_error_can_be_copied_for_each_reader():
