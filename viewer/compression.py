@@ -2,12 +2,18 @@
 
 Pages are dynamic, and a 1000-message page is 800 KB, so each is compressed as it is sent, at a
 level that costs little CPU. Static files are compressed once, at the best ratio (viewer/assets.py).
+
+Safari takes no zstd: its pages come in brotli, whose fast level left a 6-message page 15%
+larger than level 4 (3,991 bytes against 3,453; 36 µs against 109) and its first load past
+30 KB. Pages up to ``SMALL_PAGE`` get level 4 (``small_pages_at_level_4``); larger ones (a
+1000-message page: 5.7 ms against 1.8 for 5% less) and streamed downloads keep level 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import brotli
 from flask import Flask, request, Response
 from flask_compress import Compress
 
@@ -34,7 +40,8 @@ def register(app: Flask) -> Callable[[Response], Response]:
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
     compress = Compress(app)
     known = {*app.config["COMPRESS_ALGORITHM"], *app.config["COMPRESS_ALGORITHM_STREAMING"]}
-    hook = vary_only_when_done(honouring_refusals(compress.after_request, known))
+    hook = vary_only_when_done(honouring_refusals(
+        small_pages_at_level_4(compress.after_request, app.config), known))
     hooks = app.after_request_funcs[None]
     hooks[hooks.index(compress.after_request)] = hook
     return hook
@@ -79,6 +86,45 @@ def honouring_refusals(after_request, known: set[str]):
         finally:
             environ["HTTP_ACCEPT_ENCODING"] = sent
     return compress
+
+
+SMALL_PAGE = 64 * 1024  # bytes of HTML or JSON: brotli at level 4 up to this
+SMALL_PAGE_BR_LEVEL = 4
+
+
+def small_pages_at_level_4(after_request, config):
+    """Flask-Compress's hook, but for a small answer it would send in brotli (Safari's): that
+    one is compressed here, at ``SMALL_PAGE_BR_LEVEL`` (module docstring). Runs inside
+    ``honouring_refusals``, whose Accept-Encoding lists only what the client takes, each with
+    its quality: Flask-Compress takes the best quality, ties in its own order."""
+    order = config["COMPRESS_ALGORITHM"]
+    mimetypes = set(config["COMPRESS_MIMETYPES"])
+    smallest = config["COMPRESS_MIN_SIZE"]
+
+    def compress(response: Response) -> Response:
+        length = response.content_length
+        if (length is not None and smallest <= length <= SMALL_PAGE
+                and not response.is_streamed and 200 <= response.status_code < 300
+                and response.mimetype in mimetypes and "Content-Encoding" not in response.headers
+                and _chosen(request.environ.get("HTTP_ACCEPT_ENCODING", ""), order) == "br"):
+            response.set_data(brotli.compress(response.get_data(), quality=SMALL_PAGE_BR_LEVEL))
+            response.headers["Content-Encoding"] = "br"  # Flask-Compress then adds Vary alone
+        return after_request(response)
+    return compress
+
+
+def _chosen(accepted: str, order: list[str]) -> str | None:
+    """The encoding Flask-Compress chooses from ``accepted`` (as ``accepted_encodings`` writes
+    it): the highest quality, ties in ``order``."""
+    qualities = {}
+    for item in accepted.split(","):
+        name, _, quality = item.partition(";q=")
+        try:
+            qualities[name.strip()] = float(quality or 1)
+        except ValueError:
+            continue
+    best = max(order, key=lambda name: qualities.get(name, 0.0), default=None)
+    return best if best is not None and qualities.get(best, 0.0) > 0 else None
 
 
 def vary_only_when_done(after_request):
