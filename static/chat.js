@@ -617,7 +617,9 @@
           var saved = document.createElement("a");
           saved.href = URL.createObjectURL(blob);
           saved.download = named ? named[1] : "conversation";
+          document.body.appendChild(saved);  // Firefox clicks only links in the document
           saved.click();
+          saved.remove();
           setTimeout(function () { URL.revokeObjectURL(saved.href); }, 60000);
           closeMenu(menu, false);
         });
@@ -628,7 +630,7 @@
         menuNote(menu, said.length ? said
           : [phrase("downloadFailed").replace("{status}", response.status)]);
       });
-    }, function () {
+    }).catch(function () {  // no answer, or one cut short
       menuNote(menu, [phrase("network")]);
     }).then(function () {
       link.removeAttribute("aria-busy");

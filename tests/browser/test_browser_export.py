@@ -5,6 +5,7 @@ our error page), and "Copy conversation as Markdown" copies what the Markdown do
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from browser_helpers import chat_url, embed_url, MENU, open_menu, seed
@@ -154,8 +155,10 @@ def test_a_download_refused_by_another_server_or_the_network_says_so(live_server
     expect(page.locator(NOTE)).to_have_text("The download failed (error 502).")
     page.unroute("**/chat/export?**")
     page.route("**/chat/export?**", lambda route: route.abort("connectionrefused"))
-    page.get_by_role("link", name="Download as Markdown").click()
+    markdown = page.get_by_role("link", name="Download as Markdown")
+    markdown.click()
     expect(page.locator(NOTE)).to_contain_text("Could not reach the server.")
+    expect(markdown).not_to_have_attribute("aria-busy", re.compile(".*"))  # free to try again
     expect(page.locator(f"{MENU} .menu__note")).to_have_count(1)  # the last word only
     page.keyboard.press("Escape")  # the menu closes, and its note goes with it
     expect(page.locator(f"{MENU} .menu__note")).to_have_count(0)
