@@ -33,8 +33,10 @@ from werkzeug.wrappers import Response
 
 from memos_api import is_known_wording, MemOSError
 from viewer import errors, templating
-from viewer.access import sign
+from viewer.access import MemoriesRefused, sign
+from viewer.export import DownloadsBusy
 from viewer.renderer import formatting
+from viewer.validation import MissingConversation
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
@@ -648,7 +650,8 @@ def test_every_memos_wording_and_note_is_translated_in_the_pseudo_locale(pseudo_
     assert len(wordings) > 20  # the client's code table and its own failures
     notes = [formatting.TOO_LONG, formatting.TOO_COSTLY, formatting.PAGE_FULL,
              formatting.CODE_PLAIN, errors.CHANGED_MESSAGE, *errors.HEADINGS.values(),
-             *(words for _, words in errors.HEADING_BY_ERROR), errors.MISSING_HEADING,
+             *(words for _, words in errors.HEADING_BY_ERROR), MissingConversation.heading,
+             MemoriesRefused.heading, DownloadsBusy.heading,
              errors.CLIENT_HEADING, errors.SERVER_HEADING, *errors.DESCRIPTIONS.values(),
              *templating.ROLE_LABELS.values()]
     with app.test_request_context("/?lang=zh"):

@@ -37,6 +37,7 @@ from werkzeug.exceptions import Forbidden
 
 from .accent import canonical, read_accent
 from .i18n import gettext
+from .i18n import lazy_gettext as _l
 from .validation import check_id, MAX_ID_LENGTH, read_conversation
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
@@ -113,6 +114,8 @@ def grant(args: Mapping[str, str], secret: str | None) -> Access:
 
 class MemoriesRefused(Forbidden):
     """A request for memories its access does not grant (its page says so in its heading)."""
+
+    heading = _l("You can't see what MemOS remembered here")  # its error page's
 
 
 def refuse_memories() -> NoReturn:

@@ -24,13 +24,12 @@ from memos_api import (
     UpstreamUnavailableError,
 )
 
-from .access import is_open, MemoriesRefused
+from .access import is_open
 from .breaker import retry_after
 from .history import ConversationChanged
 from .i18n import gettext
 from .i18n import lazy_gettext as _l
 from .links import Reader
-from .validation import MissingConversation
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,6 @@ HEADING_BY_ERROR: list[tuple[type[Exception], LazyString]] = [
     (MemOSError, _l("MemOS answered with an error")),
 ]
 # ...and the viewer's own HTTP errors, by status, or by kind where a status says too little.
-MISSING_HEADING = _l("This link is missing its conversation")
-MEMORIES_HEADING = _l("You can't see what MemOS remembered here")
 HEADINGS = {400: _l("This link doesn't work"), 403: _l("You can't open this conversation"),
             404: _l("Page not found"), 405: _l("Wrong kind of request"),
             413: _l("This request is too large"), 429: _l("Too many requests")}
@@ -186,12 +183,9 @@ def render(error: HTTPException):
 
 def http_heading(error: HTTPException) -> str:
     """What went wrong with a request, as its page's heading."""
-    if isinstance(error, MissingConversation):
-        return str(MISSING_HEADING)
-    if isinstance(error, MemoriesRefused):
-        return str(MEMORIES_HEADING)
-    if getattr(error, "heading", None):  # an error that names itself (viewer/export.py)
-        return str(error.heading)
+    heading = getattr(error, "heading", None)  # an error of ours that names itself
+    if heading is not None:
+        return str(heading)
     status = error.code or 500
     fallback = SERVER_HEADING if status >= 500 else CLIENT_HEADING
     return str(HEADINGS.get(status, fallback))

@@ -40,6 +40,8 @@ def has_controls(value: str) -> bool:
 class MissingConversation(BadRequest):
     """An address without the ids that name its conversation (its page says so first)."""
 
+    heading = _l("This link is missing its conversation")  # its error page's (viewer/errors.py)
+
 
 def check_id(value: object, maximum: int = MAX_ID_LENGTH) -> str | None:
     """What is wrong with an id (a phrase), or None when it is usable."""
