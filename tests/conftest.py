@@ -15,6 +15,10 @@
 - ``log_of``: ``log_of("viewer.requests")`` returns ``caplog`` with that logger's records in
   it, from INFO up: the app's own loggers do not propagate, so ``caplog`` alone sees nothing.
   ``store_log`` is the shared store's (viewer/shared_store.py).
+- ``stall``: ``stall(seconds, response)`` is a pytest-httpserver handler that answers
+  ``response`` after ``seconds``, or as soon as the test ends: the server answers one request
+  at a time for the whole session, and a handler still asleep held up the next test's
+  requests (a 504 in the memory panel's first test, after the pseudo-locale's slow upstream).
 - ``redis_server``: Debian's ``redis-server`` on 127.0.0.1 and a free port, its files in this
   test's temporary directory; a ``RedisServer`` with ``.url`` (and ``.unix_socket``, a path
   to the same server), ``.stop()``/``.start()`` (same
@@ -55,6 +59,21 @@ class LocalServer:
     store: LocalStore
     api_key: str
     server: LocalMemOSServer
+
+
+@pytest.fixture
+def stall() -> Iterator:
+    """A handler that answers late, but never past its test (see the module docstring)."""
+    ended = threading.Event()
+
+    def make(seconds: float, response: Any):
+        def handler(request: Any) -> Any:
+            ended.wait(seconds)
+            return response
+        return handler
+
+    yield make
+    ended.set()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ full page in open mode.
 from __future__ import annotations
 
 import re
-import time
 from html import unescape
 
 import pytest
@@ -137,9 +136,8 @@ def test_a_failed_read_is_headed_in_plain_words_and_offers_a_retry(answering, an
         assert 'class="menu' not in response.text  # nothing to download from a failed read
 
 
-def test_a_read_that_timed_out_says_memos_did_not_answer(httpserver, app_factory):
-    httpserver.expect_request(PATH).respond_with_handler(
-        lambda request: time.sleep(1.5) or Response("{}"))
+def test_a_read_that_timed_out_says_memos_did_not_answer(httpserver, app_factory, stall):
+    httpserver.expect_request(PATH).respond_with_handler(stall(1.5, Response("{}")))
     app = upstream_app(app_factory, httpserver.url_for(PREFIX), MEMOS_API_KEY="k",
                        MEMOS_TIMEOUT=0.3, MEMOS_DEADLINE=0.5)
     response = app.test_client().get(PAGES[0][0])

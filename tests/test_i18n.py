@@ -631,12 +631,12 @@ def test_upstream_failures_in_the_pseudo_locale_show_no_english(pseudo_app, http
 
 
 def test_an_unreachable_or_slow_upstream_in_the_pseudo_locale_shows_no_english(
-        pseudo_app, httpserver, refused_port):
+        pseudo_app, httpserver, refused_port, stall):
     unreachable = pseudo_app(MEMOS_BASE_URL=f"http://127.0.0.1:{refused_port}",
                              MEMOS_API_KEY="k", VIEWER_ACCESS="open")
     assert_translated(unreachable.test_client().get(CHAT + "&lang=zh-Hans"), 503)
     httpserver.expect_request(PREFIX + "/get/message").respond_with_handler(
-        lambda request: time.sleep(1.5) or Response("{}"))
+        stall(1.5, Response("{}")))
     slow = pseudo_app(MEMOS_BASE_URL=httpserver.url_for(PREFIX), MEMOS_API_KEY="k",
                       VIEWER_ACCESS="open", MEMOS_TIMEOUT=0.3, MEMOS_DEADLINE=0.5)
     assert_translated(slow.test_client().get(CHAT + "&lang=zh-Hans"), 504)

@@ -75,12 +75,9 @@ def test_rate_limit_passes_retry_after_on(httpserver, upstream_app):
     assert result.status_code == 503 and result.headers["Retry-After"] == "7"
 
 
-def test_stall_past_timeout_is_504_within_deadline(httpserver, upstream_app):
-    def stall(request):
-        time.sleep(1.2)
-        return Response(envelope(0, {"message_detail_list": []}), 200)
-
-    httpserver.expect_request(PATH).respond_with_handler(stall)
+def test_stall_past_timeout_is_504_within_deadline(httpserver, upstream_app, stall):
+    httpserver.expect_request(PATH).respond_with_handler(
+        stall(1.2, Response(envelope(0, {"message_detail_list": []}), 200)))
     started = time.monotonic()
     result = upstream_app.test_client().get("/chat?user_id=u&conversation_id=c")
     assert result.status_code == 504 and "did not answer in time" in result.get_data(True)
