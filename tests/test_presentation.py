@@ -149,6 +149,8 @@ def test_safaris_small_pages_are_brotli_at_level_4_and_large_ones_at_level_1(cli
     ("zstd;q=0.000, gzip;q=0.5", "gzip"),
     ("*;q=0, identity", None),
     ("zstd;q=0, *", "br"),
+    ("identity, br;q=0.5", None),          # none preferred: sent as it is
+    ("identity;q=0.5, br", "br"),
 ])
 def test_pages_are_sent_in_the_smallest_encoding_the_browser_takes(client, accepted, chosen):
     # zstd at its default level makes a small page ~9% smaller than brotli at the level a page
