@@ -626,7 +626,8 @@
       }
       return response.text().then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
-        var said = page.querySelectorAll(".alert__title, .alert__message");
+        var said = Array.prototype.map.call(page.querySelectorAll(".alert__title, .alert__message"),
+          function (element) { return element.textContent.trim(); }).filter(Boolean);
         menuNote(menu, said.length ? said
           : [phrase("downloadFailed").replace("{status}", response.status)]);
       });
@@ -645,14 +646,14 @@
     menu.querySelector(".menu__items").appendChild(note);
   }
 
-  // An alert of a paragraph for each line (text, or an element whose text it takes).
+  // An alert of a paragraph for each line of text.
   function alertOf(lines) {
     var alert = document.createElement("div");
     alert.className = "alert";
     alert.setAttribute("role", "alert");
     lines.forEach(function (line) {
       var paragraph = document.createElement("p");
-      paragraph.textContent = line.textContent || line;
+      paragraph.textContent = line;
       alert.appendChild(paragraph);
     });
     return alert;

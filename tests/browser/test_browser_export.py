@@ -154,6 +154,13 @@ def test_a_download_refused_by_another_server_or_the_network_says_so(live_server
     page.get_by_role("link", name="Download as text").click()
     expect(page.locator(NOTE)).to_have_text("The download failed (error 502).")
     page.unroute("**/chat/export?**")
+    # One that borrows our classes but says nothing in them: the status, not an empty note.
+    page.route("**/chat/export?**", lambda route: route.fulfill(
+        status=503, content_type="text/html",
+        body='<h1 class="alert__title"> </h1><p class="alert__message"></p>'))
+    page.get_by_role("link", name="Download as JSON").click()
+    expect(page.locator(NOTE)).to_have_text("The download failed (error 503).")
+    page.unroute("**/chat/export?**")
     page.route("**/chat/export?**", lambda route: route.abort("connectionrefused"))
     markdown = page.get_by_role("link", name="Download as Markdown")
     markdown.click()
