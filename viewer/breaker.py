@@ -272,13 +272,18 @@ class CircuitBreaker:
 
     def state(self) -> tuple[str, float]:
         """("closed" | "open" | "half-open", seconds until the next probe), for ``/readyz``."""
+        state, left = self._peek()
+        return {OPEN: "open", PROBING: "half-open"}.get(state, "closed"), left
+
+    def _peek(self) -> tuple[str, float]:
+        """(CLOSED, 0), (OPEN, seconds left) or (PROBING, 0): the shared state, or this
+        process's while the store does not answer. Changes nothing."""
         try:
             if self.shared is None:
                 raise StoreUnavailable()
-            state, left = self.shared.peek()
+            return self.shared.peek()
         except StoreUnavailable:
-            state, left = self.local.peek()
-        return {OPEN: "open", PROBING: "half-open"}.get(state, "closed"), left
+            return self.local.peek()
 
     def _admit(self) -> Ticket:
         token = secrets.token_hex(8)
@@ -304,10 +309,10 @@ class CircuitBreaker:
         long again."""
         if ticket.probe:
             return
-        state, left = self.state()
-        if state == "open":
+        state, left = self._peek()
+        if state == OPEN:
             raise CircuitOpenError(retry_after=left)
-        if state == "half-open":  # opened and cooled down: the probe, not this call, asks
+        if state == PROBING:  # opened and cooled down: the probe, not this call, asks
             raise CircuitOpenError(retry_after=1)
 
     def _record(self, ticket: Ticket, failed: bool) -> None:
