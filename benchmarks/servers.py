@@ -54,6 +54,12 @@ class Fake:
             raise RuntimeError(f"the fake upstream did not start (said {line!r})")
         self.base_url = line
 
+    def set_latency(self, seconds: float) -> None:
+        """Make every answer from now on wait ``seconds`` (the fake's control path)."""
+        requests.post(self.base_url + "/__latency", data=str(seconds),
+                      timeout=10).raise_for_status()
+        self.latency = seconds
+
     def close(self) -> None:
         stop_process(self.process, 5)
 

@@ -87,10 +87,6 @@ def section_memos_down(report: Report, redis: Redis, log_dir: Path, profile: Pro
         redis.flush()
 
 
-def _set_latency(fake: Fake, seconds: float) -> None:
-    requests.post(fake.base_url + "/__latency", data=str(seconds), timeout=10).raise_for_status()
-
-
 def _measure_down(report: Report, server: Gunicorn, fake: Fake, pages: int,
                   spread: float) -> None:
     local = threading.local()
@@ -113,7 +109,7 @@ def _measure_down(report: Report, server: Gunicorn, fake: Fake, pages: int,
             health.append(get("/healthz")[1])
             time.sleep(0.05)
 
-    _set_latency(fake, HANG)
+    fake.set_latency(HANG)
     watcher = threading.Thread(target=probe_health, daemon=True)
     watcher.start()
     began = time.monotonic()
@@ -121,7 +117,7 @@ def _measure_down(report: Report, server: Gunicorn, fake: Fake, pages: int,
         for number in range(pages):
             time.sleep(max(0.0, began + number * spread / pages - time.monotonic()))
             pool.submit(ask, number)
-    _set_latency(fake, 0.0)
+    fake.set_latency(0.0)
     back = time.monotonic()
     breaker = get("/readyz")[2].json().get("breaker", {})
     left = breaker.get("retry_after", 0)
