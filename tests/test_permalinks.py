@@ -318,3 +318,22 @@ def test_the_retry_link_after_a_failure_keeps_the_message(app_factory, refused_p
                                   response.text).group(1))
         assert link == (f"{path}?user_id=U&conversation_id=C&message=0123456789ab"
                         "#m-0123456789ab")
+
+
+def test_a_message_keeps_its_fingerprint_and_compares_as_before(monkeypatch):
+    from memos_api import message_from_api
+    from viewer import history
+
+    item = {"role": "user", "content": "kept", "chat_time": "2026-01-01 10:00:00"}
+    first, again = message_from_api(item), message_from_api(item)
+    made = history.fingerprint(first)
+    # Worked out once: the second look (a live check's, another page's) finds it on the message.
+    monkeypatch.setattr(history, "_fingerprint", lambda message: pytest.fail("worked out again"))
+    monkeypatch.setattr(history, "_prints", {})
+    assert history.fingerprint(first) == made
+    # What it keeps changes nothing a message is compared or found by.
+    assert first == again and hash(first) == hash(again)
+    monkeypatch.undo()
+    assert history.fingerprint(again) == made
+    other = message_from_api({**item, "content": "another"})
+    assert history.fingerprint(other) != made

@@ -328,16 +328,24 @@ def _first_after(window: list[Message], since: datetime | None) -> int | None:
 
 def fingerprint(message: Message) -> str:
     """A digest of what identifies a message: its role, content and creation time."""
+    # Kept on the message too: an answer that comes again brings the same Message objects
+    # (memos_api/answers.py), and a live check with nothing new looks at a dozen prints.
+    # Frozen: set in __dict__, as Message keeps its hash.
+    known = message.__dict__.get(_PRINT)
+    if known is not None:
+        return known
     key = hash(message)
     size = sum(len(part.text) for part in message.parts)
-    known = _prints.get(key)
-    if known is not None and known[:3] == (message.role, message.created_at, size):
-        return known[3]
-    found = _fingerprint(message)
-    with _prints_lock:
-        if len(_prints) >= PRINTS_KEPT:
-            del _prints[next(iter(_prints))]  # the oldest: a dict keeps insertion order
-        _prints[key] = (message.role, message.created_at, size, found)
+    kept = _prints.get(key)
+    if kept is not None and kept[:3] == (message.role, message.created_at, size):
+        found = kept[3]
+    else:
+        found = _fingerprint(message)
+        with _prints_lock:
+            if len(_prints) >= PRINTS_KEPT:
+                del _prints[next(iter(_prints))]  # the oldest: a dict keeps insertion order
+            _prints[key] = (message.role, message.created_at, size, found)
+    message.__dict__[_PRINT] = found
     return found
 
 
@@ -357,6 +365,7 @@ def _fingerprint(message: Message) -> str:
 # process's own (str hashes are SipHash with a key drawn at start), so content cannot aim at a
 # collision, and a chance one must also match role, time and length. About 3 MB at most.
 PRINTS_KEPT = 16_384
+_PRINT = "_fingerprint"  # where a message keeps its own
 _prints: dict[int, tuple[str, datetime | None, int, str]] = {}
 _prints_lock = threading.Lock()
 
