@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -187,6 +188,10 @@ def _as_text(value: object) -> str:
 
 def sort_by_time(messages: list[Message]) -> list[Message]:
     """Order messages by creation time, stably; messages without a time keep their places."""
+    times = [message.created_at for message in messages]
+    # Most answers come in order: one pass tells, where sorting took twice as long.
+    if None not in times and all(map(operator.le, times, times[1:])):
+        return list(messages)
     timed_slots = [index for index, message in enumerate(messages) if message.created_at]
     timed = sorted((messages[index] for index in timed_slots), key=lambda m: m.created_at)
     result = list(messages)

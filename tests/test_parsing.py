@@ -327,6 +327,15 @@ def test_sort_by_time_is_stable_for_ties():
     assert _labels(sort_by_time(messages)) == ["tie-1", "tie-2", "tie-3", "late"]
 
 
+def test_sort_by_time_gives_messages_already_in_order_back_as_a_new_list():
+    messages = [_at("a", 1), _at("tie-1", 2), _at("tie-2", 2), _at("b", 3)]
+    ordered = sort_by_time(messages)
+    assert _labels(ordered) == ["a", "tie-1", "tie-2", "b"]
+    assert ordered is not messages  # callers may change it: the input is left alone
+    ordered.pop()
+    assert len(messages) == 4
+
+
 def test_sort_by_time_keeps_untimed_messages_in_their_slots():
     messages = [_at("t3", 3), _at("none-1", None), _at("t1", 1), _at("none-2", None),
                 _at("t2", 2)]
