@@ -43,9 +43,10 @@ class TimedSource:
     def _timed(self, call, *args, **kwargs):
         if not has_request_context():
             return call(*args, **kwargs)
-        if time.monotonic() > g.get("deadline", float("inf")):
-            raise UpstreamTimeoutError()
+        request_g = g._get_current_object()  # once: each use of the proxy looks it up again
         started = time.monotonic()
+        if started > request_g.get("deadline", float("inf")):
+            raise UpstreamTimeoutError()
         sent = True
         try:
             return call(*args, **kwargs)
@@ -55,8 +56,9 @@ class TimedSource:
             raise
         finally:
             if sent:
-                g.upstream_seconds = g.get("upstream_seconds", 0.0) + time.monotonic() - started
-                g.upstream_calls = g.get("upstream_calls", 0) + 1
+                request_g.upstream_seconds = (request_g.get("upstream_seconds", 0.0)
+                                              + time.monotonic() - started)
+                request_g.upstream_calls = request_g.get("upstream_calls", 0) + 1
 
 
 def register(app: Flask) -> None:
