@@ -142,8 +142,8 @@ HOTSPOTS = {
                                                     "render_markdown")],
     "    nh3 sanitizer": [("viewer/renderer/markdown.py", "sanitize_html")],
     "    Pygments (fenced code)": [("viewer/renderer/highlight.py", "highlight")],
-    "  time filters (iso_time, clock_time, full_time)": [
-        ("viewer/templating.py", name) for name in ("iso_time", "clock_time", "full_time")],
+    "  time filters (shown_time, edited_time)": [
+        ("viewer/templating.py", name) for name in ("shown_time", "edited_time")],
     "  include/import lookups (get_template, per message)": [("jinja2/environment.py",
                                                               "get_template")],
     "  day breaks (presentation.day_breaks)": [("viewer/renderer/presentation.py", "day_breaks")],

@@ -46,6 +46,31 @@ def test_chat_renders_newest_messages_oldest_first(client, store):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_a_message_shows_its_time_three_ways_from_one_conversion(client, store):
+    seed(store, 1)
+    html = client.get(chat_url("u", "c")).get_data(as_text=True)
+    assert ('<time class="message__time" datetime="2026-03-01T09:00:00+08:00" '
+            'title="2026-03-01 09:00:00 +0800">09:00</time>') in html
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/St_Johns", "UTC", "Asia/Kolkata",
+                                  "Pacific/Chatham", "Europe/Amsterdam"])
+def test_a_shown_time_reads_as_strftime_writes_it(zone):
+    from datetime import datetime, timedelta, UTC
+    from zoneinfo import ZoneInfo
+
+    from viewer.templating import ShownTime
+
+    place = ZoneInfo(zone)
+    # Odd offsets too: before 1900 most zones kept local mean time (+08:05:43 in Shanghai).
+    for year in (1000, 1850, 1901, 1937, 1970, 2026, 9999):
+        moment = datetime(year, 3, 1, 12, 34, 56, 789, tzinfo=UTC) - timedelta(days=1)
+        local = moment.astimezone(place)
+        assert ShownTime.of(moment, place) == (local.isoformat(timespec="seconds"),
+                                               local.strftime("%Y-%m-%d %H:%M:%S %z"),
+                                               local.strftime("%H:%M"))
+
+
 def test_demo_conversation_renders(client):
     html = client.get(chat_url()).get_data(as_text=True)
     assert len(roles_and_texts(html)) == 6 and 'id="load-more"' in html

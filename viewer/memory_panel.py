@@ -84,7 +84,7 @@ def panel_words() -> dict[str, Any]:
     language."""
     language = locale_name()
     if language not in _words:
-        roles = {role: str(label) for role, label in ROLE_LABELS.items()}
+        roles = {role: gettext(label) for role, label in ROLE_LABELS.items()}
         roles[""] = gettext("Unknown role")
         _words[language] = {name: str(words) for name, words in WORDS.items()} | {
             "roles": roles, "types": {name: str(label) for name, label in TYPE_LABELS.items()}}
