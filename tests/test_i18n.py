@@ -103,6 +103,24 @@ def test_accept_language_chooses_when_the_address_does_not(client, header, lang)
     assert f'<html lang="{lang}"' in page
 
 
+@pytest.mark.parametrize("query, header", [
+    ("", ""), ("", "zh-CN,zh;q=0.9"), ("", "zh-TW"), ("?lang=zh", "en"), ("?lang=en", "zh"),
+    ("?lang=xx", "zh"), ("?lang=", "zh-Hans"),
+])
+@pytest.mark.parametrize("babel_first", [False, True])
+def test_the_locale_kept_as_a_name_is_flask_babels(app, query, header, babel_first):
+    from flask_babel import get_locale
+
+    from viewer.i18n import locale_name
+
+    with app.test_request_context("/" + query, headers={"Accept-Language": header}):
+        if babel_first:
+            chosen = str(get_locale())
+            assert locale_name() == chosen
+        else:
+            assert locale_name() == str(get_locale())
+
+
 def test_the_page_declares_its_direction_with_its_language(client):
     for lang in ("en", "zh-CN"):
         assert 'dir="ltr"' in client.get(f"/?lang={lang}").text.split(">", 2)[1]
