@@ -111,9 +111,14 @@ class Fresh:
     messages: list[Message]
     gap: bool  # more arrived than one request returns: some between are not shown
     seam: datetime | None  # when the newest message on screen was written, if known
-    newer: tuple[str, str | None]  # the next check's anchor and time
+    window: list[Message]  # what the check read: the next check is anchored on its newest
     first: bool = False  # nothing was on screen: these are the first messages shown
     ids: tuple[str | None, ...] = ()  # each message's element id, if it has one
+
+    @cached_property  # not worked out for a check that found nothing: most, answered 204
+    def newer(self) -> tuple[str, str | None]:
+        """The next check's anchor and time."""
+        return _newer_anchor(self.window)
 
     @property
     def newer_url(self) -> str:
@@ -214,7 +219,7 @@ class History:
                 break
             limit = self.max_limit  # more than a page arrived since the last check
         if not span:  # all of it is new; when the widest answer is full, older ones may be too
-            return Fresh(reader, window, full, since, _newer_anchor(window), first=True,
+            return Fresh(reader, window, full, since, window, first=True,
                          ids=message_ids(window))
         if at is None:
             # The anchored messages may have been pushed out of the widest answer, wholly or
@@ -223,11 +228,11 @@ class History:
             start = _first_after(window, since)
             if not (full and start is not None and start < span):
                 raise ConversationChanged()
-            return Fresh(reader, window[start:], start == 0, since, _newer_anchor(window),
+            return Fresh(reader, window[start:], start == 0, since, window,
                          ids=message_ids(window[start:]))
         fresh = window[at + span:]
         seam = next((m.created_at for m in reversed(window[:at + span]) if m.created_at), since)
-        return Fresh(reader, fresh, False, seam, _newer_anchor(window), ids=message_ids(fresh))
+        return Fresh(reader, fresh, False, seam, window, ids=message_ids(fresh))
 
     def export(self, reader: Reader) -> Transcript:
         """As much of the conversation as the API returns: one read of ``max_limit``."""
