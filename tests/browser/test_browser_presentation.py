@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser_helpers import chat_url, load_earlier, MESSAGE, shown_texts
-from colours import css_rgb, relative_luminance
+from colours import contrast_ratio, css_rgb, relative_luminance
 from PIL import Image
 from playwright.sync_api import expect, Page
 from werkzeug import Request, Response
@@ -683,6 +683,46 @@ def test_theme_parameter_and_system_preference(live_server, new_context, theme, 
     # One colour for the whole block: its language line and its code.
     assert computed(page.locator("pre.highlight"), "backgroundColor") == computed(
         page.locator("figure.code-block"), "backgroundColor")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_browser_before_light_dark_shows_the_users_words_and_where_focus_is(
+        live_server, new_context, scheme):
+    """Browsers before light-dark() (2024: Safari 17.5, Chrome 123; older phones' web views)
+    unset every colour given with it. Played here by renaming the function in the stylesheet
+    to one no browser knows: the page is flat but readable, the user's white words keep their
+    bubble, and focus its ring."""
+    server = live_server()
+    add(server, [say("user", "hello from [an older phone](https://example.com)", at("09:00:00")),
+                 say("assistant", "Readable all the same.", at("09:00:01"))])
+    context = new_context(color_scheme=scheme)
+
+    def older(route) -> None:
+        css = route.fetch().text()
+        assert "light-dark(" in css
+        route.fulfill(status=200, content_type="text/css",
+                      body=css.replace("light-dark(", "no-such-colour("))
+
+    context.route("**/static/chat.*.css", older)
+    page = context.new_page()
+    assert page.goto(chat_url(server.url)).status == 200
+    bubble = page.locator(".message--user .message__body")
+    expect(bubble).to_be_visible()
+    assert "no-such-colour" in page.evaluate(
+        "[...document.styleSheets].map(s => [...s.cssRules].map(r => r.cssText).join()).join()")
+    words = css_rgb(computed(bubble, "color"))
+    background = css_rgb(computed(bubble, "backgroundColor"), opaque=True)
+    assert computed(bubble, "backgroundColor") == "rgb(31, 79, 201)"  # the light bubble
+    assert contrast_ratio(words, background) >= 4.5
+    link = bubble.locator("a")
+    assert contrast_ratio(css_rgb(computed(link, "color")), background) >= 4.5
+    link.focus()
+    assert computed(link, "outlineStyle") == "solid"
+    assert computed(link, "outlineColor") == "rgb(26, 63, 166)"
+    # The answer, on the page itself, is read in the browser's own ink for the scheme.
+    answer = page.locator(".message--assistant .message__body")
+    ink = relative_luminance(css_rgb(computed(answer, "color")))
+    assert (ink > 0.6) if scheme == "dark" else (ink < 0.05), ink
 
 
 def palette(style: str) -> dict[str, dict[str, str]]:
