@@ -23,7 +23,7 @@ import requests
 
 from benchmarks.config import BROWSER_ENCODINGS, CONVERSATION, PAGE_SIZE, Profile, USER
 from benchmarks.latency import SAMPLE_COLUMNS, sample_row
-from benchmarks.measure import direct_call, median, page_url
+from benchmarks.measure import direct_call, interleaved_samples, median, page_url
 from benchmarks.report import met, ms, Report
 from benchmarks.servers import cpu_seconds, Fake, Gunicorn
 
@@ -75,26 +75,23 @@ def section_live(report: Report, session: requests.Session, quick_app: Gunicorn,
     for _ in range(3):
         check(session, unshared())
         check(session, floor_url)
-    checks, floors, direct, sizes, statuses = [], [], [], [], set()
-    workers = quick_app.workers()
-    cpu_before = cpu_seconds(workers)
-    deadline = time.monotonic() + profile.render_budget
-    for _ in range(profile.render_samples * 2):
-        if time.monotonic() > deadline:
-            break
-        sample = unshared()
-        started = time.perf_counter()
-        status, size = check(session, sample)
-        checks.append(time.perf_counter() - started)
+    statuses, sizes = set(), []
+    urls = iter([unshared() for _ in range(profile.overhead_samples + profile.warmup_pairs)])
+
+    def app_check() -> None:
+        status, size = check(session, next(urls))
         statuses.add(status)
         sizes.append(size)
-        started = time.perf_counter()
-        check(session, floor_url)
-        floors.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        direct_call(session, fake.base_url, PAGE_SIZE + 3)
-        direct.append(time.perf_counter() - started)
-    cpu_per_check = (cpu_seconds(workers) - cpu_before) / max(1, len(checks))
+
+    workers = quick_app.workers()
+    cpu_before = cpu_seconds(workers)
+    # Shuffled rounds, as the Overhead section's: in a fixed order, whichever came second found
+    # the CPU's caches warmer.
+    checks, floors, direct = interleaved_samples(
+        (app_check, lambda: check(session, floor_url),
+         lambda: direct_call(session, fake.base_url, PAGE_SIZE + 3)),
+        profile.overhead_samples, profile.render_budget, profile.warmup_pairs)
+    cpu_per_check = (cpu_seconds(workers) - cpu_before) / max(1, len(sizes))
     cost = median(checks) - median(direct)
     own = median(checks) - median(floors)
     ok = own <= LIVE_TARGET
