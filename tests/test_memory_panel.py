@@ -549,6 +549,9 @@ def test_search_ranks_this_conversation_first_and_labels_the_others(memos, clien
     meters = re.findall(r'Relevance <meter class="memory__meter" min="0" max="1" value="([^"]+)"',
                         html)
     assert meters == ["1.0", "0.5", "1.0"]  # against the best of its kind, not raw
+    # What the meter shows, said to a screen reader in whole percent.
+    assert re.findall(r'<span class="visually-hidden"> (\d+)% of the best result</span>',
+                      html) == ["100", "50", "100"]
     assert html.count("From another conversation:") == 1 and f"<bdi>{OTHER}</bdi>" in html
     assert "Only this conversation" not in html
 

@@ -153,6 +153,11 @@ class Item:
         """The confidence in whole percent."""
         return None if self.confidence is None else round(self.confidence * 100)
 
+    @property
+    def relevance_percent(self) -> int | None:
+        """The relevance in whole percent of the group's best."""
+        return None if self.relevance is None else round(self.relevance * 100)
+
 
 @dataclass(frozen=True)
 class Group:
