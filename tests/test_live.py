@@ -89,9 +89,12 @@ def test_nothing_new_is_a_204_without_a_template(app, store):
     rendered = []
     template_rendered.connect(lambda sender, template, context, **extra:
                               rendered.append(template.name), app)
-    response = client.get(url, headers=HX)
+    response = client.get(url, headers={**HX, "Accept-Language": "zh-CN",
+                                        "Accept-Encoding": "gzip, br, zstd"})
     assert response.status_code == 204 and response.data == b"" and rendered == []
     assert response.headers["Cache-Control"] == "no-store"
+    # No body: nothing in it follows the reader's language or encodings.
+    assert "Vary" not in response.headers and "Content-Encoding" not in response.headers
 
 
 def test_new_messages_follow_with_the_next_check_and_one_separator_per_new_day(app, store):
