@@ -116,15 +116,12 @@ def small_pages_at_level_4(compress: Compress):
 
 
 def vary_only_when_done(after_request):
-    """Flask-Compress's hook, but for a 204 (a live check with nothing new: most requests),
-    which has no body to encode, and so nothing that varies by Accept-Encoding, and for a
-    response already encoded (a page kept as sent, viewer/page_cache.py), to which it would
-    only add ``Vary: Accept-Encoding`` after choosing an encoding it will not use: here it only
-    adds the header."""
+    """Flask-Compress's hook, which for a 204 (a live check with nothing new: most requests)
+    and for a response already encoded (a page kept as sent, viewer/page_cache.py) only adds
+    ``Vary: Accept-Encoding``, after choosing an encoding it will not use: here it only adds
+    the header, as it does (none to a 204: ``add_vary``)."""
     def compress(response: Response) -> Response:
-        if response.status_code == 204:
-            return response
-        if "Content-Encoding" not in response.headers:
+        if response.status_code != 204 and "Content-Encoding" not in response.headers:
             return after_request(response)
         add_vary(response, "Accept-Encoding")
         return response

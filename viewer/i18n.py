@@ -147,8 +147,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def vary_by_language(response):
         # Without ?lang=, the words follow Accept-Language: a shared cache must key on it.
-        # (Cookies play no part: the app neither sets nor reads any.) A 204 has no words.
-        if (response.status_code != 204 and g.get("lang") is None
-                and request.endpoint not in SAME_IN_EVERY_LANGUAGE):
+        # (Cookies play no part: the app neither sets nor reads any.)
+        if g.get("lang") is None and request.endpoint not in SAME_IN_EVERY_LANGUAGE:
             add_vary(response, "Accept-Language")
         return response
