@@ -252,13 +252,14 @@ class MemOSClient:
         # read1 returns whatever has arrived (iter_content blocks until a whole chunk or EOF),
         # so a server trickling bytes cannot hold the call past the deadline between checks.
         chunks, size = [], 0
-        # Once the bytes a plain answer announced have come, asking again for the end of it
-        # costs another pass through urllib3 (a tenth of a live check's own time).
-        expected = (_announced_length(response)
-                    if "Content-Encoding" not in response.headers else None)
+        # Once the bytes a plain answer announced have come (urllib3 counts them down from its
+        # Content-Length), asking again for the end of it costs another pass through urllib3,
+        # a tenth of a live check's own time. A compressed answer is read to its end: its
+        # decoder may still hold bytes when the last ones have come.
+        raw, plain = response.raw, "Content-Encoding" not in response.headers
         try:
             while True:
-                chunk = response.raw.read1(64 * 1024, decode_content=True)
+                chunk = raw.read1(64 * 1024, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -267,7 +268,7 @@ class MemOSClient:
                 if time.monotonic() - started > self.deadline:
                     raise UpstreamTimeoutError()
                 chunks.append(chunk)
-                if size == expected:
+                if plain and raw.length_remaining == 0:
                     break
         except urllib3.exceptions.ReadTimeoutError as error:  # a stall mid-answer
             raise UpstreamTimeoutError() from error
@@ -298,12 +299,6 @@ class MemOSClient:
         if envelope.get("data") is None:
             raise BadResponseError(N_("MemOS's answer has no data."))
         return envelope["data"]
-
-
-def _announced_length(response: requests.Response) -> int | None:
-    """The Content-Length of ``response`` when it is one plain number, else None."""
-    length = response.headers.get("Content-Length", "")
-    return int(length) if length.isdigit() and len(length) < 19 else None
 
 
 class _ConnectFailed(UpstreamUnavailableError):
