@@ -236,10 +236,6 @@ class CircuitBreaker:
         self.local = LocalState(policy)
         self.shared = SharedState(policy, store, name) if store is not None else None
 
-    def call(self, function, *args: Any, **kwargs: Any) -> Any:
-        """``function(*args, **kwargs)``, unless the breaker is open (CircuitOpenError)."""
-        return self.call_in(None, function, *args, **kwargs)
-
     def call_in(self, bulkhead: Bulkhead | None, function, *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)`` holding a slot of ``bulkhead`` (when given), unless
         the breaker is open, or opened while the call waited for its slot
